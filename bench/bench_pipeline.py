@@ -1,0 +1,164 @@
+"""Pipeline speed and memory against the bare model, measured in one run on the same clip.
+
+    python bench/bench_pipeline.py [--video PATH] [--size 1920x1080] [--frames 180] [--repeat 3]
+
+1. clip: the shared street video scaled to --size, its first --frames frames at 30 fps (H.264),
+   the shape of the old prototype's published benchmark (1080p, 30 fps, 6 s).
+2. bare model: BlazePose Full on the clip's frames, already decoded into memory. The ceiling.
+3. sequential: decode -> model -> overlay -> encode one frame at a time in one thread, as the
+   old synchronous prototype did, built from the same pieces as the pipeline.
+4. pipeline: `analyze_video`, the overlapped three-stage pipeline the CLI and worker run,
+   each run in a fresh subprocess so its peak memory (max RSS) is its own.
+5. memory vs length: the pipeline on the clip and on the clip three times as long.
+
+Prints frames per second (median of --repeat runs) and the ratio of each to the bare model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import cv2
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from worker.pipeline.overlay import Overlay  # noqa: E402
+from worker.pipeline.pose import PoseEstimator  # noqa: E402
+from worker.pipeline.sink import VideoSink  # noqa: E402
+from worker.pipeline.source import AudioPacket, DecodeStats, open_video  # noqa: E402
+
+DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "street_people_720p.avi"
+
+
+def make_clip(src: Path, dst: Path, width: int, height: int, frames: int, loops: int = 1) -> Path:
+    """Scale `src` to width x height, keep `frames` frames at 30 fps, repeat it `loops` times."""
+    if dst.exists():
+        return dst
+    with av.open(str(src)) as inp:
+        images = [cv2.resize(f.to_ndarray(format="rgb24"), (width, height),
+                             interpolation=cv2.INTER_CUBIC)
+                  for _, f in zip(range(frames), inp.decode(video=0), strict=False)]
+    tmp = dst.with_suffix(".part.mp4")
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "fast", "crf": "20"}
+        pts = 0
+        for _ in range(loops):
+            for image in images:
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame.pts = pts
+                pts += 1
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    tmp.rename(dst)
+    return dst
+
+
+def bare_model_fps(clip: Path) -> float:
+    with av.open(str(clip)) as inp:
+        images = [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
+    with PoseEstimator() as pose:
+        pose.estimate(images[0])  # warm-up: graph start, first detection
+        started = time.perf_counter()
+        for image in images:
+            pose.estimate(image)
+        return len(images) / (time.perf_counter() - started)
+
+
+def sequential_fps(clip: Path, out_dir: Path) -> float:
+    """One thread, one frame at a time: what the pipeline would do without overlap."""
+    started = time.perf_counter()
+    stats = DecodeStats()
+    with open_video(clip) as source, PoseEstimator() as pose:
+        info = source.info
+        overlay = Overlay(info.width, info.height)
+        with VideoSink(out_dir / "sequential.mp4", info, source.audio) as sink:
+            for item in source.items(stats):
+                if isinstance(item, AudioPacket):
+                    sink.write_audio(item.packet)
+                    continue
+                landmarks = pose.estimate(item.rgb)
+                overlay.draw(item.rgb, landmarks, frame_index=item.index, total_frames=0,
+                             time_s=item.time_s)
+                sink.write_frame(item.rgb, item.pts)
+    return stats.decoded / (time.perf_counter() - started)
+
+
+_CHILD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+from worker.pipeline.runner import analyze_video  # imports MediaPipe, as a worker has
+started = time.perf_counter()
+result = analyze_video({clip!r}, {out!r})
+seconds = time.perf_counter() - started
+# VmHWM, not ru_maxrss: Linux hands a child its parent's ru_maxrss across fork and exec.
+status = open("/proc/self/status").read().split("VmHWM:")[1]
+peak_mib = int(status.split()[0]) / 1024
+print(json.dumps({{"fps": result.metrics["processed_frames"] / seconds, "peak_mib": peak_mib,
+                  "frames": result.metrics["processed_frames"]}}))
+"""
+
+
+def pipeline_run(clip: Path, out_dir: Path) -> dict:
+    code = _CHILD.format(root=str(ROOT), clip=str(clip), out=str(out_dir))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--frames", type=int, default=180)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dance-bench")
+    args = parser.parse_args()
+    if not args.video.exists():
+        print(f"{args.video} is absent: pass --video with a clip that has people in it",
+              file=sys.stderr)
+        return 2
+    width, height = (int(v) for v in args.size.split("x"))
+    args.cache.mkdir(parents=True, exist_ok=True)
+    stem = f"{args.video.stem}_{width}x{height}_{args.frames}"
+    clip = make_clip(args.video, args.cache / f"{stem}.mp4", width, height, args.frames)
+    long_clip = make_clip(args.video, args.cache / f"{stem}_x3.mp4", width, height, args.frames,
+                          loops=3)
+    out_dir = args.cache / "out"
+    out_dir.mkdir(exist_ok=True)
+
+    print(f"clip: {clip.name}: {width}x{height}, {args.frames} frames at 30 fps; "
+          f"{os.cpu_count()} CPUs; median of {args.repeat} runs")
+    model, sequential, pipeline = [], [], []
+    for _ in range(args.repeat):  # interleaved, so drifting machine load hits all alike
+        model.append(bare_model_fps(clip))
+        sequential.append(sequential_fps(clip, out_dir))
+        pipeline.append(pipeline_run(clip, out_dir))
+    base = statistics.median(model)
+    rows = [("bare model (baseline)", base, None),
+            ("sequential, one thread", statistics.median(sequential), None),
+            ("pipeline (analyze_video)", statistics.median(r["fps"] for r in pipeline),
+             statistics.median(r["peak_mib"] for r in pipeline))]
+    for name, fps, peak in rows:
+        memory = f"   peak RSS {peak:6.0f} MiB" if peak else ""
+        print(f"{name:26s} {fps:6.1f} frames/s   {fps / base:5.2f}x model{memory}")
+    longer = pipeline_run(long_clip, out_dir)
+    print(f"memory vs length: {args.frames} frames -> peak {rows[2][2]:.0f} MiB; "
+          f"{longer['frames']} frames -> peak {longer['peak_mib']:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

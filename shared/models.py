@@ -1,0 +1,169 @@
+"""Database models: the job row (the whole story of one analysis) and webhook deliveries.
+
+Portable across Postgres and SQLite: UUID keys use `Uuid` (native UUID / CHAR(32)), JSON is
+JSONB on Postgres, and timestamps are always timezone-aware UTC when read back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that refuses naive values and always reads back aware UTC.
+
+    Postgres stores `timestamptz`; SQLite stores UTC text, which compares correctly as text.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use an aware UTC datetime (shared.models.utcnow)")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class JobStatus(str, Enum):
+    """Lifecycle of a job (re-exported by `shared.states`, which owns the transitions)."""
+
+    queued = "queued"
+    processing = "processing"
+    succeeded = "succeeded"
+    failed = "failed"
+    deleted = "deleted"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_STATUS_VALUES = ", ".join(f"'{status.value}'" for status in JobStatus)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable names for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Job(Base):
+    """One video analysis: input, options, progress, outputs, metrics, timing and errors."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status"),
+        CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
+        CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
+        Index("ix_jobs_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued.value)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    input_key: Mapped[str] = mapped_column(String(1024))
+    input_filename: Mapped[str | None] = mapped_column(String(255))
+    input_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    input_content_type: Mapped[str | None] = mapped_column(String(255))
+
+    output_video_key: Mapped[str | None] = mapped_column(String(1024))
+    output_keypoints_key: Mapped[str | None] = mapped_column(String(1024))
+    output_summary_key: Mapped[str | None] = mapped_column(String(1024))
+
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    worker_host: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    client_id: Mapped[str | None] = mapped_column(String(255), index=True)
+
+    queue_wait_s: Mapped[float | None] = mapped_column(Float)
+    processing_time_s: Mapped[float | None] = mapped_column(Float)
+
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        back_populates="job", passive_deletes=True, order_by="WebhookDelivery.created_at"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.status} {self.progress}%>"
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one webhook event; `webhook_id` is shared by all its retries."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
+    event_type: Mapped[str] = mapped_column(String(64))
+    webhook_id: Mapped[str] = mapped_column(String(255))
+    attempt: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(2048))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="deliveries")
+
+    def __repr__(self) -> str:
+        return f"<WebhookDelivery {self.webhook_id} #{self.attempt} {self.status_code}>"

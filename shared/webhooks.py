@@ -1,0 +1,305 @@
+"""Job webhooks per the Standard Webhooks spec: event body, signature, one delivery attempt,
+retry schedule. Pure functions over httpx; the task that stores delivery rows lives elsewhere.
+
+One event is built once (`build_event`) and keeps its `webhook-id` and exact body bytes
+across attempts; each attempt is signed again with a fresh `webhook-timestamp`, because
+receivers refuse timestamps older than five minutes.
+
+Outcome of an attempt (`AttemptResult.outcome`):
+- `delivered`: any 2xx.
+- `give_up`: 410 Gone (the spec's "disable this endpoint"), or a request that can never be
+  sent (malformed URL, unsupported scheme, invalid header).
+- `retry`: everything else. Following the spec and Svix, every other non-2xx is a failure
+  worth retrying, 4xx included: receivers answer 400/401/404 while deploying or rotating
+  secrets, and the schedule is bounded (`WEBHOOK_MAX_ATTEMPTS`), so a dead endpoint costs
+  a handful of requests. Redirects are never followed (the target would escape the SSRF
+  checks and the signature is for the original URL): a 3xx is a failed attempt, retried.
+  Timeouts and connection errors are retried.
+A `Retry-After` (seconds or HTTP date) on a failed attempt is reported in `retry_after_s`
+and `retry_delay_s` waits at least that long.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from enum import Enum
+from typing import Any, Literal
+
+import httpx
+from standardwebhooks import Webhook
+
+JOB_SUCCEEDED = "job.succeeded"
+JOB_FAILED = "job.failed"
+EVENT_TYPES = frozenset({JOB_SUCCEEDED, JOB_FAILED})
+
+# Delay after failed attempt n (1-based) is RETRY_SCHEDULE_S[n - 1], the last one repeating:
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ... (the first attempt goes out at once).
+RETRY_SCHEDULE_S: tuple[float, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)
+JITTER = 0.2
+MAX_RETRY_DELAY_S = 12 * 3600.0
+RESPONSE_EXCERPT_BYTES = 1024
+USER_AGENT = "dance-analyzer-webhooks/1"
+
+Outcome = Literal["delivered", "retry", "give_up"]
+
+
+# --- event ----------------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "model_dump"):  # pydantic models, e.g. the job status schema
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise TypeError("naive datetime in a webhook event; use timezone-aware UTC")
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot serialize {type(value).__name__} in a webhook event")
+
+
+def build_event(event_type: str, data: Any) -> bytes:
+    """The exact body bytes of an event: compact UTF-8 JSON `{"type": ..., "data": ...}`."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}, expected {sorted(EVENT_TYPES)}")
+    payload = {"type": event_type, "data": data}
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return text.encode("utf-8")
+
+
+def new_webhook_id() -> str:
+    """A fresh random message id, `msg_` + 24 url-safe characters."""
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+_WEBHOOK_ID_NAMESPACE = uuid.UUID("8a7a3f0e-4d1b-5c55-9a35-2f0f6d1b7e21")
+
+
+def webhook_id_for(job_id: str | uuid.UUID, event_type: str) -> str:
+    """A message id derived from the job and event, stable even if the task runs twice."""
+    return "msg_" + uuid.uuid5(_WEBHOOK_ID_NAMESPACE, f"{job_id}:{event_type}").hex
+
+
+# --- signature ------------------------------------------------------------------------------
+
+
+def sign_headers(secret: str, webhook_id: str, body: bytes, timestamp: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers (and content type) for `body` sent at `timestamp`.
+
+    `timestamp` must be timezone-aware: `Webhook.sign` overwrites the tzinfo with UTC
+    without converting, so it is converted to UTC here first.
+    """
+    if timestamp.tzinfo is None or timestamp.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware, e.g. datetime.now(timezone.utc)")
+    if "." in webhook_id:
+        raise ValueError("webhook_id must not contain '.' (it delimits the signed content)")
+    at = timestamp.astimezone(timezone.utc)
+    signature = Webhook(secret).sign(webhook_id, at, body.decode("utf-8"))
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(math.floor(at.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+# --- one attempt ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: Outcome
+    status_code: int | None
+    latency_ms: int
+    error: str | None = None
+    retry_after_s: float | None = None
+    response_excerpt: str | None = None  # first bytes of the answer, for delivery logs
+    timestamp: datetime | None = None  # the signed webhook-timestamp of this attempt
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delay-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def classify_status(status_code: int) -> Outcome:
+    """`delivered` for 2xx, `give_up` for 410, `retry` for anything else (3xx included)."""
+    if 200 <= status_code < 300:
+        return "delivered"
+    if status_code == 410:
+        return "give_up"
+    return "retry"
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def deliver_once(
+    url: str,
+    *,
+    webhook_id: str,
+    body: bytes,
+    secret: str,
+    timeout_s: float,
+    client: httpx.Client | None = None,
+    timestamp: datetime | None = None,
+) -> AttemptResult:
+    """POST the signed event once and classify the answer; never raises for network errors.
+
+    Signs with `timestamp` (default: now, which is what every real attempt wants). Pass
+    `client` to reuse connections or to plug in a transport that enforces an SSRF policy;
+    redirects are not followed either way. Without a client, proxies from the environment
+    are ignored so that the request goes to the host the URL names.
+    """
+    at = timestamp or datetime.now(timezone.utc)
+    headers = sign_headers(secret, webhook_id, body, at)
+    headers["user-agent"] = USER_AGENT
+    own_client = client is None
+    if client is None:
+        client = httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False)
+    started = time.perf_counter()
+
+    def elapsed_ms() -> int:
+        return round((time.perf_counter() - started) * 1000)
+
+    try:
+        with client.stream(
+            "POST",
+            url,
+            content=body,
+            headers=headers,
+            timeout=timeout_s,
+            follow_redirects=False,
+        ) as response:
+            excerpt = bytearray()
+            try:  # the status line decides; a body that stalls or breaks does not
+                for chunk in response.iter_bytes():
+                    excerpt += chunk
+                    if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
+                        break
+            except httpx.HTTPError:
+                pass
+        status = response.status_code
+        outcome = classify_status(status)
+        retry_after = None
+        error = None
+        if outcome != "delivered":
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            error = f"HTTP {status}"
+            if 300 <= status < 400:
+                error += " (redirects are not followed)"
+        return AttemptResult(
+            outcome=outcome,
+            status_code=status,
+            latency_ms=elapsed_ms(),
+            error=error,
+            retry_after_s=retry_after,
+            response_excerpt=bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace"),
+            timestamp=at,
+        )
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+        outcome, error = "give_up", _describe(exc)
+    except httpx.TimeoutException as exc:
+        outcome, error = "retry", _describe(exc)
+    except httpx.HTTPError as exc:  # connection refused/reset, protocol errors from the peer
+        outcome, error = "retry", _describe(exc)
+    finally:
+        if own_client:
+            client.close()
+    return AttemptResult(
+        outcome=outcome, status_code=None, latency_ms=elapsed_ms(), error=error, timestamp=at
+    )
+
+
+# --- retry schedule -------------------------------------------------------------------------
+
+
+def retry_delay_s(
+    attempt: int, retry_after_s: float | None = None, *, rng: random.Random | Any = random
+) -> float:
+    """Seconds to wait after failed attempt `attempt` (1-based) before the next one.
+
+    The spec's schedule (5 s, 5 min, 30 min, 2 h, 5 h, then 10 h) with +-20% jitter; never
+    shorter than `retry_after_s`, never longer than 12 h (the cap wins over Retry-After).
+    """
+    if attempt < 1:
+        raise ValueError("attempt is 1-based")
+    base = RETRY_SCHEDULE_S[min(attempt, len(RETRY_SCHEDULE_S)) - 1]
+    delay = base * rng.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after_s is not None and retry_after_s > delay:
+        delay = float(retry_after_s)
+    return min(delay, MAX_RETRY_DELAY_S)
+
+
+def next_retry_delay_s(
+    result: AttemptResult,
+    attempt: int,
+    max_attempts: int,
+    *,
+    rng: random.Random | Any = random,
+) -> float | None:
+    """The wait before the next attempt, or None when delivery is over (delivered, given up,
+    or `attempt` was the last of `max_attempts`, e.g. `settings.WEBHOOK_MAX_ATTEMPTS`)."""
+    if result.outcome != "retry" or attempt >= max_attempts:
+        return None
+    return retry_delay_s(attempt, result.retry_after_s, rng=rng)
+
+
+def max_total_delay_s(max_attempts: int) -> float:
+    """Upper bound of the time from the first to the last of `max_attempts` attempts, jitter
+    included. Retry-After can stretch each delay up to 12 h, so the hard bound is
+    `(max_attempts - 1) * MAX_RETRY_DELAY_S`."""
+    total = 0.0
+    for attempt in range(1, max_attempts):
+        base = RETRY_SCHEDULE_S[min(attempt, len(RETRY_SCHEDULE_S)) - 1]
+        total += min(base * (1 + JITTER), MAX_RETRY_DELAY_S)
+    return total
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "JOB_FAILED",
+    "JOB_SUCCEEDED",
+    "RETRY_SCHEDULE_S",
+    "AttemptResult",
+    "build_event",
+    "classify_status",
+    "deliver_once",
+    "max_total_delay_s",
+    "new_webhook_id",
+    "next_retry_delay_s",
+    "parse_retry_after",
+    "retry_delay_s",
+    "sign_headers",
+    "webhook_id_for",
+]

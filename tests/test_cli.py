@@ -1,0 +1,60 @@
+"""`dance-analyzer` as a user runs it: a real subprocess, exit codes, files, messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.clips import make_clip
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_analyze_writes_the_three_files_and_a_summary(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=12)
+    done = run_cli("analyze", clip, "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {
+        "annotated.mp4", "keypoints.json", "summary.json"}
+    assert "12 frames" in done.stdout and "pose detected in" in done.stdout
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["total_frames"] == 12
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=20)
+    done = run_cli("analyze", clip, "--out", str(tmp_path / "out"))
+    lines = [line for line in done.stderr.splitlines() if line.startswith("progress ")]
+    assert lines[-1].startswith("progress 100% (20/20 frames")
+    assert "\r" not in done.stderr
+
+
+def test_bad_input_exits_2_with_the_code_and_message(tmp_path):
+    (tmp_path / "x.mp4").write_text("not a video")
+    done = run_cli("analyze", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "error: not_a_video:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_file_exits_2(tmp_path):
+    done = run_cli("analyze", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "no such file" in done.stderr
+
+
+def test_confidence_outside_0_to_1_is_refused(tmp_path):
+    done = run_cli("analyze", "x.mp4", "--out", str(tmp_path), "--min-detection-confidence", "3")
+    assert done.returncode == 2
+    assert "between 0 and 1" in done.stderr
+
+
+def test_sample_writes_a_clip_that_analyzes_with_a_person(tmp_path):
+    assert run_cli("sample", str(tmp_path / "s.mp4"), "--seconds", "1").returncode == 0
+    done = run_cli("analyze", str(tmp_path / "s.mp4"), "--out", str(tmp_path / "out"), "--quiet")
+    assert done.returncode == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["detection_rate"] >= 0.9

@@ -1,0 +1,156 @@
+"""`dance-analyzer`: the pipeline from a command line, no services needed.
+
+    dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json
+    dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import TextIO
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from shared.config import settings  # defaults follow the service's settings
+
+    parser = argparse.ArgumentParser(prog="dance-analyzer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    analyze = commands.add_parser("analyze", help="annotate a video and extract landmarks")
+    analyze.add_argument("video", help="input video (MP4, MOV, AVI, WebM, MKV, ...)")
+    analyze.add_argument("--out", required=True, help="output directory (created if missing)")
+    analyze.add_argument("--min-detection-confidence", type=_unit, metavar="0..1",
+                         default=settings.MIN_DETECTION_CONFIDENCE,
+                         help="score needed to detect a new person (default %(default)s)")
+    analyze.add_argument("--min-tracking-confidence", type=_unit, metavar="0..1",
+                         default=settings.MIN_TRACKING_CONFIDENCE,
+                         help="score needed to keep tracking; lower tracks through blur, "
+                              "higher re-detects more often (default %(default)s)")
+    analyze.add_argument("--max-duration", type=float, metavar="SECONDS",
+                         default=settings.MAX_VIDEO_DURATION_S,
+                         help="refuse longer videos (default %(default)s)")
+    analyze.add_argument("--preset", default="ultrafast",
+                         choices=["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"],
+                         help="x264 preset: slower gives smaller files (default %(default)s)")
+    analyze.add_argument("--quiet", action="store_true", help="no progress output")
+    analyze.set_defaults(run=_analyze)
+
+    sample = commands.add_parser("sample", help="write a short clip with a person in it")
+    sample.add_argument("path", help="output file, e.g. sample.mp4")
+    sample.add_argument("--seconds", type=float, default=4.0)
+    sample.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default %(default)s)")
+    sample.set_defaults(run=_sample)
+    return parser
+
+
+def _unit(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from shared.config import settings
+    from worker.pipeline.errors import VideoInputError
+    from worker.pipeline.runner import PipelineOptions, analyze_video
+    from worker.pipeline.source import Limits
+
+    if not os.path.isfile(args.video):
+        print(f"error: no such file: {args.video}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options = PipelineOptions(
+        min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence,
+        limits=Limits(max_duration_s=args.max_duration, max_side=settings.MAX_VIDEO_SIDE,
+                      max_pixels=settings.MAX_VIDEO_PIXELS),
+        video_preset=args.preset,
+    )
+    progress = None if args.quiet else Progress(sys.stderr)
+    try:
+        result = analyze_video(args.video, args.out, options, on_progress=progress)
+    except VideoInputError as exc:
+        if progress:
+            progress.clear()
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    if progress:
+        progress.finish()
+    m = result.metrics
+    print(f"{m['processed_frames']} frames ({m['width']}x{m['height']}, {m['fps']:g} fps, "
+          f"{m['duration_s']:.1f} s) in {m['processing_time_s']:.1f} s "
+          f"({m['processing_fps']:.1f} frames/s)")
+    print(f"pose detected in {m['detected_frames']} frames ({m['detection_rate']:.0%}), "
+          f"average visibility {m['average_visibility']:.2f}, "
+          f"{m['failed_frames']} frames failed to decode")
+    for path in (result.video_path, result.keypoints_path, result.summary_path):
+        print(f"  {path}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from worker.samples import make_clip
+
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    fps = 15
+    make_clip(args.path, width=width, height=height, fps=fps,
+              frames=max(1, round(args.seconds * fps)), audio=True)
+    print(args.path)
+    return 0
+
+
+class Progress:
+    """A bar redrawn in place on a terminal; plain lines every 10% otherwise (logs, CI)."""
+
+    def __init__(self, stream: TextIO, width: int = 30):
+        self.stream, self.width = stream, width
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+        self._last_decile = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total if total else 0.0
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        if self.tty:
+            now = time.monotonic()
+            if now - self._last_draw < 0.1 and done != total:
+                return
+            self._last_draw = now
+            filled = int(self.width * fraction)
+            bar = "#" * filled + "-" * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {fraction:4.0%} {done}/{total} frames {rate:5.1f} fps")
+            self.stream.flush()
+        elif (decile := int(fraction * 10)) > self._last_decile:
+            self._last_decile = decile
+            self.stream.write(f"progress {fraction:.0%} ({done}/{total} frames, {rate:.1f} fps)\n")
+            self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + " " * (self.width + 50) + "\r")
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,72 @@
+"""Draw the skeleton and a small HUD onto an RGB frame, in place."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from worker.pipeline.pose import CONNECTIONS
+
+VISIBILITY_THRESHOLD = 0.5
+
+# RGB. Left side warm, right side cool, centre line white: dancers read mirrored moves fast.
+_LEFT, _RIGHT, _CENTRE = (255, 140, 0), (0, 180, 255), (240, 240, 240)
+_LEFT_POINTS = {1, 2, 3, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31}
+_RIGHT_POINTS = {4, 5, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32}
+
+
+def _side_colour(a: int, b: int) -> tuple[int, int, int]:
+    if a in _LEFT_POINTS and b in _LEFT_POINTS:
+        return _LEFT
+    if a in _RIGHT_POINTS and b in _RIGHT_POINTS:
+        return _RIGHT
+    return _CENTRE
+
+
+_CONNECTION_COLOURS = [_side_colour(a, b) for a, b in CONNECTIONS]
+
+
+class Overlay:
+    """Sizes (line width, font) are fixed per video from its resolution."""
+
+    def __init__(self, width: int, height: int, *,
+                 visibility_threshold: float = VISIBILITY_THRESHOLD):
+        self.width, self.height = width, height
+        short = min(width, height)
+        self.line = max(2, round(short / 270))
+        self.radius = max(3, round(short / 180))
+        self.font_scale = max(0.4, short / 1200)
+        self.font_thickness = max(1, round(short / 540))
+        self.visibility_threshold = visibility_threshold
+
+    def draw(self, rgb: np.ndarray, landmarks: np.ndarray | None, *, frame_index: int,
+             total_frames: int, time_s: float) -> None:
+        if landmarks is not None:
+            self._skeleton(rgb, landmarks)
+        self._hud(rgb, frame_index, total_frames, time_s, detected=landmarks is not None)
+
+    def _skeleton(self, rgb: np.ndarray, landmarks: np.ndarray) -> None:
+        points = np.round(landmarks[:, :2] * (self.width, self.height)).astype(np.int32)
+        visible = landmarks[:, 3] >= self.visibility_threshold
+        for (a, b), colour in zip(CONNECTIONS, _CONNECTION_COLOURS, strict=True):
+            if visible[a] and visible[b]:
+                cv2.line(rgb, tuple(points[a]), tuple(points[b]), colour, self.line, cv2.LINE_AA)
+        for i in np.flatnonzero(visible):
+            colour = _LEFT if i in _LEFT_POINTS else _RIGHT if i in _RIGHT_POINTS else _CENTRE
+            cv2.circle(rgb, tuple(points[i]), self.radius, colour, -1, cv2.LINE_AA)
+            cv2.circle(rgb, tuple(points[i]), self.radius, (20, 20, 20), 1, cv2.LINE_AA)
+
+    def _hud(self, rgb: np.ndarray, index: int, total: int, time_s: float, *,
+             detected: bool) -> None:
+        total_text = f"/{total}" if total else ""
+        pose = "yes" if detected else "no"
+        text = f"frame {index + 1}{total_text}  {time_s:6.2f} s  pose: {pose}"
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        (tw, th), base = cv2.getTextSize(text, font, self.font_scale, self.font_thickness)
+        pad = max(4, th // 2)
+        x1, y1 = min(self.width, tw + 3 * pad), min(self.height, th + base + 3 * pad)
+        box = rgb[pad:y1, pad:x1]
+        box[:] = (box * 0.45).astype(np.uint8)  # darkened backdrop keeps the text readable
+        colour = (120, 255, 120) if detected else (255, 120, 120)
+        cv2.putText(rgb, text, (2 * pad, pad + th + pad), font, self.font_scale, colour,
+                    self.font_thickness, cv2.LINE_AA)

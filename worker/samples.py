@@ -1,0 +1,92 @@
+"""Short synthetic clips with a real person, for the README's first command and for tests.
+
+scikit-image ships two photos of people (`astronaut`, `camera`) that BlazePose detects.
+`make_clip` moves and scales one across a plain background, so the pose really changes
+position from frame to frame, and encodes it with PyAV in any container/codec asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+PEOPLE = ("astronaut", "camera")
+
+
+def person_image(name: str = "astronaut") -> np.ndarray:
+    """An RGB photo of a person from scikit-image's bundled data."""
+    from skimage import data
+
+    image = getattr(data, name)()
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def render_frames(person: str | None, *, width: int, height: int, frames: int,
+                  background: tuple[int, int, int] = (70, 90, 110)):
+    """Yield RGB frames: the person photo drifting and breathing in scale, or an empty scene."""
+    photo = person_image(person) if person else None
+    for i in range(frames):
+        canvas = np.empty((height, width, 3), np.uint8)
+        canvas[:] = background
+        # a little texture so the encoder has something real to do
+        cv2.circle(canvas, (int(width * (0.1 + 0.8 * i / max(frames, 1))), height // 8),
+                   max(4, height // 30), (200, 200, 80), -1)
+        if photo is not None:
+            phase = 2 * math.pi * i / max(frames, 1)
+            side = int(min(width, height) * (0.8 + 0.12 * math.sin(phase)))
+            tile = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+            x = int((width - side) * (0.5 + 0.35 * math.sin(phase)))
+            y = max(0, (height - side) // 2)
+            h, w = min(side, height - y), min(side, width - x)
+            canvas[y:y + h, x:x + w] = tile[:h, :w]
+        yield canvas
+
+
+def make_clip(path: str | os.PathLike, *, person: str | None = "astronaut", width: int = 480,
+              height: int = 360, frames: int = 30, fps: int = 15, codec: str = "libx264",
+              container_format: str | None = None, audio: bool = False,
+              rotation: int = 0, pix_fmt: str = "yuv420p",
+              frame_times: list[float] | None = None) -> str:
+    """Encode a clip. `rotation` stores the frames turned and a display matrix that turns them
+    back (as phones do); `frame_times` gives each frame's time for a variable frame rate."""
+    path = os.fspath(path)
+    time_base = Fraction(1, 1000) if frame_times else Fraction(1, fps)
+    with av.open(path, "w", format=container_format) as out:
+        coded_w, coded_h = (height, width) if rotation in (90, 270) else (width, height)
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, pix_fmt
+        stream.time_base = stream.codec_context.time_base = time_base
+        if rotation:
+            stream.set_display_rotation(rotation)
+        sound = out.add_stream("aac", rate=44100) if audio else None
+        for i, rgb in enumerate(render_frames(person, width=width, height=height, frames=frames)):
+            if rotation:  # store turned clockwise by `rotation`; the matrix turns it back
+                rgb = np.ascontiguousarray(np.rot90(rgb, k=-(rotation // 90)))
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = round(frame_times[i] * 1000) if frame_times else i
+            frame.time_base = time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if sound is not None:
+            _write_tone(out, sound, seconds=frames / fps)
+    return path
+
+
+def _write_tone(out, stream, *, seconds: float, hz: float = 440.0) -> None:
+    rate, chunk = stream.codec_context.sample_rate, 1024
+    total = int(rate * seconds)
+    for start in range(0, total, chunk):
+        t = (np.arange(start, min(start + chunk, total)) / rate).astype(np.float32)
+        samples = (0.2 * np.sin(2 * math.pi * hz * t)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = start
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
