@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     WEBHOOK_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
 
     # --- queue ----------------------------------------------------------------------------
-    CELERY_BROKER_URL: str | None = None  # defaults to REDIS_URL; the local mode uses SQL
+    CELERY_BROKER_URL: str | None = None  # defaults to REDIS_URL; local mode: filesystem://
+    CELERY_FILESYSTEM_BROKER_DIR: str = ".local/broker"  # only for filesystem://
     CELERY_QUEUE: str = "video"
     WEBHOOK_QUEUE: str = "webhooks"
     CELERY_WORKER_CONCURRENCY: int = Field(default=1, ge=1)

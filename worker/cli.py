@@ -2,14 +2,18 @@
 
     dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json
     dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
+    dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
+                                               submits a video through the API and waits
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 EXIT_BAD_INPUT = 2
@@ -53,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seconds", type=float, default=4.0)
     sample.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default %(default)s)")
     sample.set_defaults(run=_sample)
+
+    local = commands.add_parser(
+        "local", help="run the API and a worker locally (SQLite, embedded S3, file broker), "
+                      "process a video through them end to end")
+    local.add_argument("--video", help="video to submit (default: a generated sample clip)")
+    local.add_argument("--home", default=".local", help="state and logs (default %(default)s)")
+    local.add_argument("--port", type=int, default=8000, help="API port (default %(default)s)")
+    local.add_argument("--serve", action="store_true",
+                       help="keep the service running afterwards until Ctrl-C")
+    local.set_defaults(run=_local)
     return parser
 
 
@@ -113,6 +127,66 @@ def _sample(args: argparse.Namespace) -> int:
               frames=max(1, round(args.seconds * fps)), audio=True)
     print(args.path)
     return 0
+
+
+def _local(args: argparse.Namespace) -> int:
+    import httpx
+
+    from worker.local_stack import embedded_stack
+    from worker.samples import make_clip
+
+    home = Path(args.home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    video = Path(args.video) if args.video else Path(
+        make_clip(home / "sample.mp4", width=640, height=480, frames=60, fps=15, audio=True))
+    print(f"starting the API and a worker (state and logs in {home}) ...")
+    with embedded_stack(home, api_port=args.port) as stack:
+        api = stack.api_url
+        print(f"API: {api}  (docs: {api}/docs)")
+        with open(video, "rb") as fh:
+            answer = httpx.post(f"{api}/api/jobs", files={"video": (video.name, fh, "video/mp4")},
+                                timeout=300)
+        if answer.status_code != 202:
+            print(f"error: the API answered {answer.status_code}: {answer.text}", file=sys.stderr)
+            return EXIT_FAILURE
+        status_url = answer.headers["location"]
+        if status_url.startswith("/"):
+            status_url = api + status_url
+        print(f"submitted {video} -> {status_url}")
+        status = _wait_for_job(status_url)
+        print(json.dumps({k: status[k] for k in ("job_id", "status", "error", "metrics")},
+                         indent=2))
+        if status["status"] != "succeeded":
+            print(f"see the worker log: {home / 'logs' / 'worker.log'}", file=sys.stderr)
+            return EXIT_FAILURE
+        out = home / "results" / status["job_id"]
+        out.mkdir(parents=True, exist_ok=True)
+        for name, key in (("annotated.mp4", "video_url"), ("keypoints.json", "keypoints_url")):
+            (out / name).write_bytes(httpx.get(status["result"][key], timeout=300).content)
+        print(f"downloaded the results through their presigned URLs into {out}")
+        if args.serve:
+            print("serving; press Ctrl-C to stop")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+def _wait_for_job(status_url: str, timeout_s: float = 600) -> dict:
+    import httpx
+
+    deadline, last = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        status = httpx.get(status_url, timeout=30).json()
+        if (status["status"], status["progress"]) != last:
+            last = (status["status"], status["progress"])
+            print(f"  {status['status']:10s} {status['progress']:3d}%")
+        if status["status"] in ("succeeded", "failed"):
+            return status
+        time.sleep(0.5)
+    raise TimeoutError(f"the job did not finish within {timeout_s} s")
 
 
 class Progress:

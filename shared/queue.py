@@ -1,0 +1,65 @@
+"""The Celery configuration and task names, shared by the worker and the gateway.
+
+The gateway enqueues by name (`send_task`) with the job id only, after committing the row;
+it never imports the worker's code.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+
+from celery import Celery
+
+from shared.config import Settings, settings
+
+PROCESS_JOB = "dance.process_job"
+DELIVER_WEBHOOK = "dance.deliver_webhook"
+RECONCILE = "dance.reconcile"
+
+
+def make_celery(name: str, config: Settings = settings) -> Celery:
+    """A Celery app with settings right for long CPU-bound tasks (see README, Operations)."""
+    app = Celery(name, broker=config.broker_url)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        # long tasks: take one at a time, acknowledge only when done
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,  # a killed child requeues; Postgres caps attempts
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=config.JOB_SOFT_TIME_LIMIT_S,
+        task_time_limit=config.job_time_limit_s,
+        broker_transport_options=_transport_options(config),
+        broker_connection_retry_on_startup=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_max_tasks_per_child=config.WORKER_MAX_TASKS_PER_CHILD,
+        task_default_queue=config.CELERY_QUEUE,
+        task_routes={
+            PROCESS_JOB: {"queue": config.CELERY_QUEUE},
+            DELIVER_WEBHOOK: {"queue": config.WEBHOOK_QUEUE},
+            RECONCILE: {"queue": config.CELERY_QUEUE},
+        },
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app
+
+
+def _transport_options(config: Settings) -> dict:
+    if config.broker_url.startswith("filesystem://"):  # the local mode's serverless broker
+        folder = config.CELERY_FILESYSTEM_BROKER_DIR
+        return {"data_folder_in": folder, "data_folder_out": folder}
+    # Redis redelivers unacked messages after this: keep it above the hard time limit.
+    return {"visibility_timeout": config.broker_visibility_timeout_s}
+
+
+@lru_cache(maxsize=1)
+def _client() -> Celery:
+    return make_celery("dance-api")
+
+
+def enqueue_job(job_id: uuid.UUID | str) -> None:
+    """Queue the processing of a committed job row."""
+    _client().send_task(PROCESS_JOB, args=[str(job_id)], queue=settings.CELERY_QUEUE)

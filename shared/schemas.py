@@ -1,0 +1,102 @@
+"""The job status object of the contract, built from a job row. API and webhooks share it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models import Job
+from shared.states import JobStatus
+from shared.storage import Storage
+
+
+class JobResult(BaseModel):
+    video_url: str
+    keypoints_url: str
+    summary_url: str | None = None
+    expires_at: datetime
+
+
+class JobError(BaseModel):
+    code: str = Field(examples=["not_a_video"])
+    message: str = Field(examples=["the file is not a video this service can read"])
+
+
+class JobInput(BaseModel):
+    filename: str | None = None
+    size_bytes: int | None = None
+    content_type: str | None = None
+
+
+class JobStatusPublic(BaseModel):
+    """The job status object (contract fields first; the rest are extensions)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "job_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11", "status": "succeeded", "progress": 100,
+        "created_at": "2026-11-26T10:00:00Z", "started_at": "2026-11-26T10:00:01Z",
+        "finished_at": "2026-11-26T10:00:09Z",
+        "metrics": {"total_frames": 180, "processed_frames": 180, "detected_frames": 176,
+                    "failed_frames": 0, "detection_rate": 0.9778, "average_visibility": 0.83,
+                    "fps": 30.0, "width": 1920, "height": 1080, "duration_s": 6.0,
+                    "processing_time_s": 4.4},
+        "result": {"video_url": "https://s3.example.com/dance-videos/outputs/.../annotated.mp4?X-Amz-...",
+                   "keypoints_url": "https://s3.example.com/.../keypoints.json?X-Amz-...",
+                   "expires_at": "2026-11-26T11:00:09Z"},
+        "error": None,
+    }]})
+
+    job_id: str
+    status: JobStatus
+    progress: int = Field(ge=0, le=100)
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    metrics: dict[str, Any] | None = None
+    result: JobResult | None = None
+    error: JobError | None = None
+    # extensions
+    updated_at: datetime | None = None
+    attempts: int = 0
+    input: JobInput | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    webhook_url: str | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+def job_status(job: Job, storage: Storage | None, *, expires_s: int,
+               base_url: str = "") -> JobStatusPublic:
+    """The status object of `job`; on success with fresh presigned URLs (needs `storage`)."""
+    status = JobStatus(job.status)
+    job_id = str(job.id)
+    result = None
+    if status is JobStatus.succeeded and storage is not None and job.output_video_key:
+        video_url, expires_at = storage.presigned_get(
+            job.output_video_key, expires_s=expires_s, download_name=_download_name(job))
+        keypoints_url, _ = storage.presigned_get(job.output_keypoints_key, expires_s=expires_s)
+        summary_url = None
+        if job.output_summary_key:
+            summary_url, _ = storage.presigned_get(job.output_summary_key, expires_s=expires_s)
+        result = JobResult(video_url=video_url, keypoints_url=keypoints_url,
+                           summary_url=summary_url, expires_at=expires_at)
+    error = None
+    if status is JobStatus.failed and job.error_code:
+        error = JobError(code=job.error_code, message=job.error_message or job.error_code)
+    links = {"self": f"{base_url}/api/jobs/{job_id}"}
+    if status is JobStatus.succeeded:
+        links |= {"video": f"{base_url}/api/jobs/{job_id}/video",
+                  "keypoints": f"{base_url}/api/jobs/{job_id}/keypoints"}
+    return JobStatusPublic(
+        job_id=job_id, status=status, progress=job.progress or 0, created_at=job.created_at,
+        started_at=job.started_at, finished_at=job.finished_at, metrics=job.metrics,
+        result=result, error=error, updated_at=job.updated_at, attempts=job.attempts or 0,
+        input=JobInput(filename=job.input_filename, size_bytes=job.input_size_bytes,
+                       content_type=job.input_content_type),
+        options=job.options or {}, webhook_url=job.webhook_url, links=links,
+    )
+
+
+def _download_name(job: Job) -> str:
+    stem = (job.input_filename or "video").rsplit(".", 1)[0]
+    return f"{stem}_annotated.mp4"
