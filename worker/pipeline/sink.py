@@ -32,7 +32,7 @@ class VideoSink:
         audio_stream: av.audio.stream.AudioStream | None = None,
         *,
         preset: str = "ultrafast",
-        crf: int = 23,
+        crf: int = 26,
         threads: int = 1,
     ):
         # yuv420p needs even sides: an odd row or column is dropped.
