@@ -315,6 +315,21 @@ class Storage:
             raise
         return int(response["ContentLength"])
 
+    def find_first(self, prefix: str) -> tuple[str, int, str | None] | None:
+        """Key, size and content type of the first object under `prefix`, or None."""
+        listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=10)
+        keys = sorted(item["Key"] for item in listing.get("Contents", []))
+        if not keys:
+            return None
+        head = self.client.head_object(Bucket=self.bucket, Key=keys[0])
+        return keys[0], int(head["ContentLength"]), head.get("ContentType")
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes of an object (a ranged GET), e.g. to sniff its type."""
+        response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{size - 1}")
+        with response["Body"] as body:
+            return body.read(size)
+
     def delete_job_objects(self, job_id: str | uuid.UUID) -> list[str]:
         """Delete every object under the job's prefixes; returns the deleted keys, sorted."""
         keys: list[str] = []

@@ -302,25 +302,6 @@ async def _job_from_multipart(
     )
 
 
-def _find_upload(storage: Storage, upload_id: uuid.UUID) -> tuple[str, int, str | None] | None:
-    """Key, size and content type of the object uploaded for `upload_id`, if any."""
-    prefix = input_key(upload_id)  # inputs/<id>/source, then maybe an extension
-    listing = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix=prefix, MaxKeys=10)
-    keys = sorted(item["Key"] for item in listing.get("Contents", []))
-    if not keys:
-        return None
-    head = storage.client.head_object(Bucket=storage.bucket, Key=keys[0])
-    return keys[0], int(head["ContentLength"]), head.get("ContentType")
-
-
-def _read_head(storage: Storage, key: str) -> bytes:
-    response = storage.client.get_object(
-        Bucket=storage.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}"
-    )
-    with response["Body"] as body:
-        return body.read(SNIFF_BYTES)
-
-
 def _job_exists(job_id: uuid.UUID) -> bool:
     with session_scope() as session:
         return session.get(Job, job_id) is not None
@@ -346,7 +327,8 @@ async def _job_from_upload(
 
     if await run_in_threadpool(_job_exists, upload_id):
         raise APIError(409, "job_exists", f"upload {upload_id} already has a job")
-    found = await run_in_threadpool(_find_upload, storage, upload_id)
+    # inputs/<id>/source, then maybe an extension
+    found = await run_in_threadpool(storage.find_first, input_key(upload_id))
     if found is None:
         raise APIError(
             400, "upload_not_found",
@@ -361,7 +343,8 @@ async def _job_from_upload(
     elif size == 0:
         refusal = empty_file()
     else:
-        container = sniff_container(await run_in_threadpool(_read_head, storage, object_key))
+        head = await run_in_threadpool(storage.read_head, object_key, SNIFF_BYTES)
+        container = sniff_container(head)
         if container is None:
             refusal = not_a_video()
     if refusal is not None:

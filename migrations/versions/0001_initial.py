@@ -65,6 +65,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_jobs_client_id"), "jobs", ["client_id"])
     op.create_index(op.f("ix_jobs_status_created_at"), "jobs", ["status", "created_at"])
+    op.create_index(op.f("ix_jobs_created_at_id"), "jobs", ["created_at", "id"])
 
     op.create_table(
         "webhook_deliveries",
@@ -92,6 +93,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_webhook_deliveries_job_id"), table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
+    op.drop_index(op.f("ix_jobs_created_at_id"), table_name="jobs")
     op.drop_index(op.f("ix_jobs_status_created_at"), table_name="jobs")
     op.drop_index(op.f("ix_jobs_client_id"), table_name="jobs")
     op.drop_table("jobs")
