@@ -83,6 +83,7 @@ def test_a_file_cut_in_half_is_truncated(tmp_path):
     with pytest.raises(TruncatedVideo) as err:
         analyze(tmp_path / "half.mkv", tmp_path)
     assert err.value.code == "truncated_video"
+    assert list((tmp_path / "out").iterdir()) == []  # no half-written outputs left behind
 
 
 def test_an_mp4_cut_before_its_index_is_corrupt(tmp_path):

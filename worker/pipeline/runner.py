@@ -119,6 +119,8 @@ def analyze_video(
         except BaseException:
             stop.set()
             writer.abort()
+            for path in paths:  # half-written outputs must not pass for results
+                path.unlink(missing_ok=True)
             raise
         finally:
             stop.set()
