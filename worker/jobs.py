@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import ClientError
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -102,6 +103,8 @@ def process_job(job_id: uuid.UUID, storage: Storage) -> Outcome:
         return _fail(job_id, attempt, "time_limit_exceeded",
                      f"processing took longer than {settings.JOB_SOFT_TIME_LIMIT_S} s")
     except Exception as exc:
+        if _is_missing_object(exc):
+            return _fail(job_id, attempt, "input_missing", "the uploaded video is no longer stored")
         if is_transient(exc):
             with session_scope() as session:  # hand it back for the task's retry
                 release_job(session, job_id, attempt=attempt)
@@ -183,6 +186,11 @@ class _ProgressRecorder:
                                    attempt=self.attempt)
         if not ours:
             raise JobCancelled()
+
+
+def _is_missing_object(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "404", "NoSuchKey")
 
 
 def is_transient(exc: BaseException) -> bool:
