@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import av
 import cv2
 import numpy as np
@@ -9,12 +11,14 @@ import pytest
 
 from tests.clips import PERSON_PHOTO, make_clip, shared_file
 from worker.pipeline.errors import (
+    ERROR_CODES,
     CorruptVideo,
     DimensionsOutOfRange,
     EmptyFile,
     NotAVideo,
     NoVideoStream,
     TruncatedVideo,
+    VideoInputError,
     VideoTooLong,
 )
 from worker.pipeline.runner import PipelineOptions, analyze_video
@@ -145,3 +149,32 @@ def test_a_header_that_understates_length_is_caught_while_decoding(tmp_path):
     with source, pytest.raises(VideoTooLong):
         for _ in source.items(DecodeStats()):
             pass
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_damage_ends_in_a_result_or_a_coded_error(tmp_path, seed):
+    """Truncations, flipped bytes, zeroed runs and spliced garbage: never a crash."""
+    rng = random.Random(seed)
+    fmt, codec, suffix = rng.choice([("mp4", "libx264", ".mp4"), ("matroska", "libvpx-vp9", ".mkv"),
+                                     ("avi", "mpeg4", ".avi"), ("mov", "libx265", ".mov")])
+    clip = make_clip(tmp_path / f"clip{suffix}", container_format=fmt, codec=codec, frames=10,
+                     width=160, height=120, audio=fmt != "avi")
+    data = bytearray(open(clip, "rb").read())
+    start = rng.randrange(len(data))
+    damage = rng.choice(["truncate", "flip", "zero", "splice"])
+    if damage == "truncate":
+        data = data[:start]
+    elif damage == "flip":
+        for _ in range(rng.randint(1, 50)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif damage == "zero":
+        data[start:start + 2000] = bytes(len(data[start:start + 2000]))
+    else:
+        data[start:start] = rng.randbytes(rng.randint(1, 500))
+    (tmp_path / f"damaged{suffix}").write_bytes(bytes(data))
+    try:
+        metrics = analyze(tmp_path / f"damaged{suffix}", tmp_path).metrics
+    except VideoInputError as exc:
+        assert exc.code in ERROR_CODES and exc.message
+    else:
+        assert metrics["processed_frames"] >= 1

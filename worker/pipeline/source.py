@@ -123,7 +123,9 @@ class VideoSource:
         if threads > 1:
             self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = threads
-        self.audio = container.streams.audio[0] if container.streams.audio else None
+        # Audio FFmpeg cannot decode is left out rather than failing the video.
+        self.audio = next((a for a in container.streams.audio if a.codec_context is not None),
+                          None)
         self.info = self._describe(limits)
         self.limits = limits
 
