@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -135,6 +136,9 @@ def _local(args: argparse.Namespace) -> int:
     from worker.local_stack import embedded_stack
     from worker.samples import make_clip
 
+    # SIGTERM (e.g. from a process manager) unwinds like Ctrl-C, so the API and worker
+    # processes started below are stopped too instead of being left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(args.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     video = Path(args.video) if args.video else Path(
