@@ -224,3 +224,39 @@ def _add_audio(video, out_path, *, codec: str, rate: int) -> None:
             frame.sample_rate, frame.pts = rate, start
             out.mux(aout.encode(frame))
         out.mux(aout.encode(None))
+
+
+def test_colours_survive_for_a_bt709_hd_source(tmp_path):
+    """HD video is BT.709; the output says which matrix it used, so players show the same
+    colours as the source (an untagged BT.601 output would shift them)."""
+    path = tmp_path / "hd709.mp4"
+    frames = list(render_frames("astronaut", width=320, height=240, frames=6,
+                                background=(200, 30, 60)))  # saturated: matrices differ most
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        ctx = stream.codec_context
+        ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace="ITU709")
+            frame.colorspace, frame.pts = 1, i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    result = analyze_video(path, tmp_path / "out")
+    with av.open(str(path)) as a, av.open(str(result.video_path)) as b:
+        source = list(a.decode(video=0))[-1].to_ndarray(format="rgb24").astype(int)
+        output = list(b.decode(video=0))[-1].to_ndarray(format="rgb24").astype(int)
+        tags = (b.streams.video[0].codec_context.colorspace,
+                b.streams.video[0].codec_context.color_primaries)
+    doc = json.loads(result.keypoints_path.read_text())
+    points = np.array([[p["x"], p["y"]] for p in doc["frames"][-1]["landmarks"]])
+    x0, y0 = (points.min(axis=0) * (320, 240)).astype(int)
+    x1, y1 = (points.max(axis=0) * (320, 240)).astype(int)
+    untouched = np.ones((240, 320), bool)
+    untouched[:40] = False  # HUD
+    untouched[max(0, y0 - 12):y1 + 12, max(0, x0 - 12):x1 + 12] = False  # skeleton
+    assert untouched.sum() > 5000
+    error = np.abs(output - source)[untouched].mean(axis=0)
+    assert error.max() < 4, error  # per channel, in 0..255, decoded as the tags say
+    assert tags == (6, 1)  # BT.601 matrix (what OpenCV encodes), BT.709 primaries (the source)

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # Audio codecs that MP4 carries and browsers play: copied as they are; others become AAC.
 _COPY_AUDIO = {"aac", "mp3"}
+_BT601_MATRIX = 6  # AVCOL_SPC_SMPTE170M
+_LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
 
 class VideoSink:
@@ -48,6 +50,11 @@ class VideoSink:
         self.video.codec_context.time_base = info.time_base
         self.video.thread_count = threads
         self.video.options = {"preset": preset, "crf": str(crf), "profile": "high"}
+        # Say what the pixels are, so players do not guess: OpenCV's RGB -> I420 is the
+        # BT.601 matrix in limited range; primaries and transfer are the input's.
+        ctx = self.video.codec_context
+        ctx.colorspace, ctx.color_range = _BT601_MATRIX, _LIMITED_RANGE
+        ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
         self.audio_out = None
         self._audio_in = audio_stream
         self._transcode_audio = False

@@ -55,6 +55,8 @@ class VideoInfo:
     declared_frames: int  # 0 when the container does not say
     duration_s: float | None
     audio_codec: str | None
+    color_primaries: int = 2  # FFmpeg's codes; 2 is "unspecified"
+    color_trc: int = 2
 
 
 @dataclass
@@ -165,6 +167,8 @@ class VideoSource:
             declared_frames=max(stream.frames or 0, 0),
             duration_s=duration_s,
             audio_codec=self.audio.codec_context.name if self.audio else None,
+            color_primaries=int(stream.codec_context.color_primaries or 2),
+            color_trc=int(stream.codec_context.color_trc or 2),
         )
 
     def __enter__(self) -> VideoSource:
