@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
-from api.routes import health, jobs, legacy, uploads
+from api.routes import health, jobs, legacy, metrics, uploads
 from shared.config import Settings, settings
 from shared.db import configure_engine
 
@@ -69,6 +69,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(legacy.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app
 
 

@@ -37,7 +37,7 @@ from api.upload import VideoFormReader
 from shared import db as shared_db
 from shared import queue as shared_queue
 from shared.config import Settings, settings
-from shared.models import Job, utcnow
+from shared.models import Job, WebhookDelivery, utcnow
 from shared.queue import PROCESS_JOB
 from shared.queue import enqueue_job as real_enqueue_job
 from shared.states import JobStatus
@@ -1299,3 +1299,63 @@ def test_the_api_imports_no_video_library_and_no_worker_code():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def prometheus(text: str) -> dict[str, float]:
+    """`name{labels}` -> value, from the Prometheus text format."""
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+async def test_metrics_count_jobs_failures_latency_webhooks_and_queue_depth(
+    client: httpx.AsyncClient, db: Any, broker: Broker
+) -> None:
+    now = utcnow()
+    add_job(db)
+    add_job(db, status="processing")
+    for seconds in (2.0, 4.0, 6.0):
+        add_job(db, status="succeeded", finished_at=now, processing_time_s=seconds,
+                queue_wait_s=0.5)
+    failed = add_job(db, status="failed", finished_at=now, error_code="not_a_video",
+                     queue_wait_s=1.5)
+    add_job(db, status="failed", finished_at=now - timedelta(hours=2), error_code="old")
+    with db() as session:
+        session.add_all([
+            WebhookDelivery(job_id=failed.id, event_type="job.failed", webhook_id="msg_1",
+                            attempt=1, url="https://example.com", status_code=500,
+                            latency_ms=30.0),
+            WebhookDelivery(job_id=failed.id, event_type="job.failed", webhook_id="msg_1",
+                            attempt=2, url="https://example.com", status_code=204,
+                            latency_ms=10.0),
+            WebhookDelivery(job_id=failed.id, event_type="job.failed", webhook_id="msg_1",
+                            attempt=3, url="https://example.com", error="timeout"),
+        ])
+    real_enqueue_job(uuid.uuid4())  # one message waiting in the (test) video queue
+
+    answer = await client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    m = prometheus(answer.text)
+    assert m['dance_jobs{status="queued"}'] == 1
+    assert m['dance_jobs{status="processing"}'] == 1
+    assert m['dance_jobs{status="succeeded"}'] == 3
+    assert m['dance_jobs{status="failed"}'] == 2
+    assert m['dance_jobs_finished_last_hour{status="failed"}'] == 1  # the old one is out
+    assert m['dance_job_failures_last_hour{code="not_a_video"}'] == 1
+    assert 'dance_job_failures_last_hour{code="old"}' not in m
+    assert m['dance_job_processing_seconds{quantile="0.5"}'] == 4.0
+    assert (m["dance_job_processing_seconds_sum"], m["dance_job_processing_seconds_count"]) == (
+        12.0, 3)
+    assert m["dance_job_queue_wait_seconds_count"] == 4
+    assert m['dance_webhook_attempts_last_hour{result="5xx"}'] == 1
+    assert m['dance_webhook_attempts_last_hour{result="2xx"}'] == 1
+    assert m['dance_webhook_attempts_last_hour{result="error"}'] == 1
+    assert m["dance_webhook_latency_ms_median"] == 20.0
+    assert m[f'dance_queue_depth{{queue="{broker.queue}"}}'] == 1
