@@ -15,7 +15,6 @@ from shared.config import Settings, settings
 
 PROCESS_JOB = "dance.process_job"
 DELIVER_WEBHOOK = "dance.deliver_webhook"
-RECONCILE = "dance.reconcile"
 
 
 def make_celery(name: str, config: Settings = settings) -> Celery:
@@ -39,7 +38,6 @@ def make_celery(name: str, config: Settings = settings) -> Celery:
         task_routes={
             PROCESS_JOB: {"queue": config.CELERY_QUEUE},
             DELIVER_WEBHOOK: {"queue": config.WEBHOOK_QUEUE},
-            RECONCILE: {"queue": config.CELERY_QUEUE},
         },
         worker_hijack_root_logger=False,
         enable_utc=True,

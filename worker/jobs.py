@@ -23,6 +23,7 @@ from shared.config import settings
 from shared.db import session_scope
 from shared.models import Job, utcnow
 from shared.states import (
+    TERMINAL,
     JobStatus,
     claim_job,
     fail_exhausted,
@@ -130,7 +131,7 @@ def _not_claimed(session, job_id: uuid.UUID) -> Outcome:
     if job is None:
         log.warning("job %s: no such job; dropping the message", job_id)
         return Outcome("skipped")
-    if job.status in (JobStatus.succeeded, JobStatus.failed, JobStatus.deleted):
+    if job.status in TERMINAL:
         return Outcome("skipped")  # a duplicate delivery of a finished job
     if fail_exhausted(session, job_id) is not None:
         log.warning("job %s: attempts exhausted", job_id)

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 TRANSIENT_RETRIES = 5
 # A countdown longer than the broker's visibility timeout gets the message redelivered while
-# it waits (Redis): long webhook delays are slept in hops no longer than this.
-MAX_COUNTDOWN_S = 1800
+# it waits (Redis): long webhook delays are slept in hops no longer than half of it.
+MAX_COUNTDOWN_S = settings.broker_visibility_timeout_s // 2
 
 
 @app.task(name=PROCESS_JOB, bind=True, max_retries=None)
@@ -43,8 +43,8 @@ def process_job(self, job_id: str) -> str:
     return outcome.status
 
 
-@app.task(name=DELIVER_WEBHOOK, bind=True, max_retries=None)
-def deliver_webhook(self, job_id: str, event_type: str, attempt: int, due_at: float) -> None:
+@app.task(name=DELIVER_WEBHOOK)
+def deliver_webhook(job_id: str, event_type: str, attempt: int, due_at: float) -> None:
     if (wait := due_at - time.time()) > 1:  # woke early from a capped countdown
         deliver_webhook.apply_async((job_id, event_type, attempt, due_at),
                                     countdown=min(wait, MAX_COUNTDOWN_S))
