@@ -17,22 +17,35 @@ Outcome of an attempt (`AttemptResult.outcome`):
   Timeouts and connection errors are retried.
 A `Retry-After` (seconds or HTTP date) on a failed attempt is reported in `retry_after_s`
 and `retry_delay_s` waits at least that long.
+
+One attempt has ONE deadline (`timeout_s`) for connecting, sending and reading the status
+line, headers and at most `MAX_RESPONSE_BYTES` of the body, so a receiver dripping bytes
+cannot hold a worker longer. With `address` (an IP the caller already checked against SSRF
+rules) the connection goes to that IP and nowhere else, no second DNS lookup; the `Host`
+header, TLS SNI and certificate check still use the URL's name. During a secret rotation
+every given secret signs: `webhook-signature` carries `v1,<sig>` per secret, space-separated.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import random
-import secrets
+import ssl
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from enum import Enum
+from functools import partial
+from secrets import token_urlsafe
 from typing import Any, Literal
 
+import anyio
 import httpx
 from standardwebhooks import Webhook
 
@@ -46,6 +59,7 @@ RETRY_SCHEDULE_S: tuple[float, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 1
 JITTER = 0.2
 MAX_RETRY_DELAY_S = 12 * 3600.0
 RESPONSE_EXCERPT_BYTES = 1024
+MAX_RESPONSE_BYTES = 64 * 1024  # read no more of an answer's body than this
 USER_AGENT = "dance-analyzer-webhooks/1"
 
 Outcome = Literal["delivered", "retry", "give_up"]
@@ -81,7 +95,7 @@ def build_event(event_type: str, data: Any) -> bytes:
 
 def new_webhook_id() -> str:
     """A fresh random message id, `msg_` + 24 url-safe characters."""
-    return "msg_" + secrets.token_urlsafe(18)
+    return "msg_" + token_urlsafe(18)
 
 
 _WEBHOOK_ID_NAMESPACE = uuid.UUID("8a7a3f0e-4d1b-5c55-9a35-2f0f6d1b7e21")
@@ -95,22 +109,31 @@ def webhook_id_for(job_id: str | uuid.UUID, event_type: str) -> str:
 # --- signature ------------------------------------------------------------------------------
 
 
-def sign_headers(secret: str, webhook_id: str, body: bytes, timestamp: datetime) -> dict[str, str]:
+def sign_headers(
+    secrets: Sequence[str], webhook_id: str, body: bytes, timestamp: datetime
+) -> dict[str, str]:
     """The Standard Webhooks headers (and content type) for `body` sent at `timestamp`.
 
+    `webhook-signature` holds one `v1,<sig>` per secret, in the order given (current secret
+    first, then the ones still in their rotation grace period).
     `timestamp` must be timezone-aware: `Webhook.sign` overwrites the tzinfo with UTC
     without converting, so it is converted to UTC here first.
     """
+    if isinstance(secrets, str):
+        raise TypeError("secrets must be a sequence of secrets, e.g. [secret], not a string")
+    if not secrets:
+        raise ValueError("at least one signing secret is required")
     if timestamp.tzinfo is None or timestamp.utcoffset() is None:
         raise ValueError("timestamp must be timezone-aware, e.g. datetime.now(timezone.utc)")
     if "." in webhook_id:
         raise ValueError("webhook_id must not contain '.' (it delimits the signed content)")
     at = timestamp.astimezone(timezone.utc)
-    signature = Webhook(secret).sign(webhook_id, at, body.decode("utf-8"))
+    text = body.decode("utf-8")
+    signatures = [Webhook(secret).sign(webhook_id, at, text) for secret in secrets]
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(math.floor(at.timestamp())),
-        "webhook-signature": signature,
+        "webhook-signature": " ".join(signatures),
         "content-type": "application/json",
     }
 
@@ -164,80 +187,166 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
+def _pinned_target(url: str, address: str) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The URL with its host replaced by `address`, plus the `Host` header and, for https, the
+    `sni_hostname` extension that keep the original name for the receiver and for TLS."""
+    original = httpx.URL(url)
+    if not original.raw_host:
+        raise httpx.InvalidURL(f"no host in {url!r}")
+    ip = ipaddress.ip_address(address)  # ValueError for anything but an IP literal
+    target = original.copy_with(host=str(ip))  # httpx brackets an IPv6 address
+    headers = {"host": original.netloc.decode("ascii")}  # host[:port], port only if not default
+    extensions: dict[str, Any] = {}
+    if original.scheme == "https":
+        extensions["sni_hostname"] = original.raw_host.decode("ascii")
+    return target, headers, extensions
+
+
+@dataclass
+class _Exchange:
+    """What one attempt got before it ended: the answer (if the status line came), the
+    first bytes of its body, or the failure that prevented an answer."""
+
+    response: httpx.Response | None = None
+    excerpt: bytearray = field(default_factory=bytearray)
+    failure: tuple[Outcome, str] | None = None
+
+
+async def _read_capped(response: httpx.Response, excerpt: bytearray) -> None:
+    """Read the raw body up to `MAX_RESPONSE_BYTES` (give or take one network read), keeping
+    its first `RESPONSE_EXCERPT_BYTES` in `excerpt` as they arrive."""
+    read = 0
+    async with aclosing(response.aiter_raw()) as chunks:
+        async for chunk in chunks:
+            read += len(chunk)
+            room = RESPONSE_EXCERPT_BYTES - len(excerpt)
+            if room > 0:
+                excerpt += chunk[:room]
+            if read >= MAX_RESPONSE_BYTES:
+                return
+
+
+async def _exchange(
+    target: httpx.URL,
+    *,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+    body: bytes,
+    timeout_s: float,
+    verify: ssl.SSLContext | bool,
+    transport: httpx.AsyncBaseTransport | None,
+) -> _Exchange:
+    """POST under one deadline for the whole exchange; whatever arrived in time is kept."""
+    got = _Exchange()
+    with anyio.move_on_after(timeout_s):
+        try:
+            async with httpx.AsyncClient(
+                transport=transport,
+                verify=verify,
+                timeout=timeout_s,  # a backstop only: the deadline around it ends first
+                follow_redirects=False,
+                trust_env=False,
+            ) as client:
+                request = client.build_request(
+                    "POST", target, content=body, headers=headers, extensions=extensions
+                )
+                response = await client.send(request, stream=True, follow_redirects=False)
+                got.response = response
+                try:  # the status line decides; a body that stalls or breaks does not
+                    if response.is_stream_consumed:  # read by the transport (MockTransport)
+                        got.excerpt += response.content[:RESPONSE_EXCERPT_BYTES]
+                    else:
+                        await _read_capped(response, got.excerpt)
+                except httpx.HTTPError:
+                    pass
+                finally:
+                    await response.aclose()
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+            got.failure = ("give_up", _describe(exc))
+        except httpx.HTTPError as exc:  # connection refused/reset, TLS, protocol errors
+            got.failure = ("retry", _describe(exc))
+    return got
+
+
 def deliver_once(
     url: str,
     *,
     webhook_id: str,
     body: bytes,
-    secret: str,
+    secrets: Sequence[str],
     timeout_s: float,
-    client: httpx.Client | None = None,
+    address: str | None = None,
     timestamp: datetime | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> AttemptResult:
     """POST the signed event once and classify the answer; never raises for network errors.
 
-    Signs with `timestamp` (default: now, which is what every real attempt wants). Pass
-    `client` to reuse connections or to plug in a transport that enforces an SSRF policy;
-    redirects are not followed either way. Without a client, proxies from the environment
-    are ignored so that the request goes to the host the URL names.
+    Signs with every secret in `secrets` and with `timestamp` (default: now, which is what
+    every real attempt wants). `timeout_s` is one deadline for the whole attempt. With
+    `address` (an IP literal) the connection goes to that IP, never to a fresh DNS answer.
+    Redirects are not followed and proxies from the environment are ignored. `verify` (CA
+    trust) and `transport` are for tests. Synchronous: runs its own event loop per call, so
+    it must not be called from a thread that is running an event loop.
     """
     at = timestamp or datetime.now(timezone.utc)
-    headers = sign_headers(secret, webhook_id, body, at)
+    headers = sign_headers(secrets, webhook_id, body, at)
     headers["user-agent"] = USER_AGENT
-    own_client = client is None
-    if client is None:
-        client = httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False)
+    headers["accept-encoding"] = "identity"  # the body cap counts bytes as they arrive
     started = time.perf_counter()
 
     def elapsed_ms() -> int:
         return round((time.perf_counter() - started) * 1000)
 
-    try:
-        with client.stream(
-            "POST",
-            url,
-            content=body,
-            headers=headers,
-            timeout=timeout_s,
-            follow_redirects=False,
-        ) as response:
-            excerpt = bytearray()
-            try:  # the status line decides; a body that stalls or breaks does not
-                for chunk in response.iter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
-                        break
-            except httpx.HTTPError:
-                pass
-        status = response.status_code
-        outcome = classify_status(status)
-        retry_after = None
-        error = None
-        if outcome != "delivered":
-            retry_after = parse_retry_after(response.headers.get("retry-after"))
-            error = f"HTTP {status}"
-            if 300 <= status < 400:
-                error += " (redirects are not followed)"
+    def failed(outcome: Outcome, error: str) -> AttemptResult:
         return AttemptResult(
-            outcome=outcome,
-            status_code=status,
-            latency_ms=elapsed_ms(),
-            error=error,
-            retry_after_s=retry_after,
-            response_excerpt=bytes(excerpt[:RESPONSE_EXCERPT_BYTES]).decode("utf-8", "replace"),
-            timestamp=at,
+            outcome=outcome, status_code=None, latency_ms=elapsed_ms(), error=error, timestamp=at
         )
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
-        outcome, error = "give_up", _describe(exc)
-    except httpx.TimeoutException as exc:
-        outcome, error = "retry", _describe(exc)
-    except httpx.HTTPError as exc:  # connection refused/reset, protocol errors from the peer
-        outcome, error = "retry", _describe(exc)
-    finally:
-        if own_client:
-            client.close()
+
+    extensions: dict[str, Any] = {}
+    try:
+        if address is None:
+            target = httpx.URL(url)
+        else:
+            target, host_header, extensions = _pinned_target(url, address)
+            headers.update(host_header)
+    except httpx.InvalidURL as exc:
+        return failed("give_up", _describe(exc))
+
+    exchange = partial(
+        _exchange,
+        target,
+        headers=headers,
+        extensions=extensions,
+        body=body,
+        timeout_s=timeout_s,
+        verify=verify,
+        transport=transport,
+    )
+    got = anyio.run(exchange)  # a fresh event loop per call: fine in Celery children/threads
+    response = got.response
+    if response is None:
+        if got.failure is not None:
+            return failed(*got.failure)
+        return failed("retry", f"timeout: no complete answer within {timeout_s:g} s")
+
+    status = response.status_code
+    outcome = classify_status(status)
+    retry_after = None
+    error = None
+    if outcome != "delivered":
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        error = f"HTTP {status}"
+        if 300 <= status < 400:
+            error += " (redirects are not followed)"
     return AttemptResult(
-        outcome=outcome, status_code=None, latency_ms=elapsed_ms(), error=error, timestamp=at
+        outcome=outcome,
+        status_code=status,
+        latency_ms=elapsed_ms(),
+        error=error,
+        retry_after_s=retry_after,
+        response_excerpt=bytes(got.excerpt).decode("utf-8", "replace"),
+        timestamp=at,
     )
 
 
@@ -290,6 +399,7 @@ __all__ = [
     "EVENT_TYPES",
     "JOB_FAILED",
     "JOB_SUCCEEDED",
+    "MAX_RESPONSE_BYTES",
     "RETRY_SCHEDULE_S",
     "AttemptResult",
     "build_event",
