@@ -51,6 +51,18 @@ class VideoTooLong(VideoInputError):
     code = "video_too_long"
 
 
+class TooManyFrames(VideoInputError):
+    """More frames than one job may analyse: model time grows with the frame count."""
+
+    code = "too_many_frames"
+
+
+class FrameRateTooHigh(VideoInputError):
+    """More frames per second of video than the service analyses."""
+
+    code = "frame_rate_too_high"
+
+
 ERROR_CODES = {
     cls.code: cls
     for cls in (
@@ -62,5 +74,7 @@ ERROR_CODES = {
         UnsupportedCodec,
         DimensionsOutOfRange,
         VideoTooLong,
+        TooManyFrames,
+        FrameRateTooHigh,
     )
 }
