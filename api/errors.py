@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.storage import is_transient_storage_error
+from api.security_headers import add_security_headers
+from shared.storage_errors import is_transient_storage_error
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
@@ -165,7 +167,10 @@ async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal_error", "internal server error")
+    response = error_response(500, "internal_error", "internal server error")
+    # Starlette answers this outside the middleware stack: add the usual headers here.
+    add_security_headers(response.headers, scheme=request.url.scheme, path=request.url.path)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -183,14 +188,20 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad request (e.g. `empty_file`, `malformed_multipart`, `upload_not_found`).",
-        404: "Unknown job (`job_not_found`).",
+        401: "No valid API key (`unauthorized`); see `WWW-Authenticate`.",
+        403: "`/metrics` in production without `METRICS_TOKEN` (`metrics_disabled`).",
+        404: "Unknown job, or another tenant's (`job_not_found`).",
+        408: "The client stopped sending its body (`upload_timeout`).",
         409: "Conflict (`job_not_finished`, `job_failed`, `job_exists`).",
-        410: "The job was deleted (`job_deleted`).",
+        410: "The job was deleted (`job_deleted`) or its files expired (`job_expired`).",
         413: "File larger than `MAX_UPLOAD_MB` (`file_too_large`).",
         415: "Not a video container (`not_a_video`) or not multipart/JSON.",
         422: "Validation error (`validation_error`, `invalid_options`, `invalid_webhook_url`, "
-        "`missing_file`).",
-        503: "A dependency is unavailable (`not_ready`, `storage_unavailable`).",
+        "`webhook_url_not_allowed`, `idempotency_key_reused`, `missing_file`).",
+        429: "Over the tenant's rate limit (`rate_limited`) or jobs in flight "
+        "(`too_many_jobs`); see `Retry-After`.",
+        503: "A dependency is unavailable (`not_ready`, `storage_unavailable`) or too many "
+        "uploads at once (`too_many_uploads`); see `Retry-After`.",
     }
     return {
         status: {"model": ErrorBody, "description": descriptions.get(status, "Error.")}

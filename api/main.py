@@ -10,14 +10,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import health, jobs, legacy, metrics, uploads
+from api.middleware import JSONCORSMiddleware, SecurityHeadersMiddleware
+from api.routes import docs, health, jobs, legacy, metrics, uploads
+from api.submission import UploadSlots
 from shared.config import Settings, settings
 from shared.db import configure_engine
 
 APPLICATION_NAME = "dance-api"
+TITLE = "Dance movement analysis API"
 
 DESCRIPTION = """\
 Send a short dance video; get it back with a pose skeleton drawn on it (33 BlazePose
@@ -26,6 +29,9 @@ landmarks), the landmarks as data (`keypoints.json`) and movement metrics.
 Processing is asynchronous: `POST /api/jobs` answers **202** at once with a job; poll
 `GET /api/status/{job_id}` or pass a `webhook_url` to be called when it ends. Outputs are
 served as short-lived presigned storage URLs.
+
+Every `/api` route needs an API key of a tenant (`dance-analyzer tenants create NAME`), sent
+as `Authorization: Bearer <key>` or `X-API-Key: <key>`; a tenant sees only its own jobs.
 
 Every error is JSON `{"code": "...", "message": "..."}` with a stable `code`.
 """
@@ -49,19 +55,22 @@ def create_app(config: Settings | None = None) -> FastAPI:
     """Build the application (routes, JSON error handlers, CORS when configured)."""
     config = config or settings
     app = FastAPI(
-        title="Dance movement analysis API",
+        title=TITLE,
         version="1.0.0",
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,  # served from our own files by api.routes.docs
+        redoc_url=None,
     )
+    app.state.upload_slots = UploadSlots(config.MAX_CONCURRENT_UPLOADS)
     install_error_handlers(app)
     if config.CORS_ORIGINS:
         app.add_middleware(
-            CORSMiddleware,
+            JSONCORSMiddleware,
             allow_origins=config.CORS_ORIGINS,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Content-Type", "Idempotency-Key", "Authorization"],
+            allow_headers=["Content-Type", "Idempotency-Key", "Authorization", "X-API-Key"],
             expose_headers=["Location", "Idempotent-Replayed", "Retry-After"],
             max_age=600,
         )
@@ -70,6 +79,9 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(legacy.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(docs.docs_router(TITLE))
+    app.mount("/static", StaticFiles(directory=docs.STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets the headers
     return app
 
 

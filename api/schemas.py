@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.errors import APIError, from_validation_error
 from shared.config import Settings
 from shared.schemas import JobStatusPublic
-
-WEBHOOK_URL_MAX_CHARS = 2048
-OPTIONS_MAX_BYTES = 16 * 1024
-IDEMPOTENCY_KEY_MAX_CHARS = 255
-FILENAME_MAX_CHARS = 255
 
 
 class JobOptions(BaseModel):
@@ -96,7 +88,8 @@ class UploadCreate(BaseModel):
 
 
 class UploadTicket(BaseModel):
-    """Where and how to upload: a POST form (size-capped by storage) or a plain PUT."""
+    """Where and how to upload: a POST form, size-capped by storage. (No presigned PUT: it
+    cannot carry a size cap.)"""
 
     upload_id: uuid.UUID
     method: Literal["POST"] = "POST"
@@ -105,7 +98,6 @@ class UploadTicket(BaseModel):
     expires_at: datetime
     max_bytes: int
     key: str
-    put_url: str = Field(description="Alternative: PUT the raw bytes here (size not capped).")
     job_url: str = Field(description="Then `POST` `{\"upload_id\": ...}` here to start the job.")
 
 
@@ -135,62 +127,3 @@ class DeletedFiles(BaseModel):
     job_id: str
     deleted_files: list[str]
     count: int
-
-
-# --- validation of job parameters (shared by the multipart and the JSON forms) ----------------
-
-
-def parse_options(raw: str | dict[str, Any] | None, settings: Settings) -> dict[str, float]:
-    """Validate the `options` (JSON text or an object); 422 `invalid_options` otherwise."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return JobOptions().resolved(settings)
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise APIError(422, "invalid_options", f"options is not valid JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise APIError(422, "invalid_options", "options must be a JSON object")
-    try:
-        return JobOptions.model_validate(raw).resolved(settings)
-    except ValidationError as exc:
-        raise from_validation_error(exc, "invalid_options", "invalid options") from None
-
-
-def parse_webhook_url(raw: str | None) -> str | None:
-    """An absolute http(s) URL of at most 2048 chars, or None; 422 `invalid_webhook_url`."""
-    if raw is None or not raw.strip():
-        return None
-    url = raw.strip()
-
-    def refuse(reason: str) -> APIError:
-        return APIError(422, "invalid_webhook_url", f"webhook_url {reason}")
-
-    if len(url) > WEBHOOK_URL_MAX_CHARS:
-        raise refuse(f"is longer than {WEBHOOK_URL_MAX_CHARS} characters")
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise refuse("contains whitespace or control characters")
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a malformed port
-    except ValueError:
-        raise refuse("is not a valid URL") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise refuse("must be an absolute http or https URL")
-    if not parts.hostname:
-        raise refuse("has no host")
-    return url
-
-
-def parse_idempotency_key(raw: str | None) -> str | None:
-    """The `Idempotency-Key` header: 1..255 visible ASCII characters, or None."""
-    if raw is None:
-        return None
-    if not 1 <= len(raw) <= IDEMPOTENCY_KEY_MAX_CHARS or not all(
-        0x21 <= ord(ch) <= 0x7E for ch in raw
-    ):
-        raise APIError(
-            422, "invalid_idempotency_key",
-            f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters",
-        )
-    return raw

@@ -5,7 +5,10 @@ check there comes too late. Here the body is read chunk by chunk from `request.s
 parsed with python-multipart's `MultipartParser`, and the file part goes into a
 `MultipartWriter` (one 8 MiB part in memory at most) as it arrives:
 
-- bytes are counted as they come; past the limit the S3 upload is aborted (413);
+- bytes are counted as they come; past the limit the S3 upload is aborted (413); a pause
+  longer than the idle timeout is answered 408 and aborts it too;
+- the file's SHA-256 is computed on the way (the idempotency fingerprint); with
+  `store=False` the file is only hashed, nothing is stored (a replayed request);
 - the first bytes are sniffed before anything is stored: not a video container, 415;
 - small text fields are capped and validated as soon as each one ends;
 - the object is completed only once the whole body was parsed and every field is valid,
@@ -16,6 +19,7 @@ boto3 calls block, so the writer runs in worker threads, never on the event loop
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
@@ -29,9 +33,11 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from api.body_stream import with_idle_timeout
 from api.errors import APIError
+from api.multipart_writer import MultipartWriter
 from shared.media_types import sniff_container
-from shared.storage import MiB, MultipartWriter, Storage
+from shared.storage import MiB, Storage
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +124,7 @@ class ReceivedVideo:
     content_type: str
     container: str
     size: int
+    sha256: str
 
 
 @dataclass
@@ -153,9 +160,14 @@ class VideoFormReader:
         key_for: Callable[[str | None], str],
         max_bytes: int,
         field_parsers: Mapping[str, Callable[[str], Any]],
+        idle_timeout_s: float,
+        store: bool = True,
         file_field: str = "video",
     ):
         self._storage = storage
+        self._idle_timeout_s = idle_timeout_s
+        self._store = store
+        self._digest = hashlib.sha256()
         self._key_for = key_for
         self._max_bytes = max_bytes
         self._max_body_bytes = max_bytes + BODY_OVERHEAD_BYTES
@@ -176,7 +188,7 @@ class VideoFormReader:
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._container: str | None = None
-        self._writer: MultipartWriter | None = None
+        self._writer: MultipartWriter | _HashOnly | None = None
 
     async def read(self, chunks: AsyncIterator[bytes], boundary: bytes) -> ReceivedForm:
         """Parse the body, store the video, return it with the validated fields.
@@ -186,7 +198,7 @@ class VideoFormReader:
         try:
             parser = MultipartParser(boundary, callbacks=self._callbacks())
             received = 0
-            async for chunk in chunks:
+            async for chunk in with_idle_timeout(chunks, self._idle_timeout_s):
                 if not chunk:
                     continue
                 received += len(chunk)
@@ -229,6 +241,7 @@ class VideoFormReader:
             content_type=self._writer.content_type,
             container=self._container,
             size=size,
+            sha256=self._digest.hexdigest(),
         )
         return ReceivedForm(video=video, fields=self._fields)
 
@@ -249,15 +262,20 @@ class VideoFormReader:
             if container is None:
                 raise not_a_video()
             self._container = container
-            self._writer = MultipartWriter(
-                self._storage,
-                self._key_for(self._file.filename),
-                content_type=video_content_type(self._file.declared_type, container),
-            )
+            key = self._key_for(self._file.filename)
+            content_type = video_content_type(self._file.declared_type, container)
+            self._writer = (MultipartWriter(self._storage, key, content_type=content_type)
+                            if self._store else _HashOnly(key, content_type))
         if self._pending and (self._pending_size >= WRITE_BATCH_BYTES or self._file_ended):
             data = b"".join(self._pending)
             self._pending, self._pending_size = [], 0
-            await anyio.to_thread.run_sync(self._writer.write, data)
+            await anyio.to_thread.run_sync(self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        """In a worker thread: hash the bytes and hand them to the writer."""
+        assert self._writer is not None
+        self._digest.update(data)
+        self._writer.write(data)
 
     async def _abort(self) -> None:
         """Drop buffered bytes and any uploaded parts; never raises, survives cancellation."""
@@ -357,6 +375,22 @@ class VideoFormReader:
 
     def _on_end(self) -> None:
         self._ended = True
+
+
+class _HashOnly:
+    """Stands in for the S3 writer when nothing is to be stored: counts the bytes."""
+
+    def __init__(self, key: str, content_type: str):
+        self.key, self.content_type, self._size = key, content_type, 0
+
+    def write(self, data: bytes) -> None:
+        self._size += len(data)
+
+    def complete(self) -> int:
+        return self._size
+
+    def abort(self) -> None:
+        pass
 
 
 def multipart_boundary(content_type: str) -> bytes | None:

@@ -1,4 +1,5 @@
-"""`python -m shared.bootstrap`: create the S3 bucket if it does not exist (idempotent).
+"""`python -m shared.bootstrap`: create the S3 bucket if it does not exist and set its
+lifecycle rules (abort unfinished multipart uploads, expire unused direct uploads). Idempotent.
 
 Run once per deployment, next to `alembic upgrade head` (docker-compose's `bucket` service).
 """
@@ -7,13 +8,24 @@ from __future__ import annotations
 
 import sys
 
-from shared.storage import get_storage
+from botocore.exceptions import ClientError
+
+from shared.storage import LIFECYCLE_DAYS, get_storage
 
 
 def main() -> int:
     storage = get_storage()
     created = storage.ensure_bucket()
     print(f"bucket {storage.bucket}: {'created' if created else 'already there'}")
+    try:
+        storage.ensure_lifecycle_rules()
+    except ClientError as exc:  # e.g. a storage without lifecycle support
+        code = exc.response.get("Error", {}).get("Code")
+        print(f"warning: lifecycle rules not set ({code}); the workers' retention purge "
+              "still removes unused uploads", file=sys.stderr)
+        return 0
+    print(f"lifecycle: unfinished multipart uploads aborted and unused uploads expired after "
+          f"{LIFECYCLE_DAYS} day(s)")
     return 0
 
 

@@ -6,12 +6,29 @@ nothing else in the project reads environment variables.
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.netguard import HostPolicy
 
 DEV_WEBHOOK_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtY2hhbmdlLW1l"
+DEV_AWS_SECRET_ACCESS_KEY = "minioadmin"
+
+
+def _string_list(value: Any) -> Any:
+    """A list setting from the environment: a JSON list or a comma-separated string."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+StringList = Annotated[list[str], NoDecode, BeforeValidator(_string_list)]
 
 
 class Settings(BaseSettings):
@@ -26,15 +43,26 @@ class Settings(BaseSettings):
     S3_PUBLIC_ENDPOINT_URL: str | None = None  # host clients reach; defaults to S3_ENDPOINT_URL
     S3_BUCKET: str = "dance-videos"
     AWS_ACCESS_KEY_ID: str = "minioadmin"
-    AWS_SECRET_ACCESS_KEY: str = "minioadmin"
+    AWS_SECRET_ACCESS_KEY: SecretStr = SecretStr(DEV_AWS_SECRET_ACCESS_KEY)
     AWS_REGION: str = "us-east-1"
-    WEBHOOK_SECRET: str = DEV_WEBHOOK_SECRET
+    # Signs the webhooks of the default tenant (AUTH_REQUIRED=false); every other tenant has
+    # its own secret. Unset in development: a fixed development secret.
+    WEBHOOK_SECRET: SecretStr | None = None
 
-    # --- contract: reserved for hardening -------------------------------------------------
-    AUTH_REQUIRED: bool = False
-    MAX_UPLOAD_MB: int = Field(default=1024, ge=1)
+    # --- contract: access control and quotas ------------------------------------------------
+    AUTH_REQUIRED: bool = True  # false: requests without a key act as the tenant "default"
+    MAX_UPLOAD_MB: int = Field(default=1024, ge=1, le=5 * 1024)  # S3 copies <= 5 GiB at once
     RECONCILE_INTERVAL_S: float = Field(default=60.0, gt=0)
-    WEBHOOK_ALLOWED_HOSTS: list[str] = Field(default_factory=list)
+    WEBHOOK_ALLOWED_HOSTS: StringList = Field(default_factory=list)  # names, IPs, CIDRs
+    RATE_LIMIT_PER_MINUTE: int = Field(default=300, ge=0)  # per tenant on /api/*; 0: off
+    RATE_LIMIT_STORAGE_URL: str | None = None  # default: REDIS_URL, memory:// without Redis
+    MAX_JOBS_IN_FLIGHT: int = Field(default=10, ge=1)  # per tenant, queued or processing
+    METRICS_TOKEN: SecretStr | None = None  # bearer token of /metrics
+    RETENTION_DAYS: int = Field(default=30, ge=0)  # inputs and outputs kept; 0: forever
+    RETENTION_INTERVAL_S: float = Field(default=3600.0, gt=0)  # how often workers purge
+    WEBHOOK_SECRET_GRACE_S: float = Field(default=24 * 3600.0, ge=0)  # old secret still signs
+    UPLOAD_IDLE_TIMEOUT_S: float = Field(default=30.0, gt=0)  # 408 after this long silent
+    MAX_CONCURRENT_UPLOADS: int = Field(default=16, ge=1)  # per API process; 503 beyond
 
     # --- queue ----------------------------------------------------------------------------
     CELERY_BROKER_URL: str | None = None  # defaults to REDIS_URL; local mode: filesystem://
@@ -50,6 +78,8 @@ class Settings(BaseSettings):
 
     # --- pipeline limits (bad input is refused with a code, see worker.pipeline.errors) ----
     MAX_VIDEO_DURATION_S: float = Field(default=600.0, gt=0)
+    MAX_VIDEO_FRAMES: int = Field(default=18_000, ge=1)  # the model's cost: 10 min at 30 fps
+    MAX_VIDEO_FPS: float = Field(default=120.0, gt=0)
     MAX_VIDEO_SIDE: int = Field(default=4096, ge=64)
     MAX_VIDEO_PIXELS: int = Field(default=3840 * 2160, ge=64 * 64)
     MIN_DETECTION_CONFIDENCE: float = Field(default=0.5, ge=0, le=1)
@@ -62,24 +92,55 @@ class Settings(BaseSettings):
     WEBHOOK_MAX_ATTEMPTS: int = Field(default=8, ge=1)
 
     # --- API ------------------------------------------------------------------------------
-    CORS_ORIGINS: list[str] = Field(default_factory=list)
+    CORS_ORIGINS: StringList = Field(default_factory=list)
     API_PUBLIC_URL: str | None = None  # base for Location headers when behind a proxy
 
     @field_validator("WEBHOOK_SECRET")
     @classmethod
-    def _secret_is_standard_webhooks(cls, value: str) -> str:
-        if not value.startswith("whsec_") or len(value) < 6 + 24:
+    def _secret_is_standard_webhooks(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_webhook_secret(value.get_secret_value()):
             raise ValueError("WEBHOOK_SECRET must be 'whsec_' followed by base64 (>= 18 bytes)")
         return value
 
+    @field_validator("WEBHOOK_ALLOWED_HOSTS")
+    @classmethod
+    def _allowed_hosts_parse(cls, value: list[str]) -> list[str]:
+        HostPolicy.from_entries(value)  # raises ValueError naming a bad entry
+        return value
+
     @model_validator(mode="after")
-    def _no_default_secrets_in_production(self) -> Settings:
-        if self.ENVIRONMENT == "production":
-            if self.WEBHOOK_SECRET == DEV_WEBHOOK_SECRET:
-                raise ValueError("WEBHOOK_SECRET must be set in production")
-            if self.AWS_SECRET_ACCESS_KEY == "minioadmin":
-                raise ValueError("AWS_SECRET_ACCESS_KEY must be set in production")
+    def _no_default_secrets_outside_development(self) -> Settings:
+        if self.ENVIRONMENT == "development":
+            return self
+        where = f"ENVIRONMENT={self.ENVIRONMENT}"
+        secret = self.WEBHOOK_SECRET.get_secret_value() if self.WEBHOOK_SECRET else None
+        if secret == DEV_WEBHOOK_SECRET:
+            raise ValueError(f"WEBHOOK_SECRET is the development secret; set your own ({where})")
+        if secret is None and not self.AUTH_REQUIRED:
+            raise ValueError(f"WEBHOOK_SECRET must be set when AUTH_REQUIRED=false ({where}): "
+                             "it signs the default tenant's webhooks")
+        if self.AWS_SECRET_ACCESS_KEY.get_secret_value() == DEV_AWS_SECRET_ACCESS_KEY:
+            raise ValueError(f"AWS_SECRET_ACCESS_KEY is the default; set the real one ({where})")
         return self
+
+    @property
+    def default_webhook_secret(self) -> str:
+        """The secret of the default tenant's webhooks (the development one if unset)."""
+        return self.WEBHOOK_SECRET.get_secret_value() if self.WEBHOOK_SECRET else DEV_WEBHOOK_SECRET
+
+    @property
+    def webhook_host_policy(self) -> HostPolicy:
+        """`WEBHOOK_ALLOWED_HOSTS` as a policy for `shared.netguard.check_webhook_url`."""
+        return HostPolicy.from_entries(self.WEBHOOK_ALLOWED_HOSTS)
+
+    @property
+    def rate_limit_storage_url(self) -> str:
+        """Where rate-limit counters live: shared by every API replica when on Redis."""
+        if self.RATE_LIMIT_STORAGE_URL:
+            return self.RATE_LIMIT_STORAGE_URL
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "memory://"  # the local mode (no Redis): one API process
 
     @property
     def s3_public_endpoint_url(self) -> str:
@@ -102,6 +163,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
+
+
+def is_webhook_secret(value: str) -> bool:
+    """Whether `value` looks like a Standard Webhooks secret: `whsec_` + base64 of >= 18 bytes."""
+    return value.startswith("whsec_") and len(value) >= 6 + 24
 
 
 settings = Settings()

@@ -1,4 +1,5 @@
-"""Database models: the job row (the whole story of one analysis) and webhook deliveries.
+"""Database models: tenants and their API keys, the job row (the whole story of one
+analysis) and webhook deliveries.
 
 Portable across Postgres and SQLite: UUID keys use `Uuid` (native UUID / CHAR(32)), JSON is
 JSONB on Postgres, and timestamps are always timezone-aware UTC when read back.
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -77,6 +79,7 @@ class JobStatus(str, Enum):
     succeeded = "succeeded"
     failed = "failed"
     deleted = "deleted"
+    expired = "expired"  # its files were purged after RETENTION_DAYS; the row stays
 
     def __str__(self) -> str:
         return self.value
@@ -91,6 +94,54 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class Tenant(Base):
+    """A client of the service: owns its jobs, its API keys and its webhook signing secret.
+
+    Webhook secrets are stored as they are (signing needs them); API keys only as hashes.
+    `webhook_secret` is None for the default tenant of `AUTH_REQUIRED=false`, whose webhooks
+    are signed with the `WEBHOOK_SECRET` setting. After a rotation the previous secret keeps
+    signing too until `previous_secret_expires_at`.
+    """
+
+    __tablename__ = "tenants"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    keys: Mapped[list[ApiKey]] = relationship(
+        back_populates="tenant", passive_deletes=True, order_by="ApiKey.created_at"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.name}>"
+
+
+class ApiKey(Base):
+    """One API key of a tenant, stored as the SHA-256 of the key; `prefix` identifies it in
+    listings. A revoked key stays for the record and no longer authenticates."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="keys")
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.prefix}… of {self.tenant_id}>"
+
+
 class Job(Base):
     """One video analysis: input, options, progress, outputs, metrics, timing and errors."""
 
@@ -100,10 +151,15 @@ class Job(Base):
         CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
         CheckConstraint("attempts >= 0", name="attempts_nonnegative"),
         Index("ix_jobs_status_created_at", "status", "created_at"),
-        Index("ix_jobs_created_at_id", "created_at", "id"),  # the listing's order and cursor
+        Index("ix_jobs_status_finished_at", "status", "finished_at"),  # the retention purge
+        # a tenant's listing (order and cursor) and its jobs in flight
+        Index("ix_jobs_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
+        Index("ix_jobs_tenant_id_status", "tenant_id", "status"),
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_jobs_tenant_id_idempotency_key"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id"))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.queued.value)
     progress: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -112,6 +168,7 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     input_key: Mapped[str] = mapped_column(String(1024))
     input_filename: Mapped[str | None] = mapped_column(String(255))
@@ -132,8 +189,10 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
-    client_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Idempotency-Key of the submission (per tenant, 24 h) and the fingerprint of what was
+    # asked then (input, webhook URL, options): a replay asking something else is refused.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     queue_wait_s: Mapped[float | None] = mapped_column(Float)
     processing_time_s: Mapped[float | None] = mapped_column(Float)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,8 +94,17 @@ def job_status(job: Job, storage: Storage | None, *, expires_s: int,
         result=result, error=error, updated_at=job.updated_at, attempts=job.attempts or 0,
         input=JobInput(filename=job.input_filename, size_bytes=job.input_size_bytes,
                        content_type=job.input_content_type),
-        options=job.options or {}, webhook_url=job.webhook_url, links=links,
+        options=job.options or {}, webhook_url=_without_user_info(job.webhook_url), links=links,
     )
+
+
+def _without_user_info(url: str | None) -> str | None:
+    """Credentials in a URL are never shown (rows from before they were refused may hold
+    them)."""
+    if not url or "@" not in url:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _download_name(job: Job) -> str:

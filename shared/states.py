@@ -32,8 +32,10 @@ __all__ = [
     "claim_job",
     "fail_exhausted",
     "find_expired_leases",
+    "find_expired_retention",
     "find_stale_queued",
     "mark_deleted",
+    "mark_expired",
     "mark_failed",
     "mark_succeeded",
     "release_job",
@@ -43,7 +45,7 @@ __all__ = [
 ERROR_MESSAGE_MAX_CHARS = 4000
 
 TERMINAL: frozenset[JobStatus] = frozenset(
-    {JobStatus.succeeded, JobStatus.failed, JobStatus.deleted}
+    {JobStatus.succeeded, JobStatus.failed, JobStatus.deleted, JobStatus.expired}
 )
 
 TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
@@ -59,8 +61,10 @@ TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
             JobStatus.deleted,
         }
     ),
-    JobStatus.succeeded: frozenset({JobStatus.deleted}),
-    JobStatus.failed: frozenset({JobStatus.deleted}),
+    # -> expired: the retention purge removed its files (RETENTION_DAYS)
+    JobStatus.succeeded: frozenset({JobStatus.deleted, JobStatus.expired}),
+    JobStatus.failed: frozenset({JobStatus.deleted, JobStatus.expired}),
+    JobStatus.expired: frozenset({JobStatus.deleted}),
     JobStatus.deleted: frozenset(),
 }
 
@@ -241,6 +245,38 @@ def mark_deleted(session: Session, job_id: uuid.UUID) -> Job | None:
         lease_expires_at=None,
         updated_at=now,
     )
+
+
+def mark_expired(session: Session, job_id: uuid.UUID) -> Job | None:
+    """Mark a finished job expired: its files are gone, its row stays for the record."""
+    now = utcnow()
+    return _transition(
+        session,
+        job_id,
+        [Job.status.in_(_sources(JobStatus.expired))],
+        status=JobStatus.expired.value,
+        expired_at=now,
+        updated_at=now,
+    )
+
+
+def find_expired_retention(
+    session: Session, finished_before: datetime, *, limit: int = 100
+) -> list[uuid.UUID]:
+    """Ids of succeeded or failed jobs that finished before `finished_before`, oldest first.
+
+    On Postgres the rows are locked (`SKIP LOCKED`) so that workers purging at the same time
+    take different jobs.
+    """
+    stmt = (
+        select(Job.id)
+        .where(Job.status.in_(_sources(JobStatus.expired)), Job.finished_at < finished_before)
+        .order_by(Job.finished_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
 
 
 def find_stale_queued(

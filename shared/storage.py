@@ -1,16 +1,11 @@
-"""S3 storage for job inputs and outputs: deterministic keys, one client, presigned URLs.
+"""The S3 bucket: one client per process, object operations, presigned URLs.
 
-Keys are a pure function of the job id, so a redelivered task overwrites instead of
-duplicating:
-
-    inputs/<job_id>/source<.ext>
-    outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json
-
-`Storage` holds two boto3 clients built once (boto3 clients are thread-safe; sessions
-and resources are not): the internal one talks to `S3_ENDPOINT_URL`, the presign one
-only signs URLs for `S3_PUBLIC_ENDPOINT_URL`. SigV4 signs the Host header, so a URL
-signed for the internal host cannot be rewritten to the public one; signing makes no
-network call. All calls block: from async code run them in a thread pool.
+Where objects live is `shared.storage_keys`; which errors are transient is
+`shared.storage_errors`. `Storage` holds two boto3 clients built once (boto3 clients are
+thread-safe; sessions and resources are not): the internal one talks to `S3_ENDPOINT_URL`,
+the presign one only signs URLs for `S3_PUBLIC_ENDPOINT_URL`. SigV4 signs the Host header,
+so a URL signed for the internal host cannot be rewritten to the public one; signing makes
+no network call. All calls block: from async code run them in a thread pool.
 """
 
 from __future__ import annotations
@@ -18,11 +13,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path, PureWindowsPath
@@ -31,23 +24,15 @@ from typing import Any, BinaryIO
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-    SSLError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
 
 from shared.config import Settings
+from shared.storage_errors import is_not_found
+from shared.storage_keys import UPLOADS_PREFIX, job_prefixes
 
 MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3 refuses smaller parts, except the last one
 DEFAULT_PART_SIZE = 8 * MiB
-MAX_PARTS = 10_000
 MAX_PRESIGN_EXPIRY_S = 7 * 24 * 3600  # SigV4 limit
 
 CONNECT_TIMEOUT_S = 5.0
@@ -55,129 +40,11 @@ READ_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 5
 PROBE_TIMEOUT_S = 3.0
 
-_JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
-_EXTENSION_RE = re.compile(r"^\.[a-z0-9]{1,10}$")
+LIFECYCLE_DAYS = 1
+ABORT_UPLOADS_RULE = "dance-abort-incomplete-multipart-uploads"
+EXPIRE_UPLOADS_RULE = "dance-expire-unused-uploads"
+
 _DOWNLOAD_NAME_UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
-
-_TRANSIENT_ERROR_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TooManyRequests",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "InternalError",
-        "ServiceUnavailable",
-        "OperationAborted",
-    }
-)
-
-
-# --- keys -----------------------------------------------------------------------------------
-
-
-def _job_segment(job_id: str | uuid.UUID) -> str:
-    value = str(job_id)
-    if not _JOB_ID_RE.match(value):
-        raise ValueError(f"job id not usable in a storage key: {value!r}")
-    return value
-
-
-def safe_extension(filename: str | None) -> str:
-    """The lowercase extension of a client's file name ('.mp4'), or '' when it has no safe one."""
-    if not filename:
-        return ""
-    name = PureWindowsPath(filename).name  # splits on both '/' and '\\'
-    suffix = Path(name).suffix.lower()
-    return suffix if _EXTENSION_RE.match(suffix) else ""
-
-
-def input_key(job_id: str | uuid.UUID, filename: str | None = None) -> str:
-    """`inputs/<job_id>/source<.ext>`; the client's file name only contributes its extension."""
-    return f"inputs/{_job_segment(job_id)}/source{safe_extension(filename)}"
-
-
-@dataclass(frozen=True)
-class OutputKeys:
-    video: str
-    keypoints: str
-    summary: str
-
-    def all(self) -> tuple[str, str, str]:
-        return (self.video, self.keypoints, self.summary)
-
-
-def output_keys(job_id: str | uuid.UUID) -> OutputKeys:
-    """The keys of a job's three outputs under `outputs/<job_id>/`."""
-    prefix = f"outputs/{_job_segment(job_id)}/"
-    return OutputKeys(
-        video=prefix + "annotated.mp4",
-        keypoints=prefix + "keypoints.json",
-        summary=prefix + "summary.json",
-    )
-
-
-def job_prefixes(job_id: str | uuid.UUID) -> tuple[str, str]:
-    """Every prefix holding a job's objects; the trailing '/' keeps `job1` away from `job10`."""
-    segment = _job_segment(job_id)
-    return (f"inputs/{segment}/", f"outputs/{segment}/")
-
-
-# --- errors ---------------------------------------------------------------------------------
-
-
-def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen and len(seen) < 10:
-        seen.add(id(current))
-        yield current
-        # s3transfer's RetriesExceededError keeps the cause in `last_exception`
-        current = (
-            getattr(current, "last_exception", None) or current.__cause__ or current.__context__
-        )
-
-
-def is_transient_storage_error(exc: BaseException) -> bool:
-    """True when retrying later may succeed: connection errors, timeouts, 5xx, throttling.
-
-    Looks through the exception chain, since boto3's transfer manager wraps client errors
-    (`S3UploadFailedError`). Missing keys, denied access and TLS failures are permanent.
-    """
-    for err in _exception_chain(exc):
-        if isinstance(err, SSLError):
-            return False
-        if isinstance(
-            err,
-            (
-                BotoConnectionError,
-                EndpointConnectionError,
-                ConnectionClosedError,
-                ReadTimeoutError,
-                ResponseStreamingError,
-                ConnectionError,
-                TimeoutError,
-                socket.timeout,
-            ),
-        ):
-            return True
-        if isinstance(err, ClientError):
-            code = str(err.response.get("Error", {}).get("Code", ""))
-            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-            return code in _TRANSIENT_ERROR_CODES or status >= 500 or status in (408, 429)
-    return False
-
-
-def _is_not_found(exc: ClientError) -> bool:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status == 404 or code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
-
-
-# --- storage --------------------------------------------------------------------------------
-
 
 def _expiry(expires_s: int) -> tuple[int, datetime]:
     """Validate an expiry; the returned instant is taken before signing, so never too late."""
@@ -208,7 +75,7 @@ class Storage:
         self.bucket = settings.S3_BUCKET
         session = boto3.session.Session(
             aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-            aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+            aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY.get_secret_value(),
             region_name=settings.AWS_REGION,
         )
         config = Config(
@@ -240,7 +107,7 @@ class Storage:
             self.client.head_bucket(Bucket=self.bucket)
             return False
         except ClientError as exc:
-            if not _is_not_found(exc):
+            if not is_not_found(exc):
                 raise
         kwargs: dict[str, Any] = {"Bucket": self.bucket}
         if self.settings.AWS_REGION != "us-east-1":
@@ -255,6 +122,31 @@ class Storage:
                 return False
             raise
         return True
+
+    def ensure_lifecycle_rules(self) -> None:
+        """Have the bucket abort multipart uploads left unfinished (e.g. by a killed gateway)
+        and expire direct uploads no job took, both after `LIFECYCLE_DAYS`. Rules of other
+        ids are kept."""
+        try:
+            current = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise
+            current = []
+        ours = {
+            ABORT_UPLOADS_RULE: {
+                "ID": ABORT_UPLOADS_RULE, "Status": "Enabled", "Filter": {"Prefix": ""},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": LIFECYCLE_DAYS},
+            },
+            EXPIRE_UPLOADS_RULE: {
+                "ID": EXPIRE_UPLOADS_RULE, "Status": "Enabled",
+                "Filter": {"Prefix": UPLOADS_PREFIX}, "Expiration": {"Days": LIFECYCLE_DAYS},
+            },
+        }
+        rules = [rule for rule in current if rule.get("ID") not in ours] + list(ours.values())
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": rules}
+        )
 
     def ping(self) -> None:
         """Raise unless the bucket answers (one quick attempt, for readiness checks)."""
@@ -310,7 +202,7 @@ class Storage:
         try:
             response = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _is_not_found(exc):
+            if is_not_found(exc):
                 return None
             raise
         return int(response["ContentLength"])
@@ -330,13 +222,28 @@ class Storage:
         with response["Body"] as body:
             return body.read(size)
 
+    def copy(self, source_key: str, key: str) -> None:
+        """Copy an object within the bucket, server side (one request, objects <= 5 GiB)."""
+        self.client.copy_object(
+            Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source_key},
+            MetadataDirective="COPY",
+        )
+
+    def objects_under(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Key and last-modified time of every object under `prefix`."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"], item["LastModified"]
+
     def delete_job_objects(self, job_id: str | uuid.UUID) -> list[str]:
         """Delete every object under the job's prefixes; returns the deleted keys, sorted."""
-        keys: list[str] = []
-        paginator = self.client.get_paginator("list_objects_v2")
-        for prefix in job_prefixes(job_id):
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                keys.extend(item["Key"] for item in page.get("Contents", []))
+        keys = [key for prefix in job_prefixes(job_id) for key, _ in self.objects_under(prefix)]
+        self.delete_keys(keys, what=f"job {job_id}")
+        return sorted(keys)
+
+    def delete_keys(self, keys: list[str], *, what: str = "objects") -> None:
+        """Delete these objects (missing ones are fine); raise if storage refuses any."""
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             batch = keys[start : start + 1000]
             response = self.client.delete_objects(
@@ -347,10 +254,9 @@ class Storage:
             if errors:
                 first = errors[0]
                 raise RuntimeError(
-                    f"could not delete {len(errors)} object(s) of job {job_id}, "
+                    f"could not delete {len(errors)} object(s) of {what}, "
                     f"first {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
-        return sorted(keys)
 
     # --- presigned URLs (signed for the public endpoint) ---
 
@@ -364,14 +270,6 @@ class Storage:
             params["ResponseContentDisposition"] = _content_disposition(download_name)
         url = self.presign_client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=expires_s
-        )
-        return url, expires_at
-
-    def presigned_put(self, key: str, *, expires_s: int) -> tuple[str, datetime]:
-        """A PUT URL and its expiry. It cannot cap the size: prefer `presigned_post`."""
-        expires_s, expires_at = _expiry(expires_s)
-        url = self.presign_client.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
         )
         return url, expires_at
 
@@ -421,168 +319,3 @@ def get_storage() -> Storage:
     from shared.config import settings
 
     return Storage(settings)
-
-
-# --- streaming multipart upload -------------------------------------------------------------
-
-
-class MultipartWriter:
-    """Stream bytes of unknown length to one S3 object with at most one part in memory.
-
-    `write()` buffers up to `part_size` and uploads each full part; `complete()` sends the
-    rest and returns the total size. An object no larger than one part is sent with a
-    single PUT. A failed `write` or `complete` aborts the upload before re-raising. Use as
-    a context manager to complete on success and abort on error.
-    """
-
-    def __init__(
-        self,
-        storage: Storage,
-        key: str,
-        content_type: str = "application/octet-stream",
-        part_size: int = DEFAULT_PART_SIZE,
-    ):
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
-        self._client = storage.client
-        self.bucket = storage.bucket
-        self.key = key
-        self.content_type = content_type
-        self.part_size = part_size
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self._total = 0
-        self._finished = False
-
-    @property
-    def bytes_written(self) -> int:
-        return self._total
-
-    @property
-    def buffered_bytes(self) -> int:
-        return len(self._buffer)
-
-    @property
-    def upload_id(self) -> str | None:
-        return self._upload_id
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        if self._finished:
-            raise ValueError("write to a finished MultipartWriter")
-        view = memoryview(data).cast("B")
-        size = len(view)
-        try:
-            while view:
-                if len(self._buffer) >= self.part_size:
-                    # Only upload a full part once more data exists, so that an object of
-                    # exactly one part still goes out as a single PUT.
-                    self._upload_buffered_part()
-                take = min(self.part_size - len(self._buffer), len(view))
-                self._buffer += view[:take]
-                view = view[take:]
-                self._total += take
-        except BaseException:
-            self._abort_quietly()
-            raise
-        return size
-
-    def _upload_buffered_part(self) -> None:
-        if self._upload_id is None:
-            response = self._client.create_multipart_upload(
-                Bucket=self.bucket, Key=self.key, ContentType=self.content_type
-            )
-            self._upload_id = response["UploadId"]
-        part_number = len(self._parts) + 1
-        if part_number > MAX_PARTS:
-            raise ValueError(f"more than {MAX_PARTS} parts: use a larger part_size")
-        body, self._buffer = bytes(self._buffer), bytearray()  # keep one copy while sending
-        response = self._client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self._upload_id,
-            PartNumber=part_number,
-            Body=body,
-        )
-        self._parts.append({"PartNumber": part_number, "ETag": response["ETag"]})
-
-    def complete(self) -> int:
-        """Finish the object; returns its size. Aborts the upload if finishing fails."""
-        if self._finished:
-            raise ValueError("MultipartWriter already finished")
-        try:
-            if self._upload_id is None:
-                self._client.put_object(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    Body=bytes(self._buffer),
-                    ContentType=self.content_type,
-                )
-            else:
-                if self._buffer:
-                    self._upload_buffered_part()
-                self._client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    UploadId=self._upload_id,
-                    MultipartUpload={"Parts": self._parts},
-                )
-        except BaseException:
-            self._abort_quietly()
-            raise
-        self._finished = True
-        self._buffer = bytearray()
-        return self._total
-
-    def abort(self) -> None:
-        """Drop the buffered bytes and any uploaded parts (S3 keeps them until aborted)."""
-        self._finished = True
-        self._buffer = bytearray()
-        upload_id, self._upload_id = self._upload_id, None
-        if upload_id is None:
-            return
-        try:
-            self._client.abort_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=upload_id
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
-                raise
-        except BotoCoreError:
-            pass  # best effort; a bucket lifecycle rule should expire stale uploads
-
-    def _abort_quietly(self) -> None:
-        try:
-            self.abort()
-        except Exception:  # the original error matters more than the cleanup's
-            pass
-
-    def __enter__(self) -> MultipartWriter:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if self._finished:
-            return
-        if exc_type is None:
-            self.complete()
-        else:
-            self.abort()
-
-
-__all__ = [
-    "DEFAULT_PART_SIZE",
-    "MIN_PART_SIZE",
-    "MultipartWriter",
-    "OutputKeys",
-    "Storage",
-    "get_storage",
-    "input_key",
-    "is_transient_storage_error",
-    "job_prefixes",
-    "output_keys",
-    "presigned_post_policy",
-    "safe_extension",
-]

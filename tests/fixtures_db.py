@@ -4,7 +4,7 @@
   end. The server is the one of `settings.DATABASE_URL` when that is Postgres, else
   postgres@127.0.0.1:5432. Unreachable: skipped, or failed when CI=true.
 - `empty_pg_url`: a fresh, empty Postgres database for one test (migration tests).
-- `db`: points `shared.db` at `pg_url`, empties the tables (committed, so other processes
+- `db`: points `shared.db` at `pg_url`, empties every table (committed, so other processes
   see what a test writes) and yields `shared.db.session_scope`.
 - `sqlite_url` / `sqlite_db`: the same on a new SQLite file per test.
 - `any_db`: `db` or `sqlite_db`, parametrized, for behaviour that must hold on both.
@@ -32,7 +32,7 @@ from shared.config import settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TEST_APPLICATION_NAME = "dance-tests"
-TABLES = ("webhook_deliveries", "jobs")
+TABLES = ("webhook_deliveries", "jobs", "api_keys", "tenants")
 
 SessionScope = Callable[[], AbstractContextManager[Session]]
 
@@ -108,7 +108,7 @@ def empty_pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def db(pg_url: str) -> Iterator[SessionScope]:
-    """`session_scope` on the session's Postgres database, with both tables emptied."""
+    """`session_scope` on the session's Postgres database, with every table emptied."""
     shared_db.configure_engine(pg_url, application_name=TEST_APPLICATION_NAME)
     with shared_db.get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE TABLE {', '.join(TABLES)}"))

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
 
 from shared.config import Settings
 from shared.config import settings as base_settings
@@ -58,16 +59,17 @@ def moto_server() -> Iterator[str]:
 
 
 def s3_test_settings(endpoint_url: str, bucket: str, **overrides: object) -> Settings:
-    """A copy of the settings pointed at a loopback S3 with test credentials."""
+    """A copy of the settings pointed at a loopback S3 with test credentials (a copy is not
+    validated: pass secrets as `SecretStr`)."""
     values: dict[str, object] = {
         "ENVIRONMENT": "test",
         "S3_ENDPOINT_URL": endpoint_url,
         "S3_PUBLIC_ENDPOINT_URL": None,
         "S3_BUCKET": bucket,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": SecretStr("testing"),
         "AWS_REGION": "us-east-1",
-        "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        "WEBHOOK_SECRET": SecretStr(TEST_WEBHOOK_SECRET),
     }
     values.update(overrides)
     copy = base_settings.model_copy(update=values)
@@ -84,7 +86,7 @@ def _s3_admin(moto_server: str) -> Any:
         "s3",
         endpoint_url=settings.S3_ENDPOINT_URL,
         aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY.get_secret_value(),
         region_name=settings.AWS_REGION,
     )
 

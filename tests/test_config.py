@@ -48,10 +48,60 @@ def test_impossible_values_are_refused(bad):
         make(**bad)
 
 
-def test_production_refuses_the_development_secrets():
+@pytest.mark.parametrize("environment", ["production", "test"])
+def test_default_secrets_are_refused_outside_development(environment):
     with pytest.raises(ValidationError, match="WEBHOOK_SECRET"):
-        make(ENVIRONMENT="production", AWS_SECRET_ACCESS_KEY="real")
+        make(ENVIRONMENT=environment, WEBHOOK_SECRET=DEV_WEBHOOK_SECRET,
+             AWS_SECRET_ACCESS_KEY="real")
     with pytest.raises(ValidationError, match="AWS_SECRET_ACCESS_KEY"):
-        make(ENVIRONMENT="production", WEBHOOK_SECRET=SECRET)
-    config = make(ENVIRONMENT="production", WEBHOOK_SECRET=SECRET, AWS_SECRET_ACCESS_KEY="real")
-    assert config.WEBHOOK_SECRET != DEV_WEBHOOK_SECRET
+        make(ENVIRONMENT=environment, WEBHOOK_SECRET=SECRET)
+    config = make(ENVIRONMENT=environment, WEBHOOK_SECRET=SECRET, AWS_SECRET_ACCESS_KEY="real")
+    assert config.default_webhook_secret == SECRET
+
+
+def test_without_tenants_keys_the_webhook_secret_must_be_set_outside_development():
+    with pytest.raises(ValidationError, match="AUTH_REQUIRED=false"):
+        make(ENVIRONMENT="production", AUTH_REQUIRED=False, AWS_SECRET_ACCESS_KEY="real")
+    # with keys required, tenants sign with their own secrets: none is needed
+    assert make(ENVIRONMENT="production", AWS_SECRET_ACCESS_KEY="real").WEBHOOK_SECRET is None
+
+
+def test_development_signs_the_default_tenant_with_the_development_secret():
+    config = make()
+    assert config.AUTH_REQUIRED is True  # keys are required unless switched off
+    assert config.default_webhook_secret == DEV_WEBHOOK_SECRET
+
+
+def test_secrets_are_hidden_in_reprs_and_dumps():
+    config = make(AWS_SECRET_ACCESS_KEY="hunter2", METRICS_TOKEN="t0ken", WEBHOOK_SECRET=SECRET)
+    text = repr(config) + str(config.model_dump())
+    for secret in ("hunter2", "t0ken", SECRET):
+        assert secret not in text
+    assert config.METRICS_TOKEN.get_secret_value() == "t0ken"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("127.0.0.1", ["127.0.0.1"]),
+        ("127.0.0.1, hooks.internal.example ,10.0.0.0/8", ["127.0.0.1",
+                                                           "hooks.internal.example",
+                                                           "10.0.0.0/8"]),
+        ('["::1", "192.168.0.0/16"]', ["::1", "192.168.0.0/16"]),
+        ("", []),
+    ],
+)
+def test_list_settings_take_commas_or_json(monkeypatch, raw, expected):
+    monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", raw)
+    monkeypatch.setenv("CORS_ORIGINS", raw.replace("127.0.0.1", "https://a.example"))
+    config = make()
+    assert config.WEBHOOK_ALLOWED_HOSTS == expected
+    assert config.webhook_host_policy.allows_name("hooks.internal.example") == (
+        "hooks.internal.example" in expected)
+    assert len(config.CORS_ORIGINS) == len(expected)
+
+
+def test_a_garbage_allowed_host_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("WEBHOOK_ALLOWED_HOSTS", "127.0.0.1,not a host")
+    with pytest.raises(ValidationError, match="not a host"):
+        make()

@@ -20,7 +20,7 @@ from standardwebhooks import Webhook
 from shared.models import WebhookDelivery
 from tests.clips import make_clip, probe
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
-from worker.local_stack import ServiceProcesses
+from worker.local_stack import ServiceProcesses, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 
@@ -66,6 +66,7 @@ def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": "us-east-1",
         "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # the test receivers
         "PROGRESS_INTERVAL_S": "0.2",
         "JOB_LEASE_S": "10",
         "RECONCILE_INTERVAL_S": "1",
@@ -81,6 +82,20 @@ def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def tenant(stack):
+    """A tenant made with the real CLI: `dance-analyzer tenants create NAME --json`."""
+    return tenant_command(stack.env, "create", f"e2e-{secrets.token_hex(3)}")
+
+
+@pytest.fixture(scope="module")
+def api(stack, tenant):
+    """An HTTP client of the API, authenticated as `tenant`."""
+    with httpx.Client(base_url=stack.api_url, timeout=60,
+                      headers={"Authorization": f"Bearer {tenant['api_key']}"}) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     return make_clip(tmp_path_factory.mktemp("clips") / "dance.mp4", frames=30, fps=15,
                      audio=True)
@@ -93,22 +108,22 @@ def rows(pg_url):
     engine.dispose()
 
 
-def submit(stack, path, route="/api/jobs", **form) -> httpx.Response:
+def submit(api, path, route="/api/jobs", **form) -> httpx.Response:
     with open(path, "rb") as fh:
-        return httpx.post(f"{stack.api_url}{route}", data=form,
+        return api.post(route, data=form,
                           files={"video": (os.path.basename(path), fh, "video/mp4")}, timeout=60)
 
 
-def wait_for_end(stack, job_id: str, timeout_s: float = 120) -> tuple[dict, list[int]]:
+def wait_for_end(api, job_id: str, timeout_s: float = 120) -> tuple[dict, list[int]]:
     """Poll the status until the job ends; also return the progress values seen."""
     deadline, seen = time.monotonic() + timeout_s, []
     while time.monotonic() < deadline:
-        status = httpx.get(f"{stack.api_url}/api/status/{job_id}", timeout=10).json()
+        status = api.get(f"/api/status/{job_id}").json()
         seen.append(status["progress"])
         if status["status"] in ("succeeded", "failed"):
             return status, seen
         time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not end:\n{stack.log('worker')[-3000:]}")
+    raise AssertionError(f"job {job_id} did not end")
 
 
 def objects_of(bucket, job_id: str) -> list[str]:
@@ -121,14 +136,14 @@ def objects_of(bucket, job_id: str) -> list[str]:
 
 
 def test_a_dance_clip_goes_through_upload_queue_worker_and_back(
-        stack, clip, webhook_receiver, rows, tmp_path):
-    answer = submit(stack, clip, webhook_url=webhook_receiver.url)
+        tenant, api, stack, clip, webhook_receiver, rows, tmp_path):
+    answer = submit(api, clip, webhook_url=webhook_receiver.url)
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
     assert answer.headers["location"].endswith(f"/api/status/{job_id}")
     assert answer.json()["status"] == "queued"
 
-    status, progress = wait_for_end(stack, job_id)
+    status, progress = wait_for_end(api, job_id)
     assert status["status"] == "succeeded", status
     assert progress == sorted(progress)  # never goes backwards
     assert status["progress"] == 100
@@ -145,12 +160,12 @@ def test_a_dance_clip_goes_through_upload_queue_worker_and_back(
     keypoints = httpx.get(status["result"]["keypoints_url"], timeout=30).json()
     assert keypoints["frame_count"] == 30
 
-    redirect = httpx.get(f"{stack.api_url}/api/jobs/{job_id}/video", timeout=10)
+    redirect = api.get(f"/api/jobs/{job_id}/video", timeout=10)
     assert redirect.status_code == 302
     assert urlparse(redirect.headers["location"]).hostname == "localhost"
 
     [hook] = webhook_receiver.wait_for(1, timeout=30)
-    event = Webhook(TEST_WEBHOOK_SECRET).verify(hook.body, hook.headers)
+    event = Webhook(tenant["webhook_secret"]).verify(hook.body, hook.headers)
     assert event["type"] == "job.succeeded"
     assert event["data"]["job_id"] == job_id
     assert event["data"]["metrics"] == metrics
@@ -160,33 +175,34 @@ def test_a_dance_clip_goes_through_upload_queue_worker_and_back(
     assert [(d.attempt, d.status_code) for d in deliveries] == [(1, 200)]
 
 
-def test_a_broken_video_fails_with_a_code_and_a_failed_webhook(stack, webhook_receiver, tmp_path):
+def test_a_broken_video_fails_with_a_code_and_a_failed_webhook(tenant, api, webhook_receiver,
+                                                               tmp_path):
     fake = tmp_path / "broken.mp4"  # looks like MP4 to the gateway, is not one
     fake.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(50_000))
-    answer = submit(stack, fake, webhook_url=webhook_receiver.url)
+    answer = submit(api, fake, webhook_url=webhook_receiver.url)
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
 
-    status, _ = wait_for_end(stack, job_id)
+    status, _ = wait_for_end(api, job_id)
     assert status["status"] == "failed"
     assert status["error"]["code"] == "corrupt_video"
     assert status["error"]["message"]
     assert "result" not in status or status["result"] is None
 
     [hook] = webhook_receiver.wait_for(1, timeout=30)
-    event = Webhook(TEST_WEBHOOK_SECRET).verify(hook.body, hook.headers)
+    event = Webhook(tenant["webhook_secret"]).verify(hook.body, hook.headers)
     assert event["type"] == "job.failed"
     assert event["data"]["error"]["code"] == "corrupt_video"
-    assert httpx.get(f"{stack.api_url}/api/jobs/{job_id}/video").status_code == 409
+    assert api.get(f"/api/jobs/{job_id}/video").status_code == 409
 
 
-def test_a_failed_webhook_is_retried_with_the_same_id(stack, clip, webhook_receiver, rows):
+def test_a_failed_webhook_is_retried_with_the_same_id(tenant, api, clip, webhook_receiver, rows):
     webhook_receiver.respond_with(500, 200)
-    job_id = submit(stack, clip, webhook_url=webhook_receiver.url).json()["job_id"]
+    job_id = submit(api, clip, webhook_url=webhook_receiver.url).json()["job_id"]
     first, second = webhook_receiver.wait_for(2, timeout=60)
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
     assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
-    Webhook(TEST_WEBHOOK_SECRET).verify(second.body, second.headers)
+    Webhook(tenant["webhook_secret"]).verify(second.body, second.headers)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with rows() as session:
@@ -199,8 +215,8 @@ def test_a_failed_webhook_is_retried_with_the_same_id(stack, clip, webhook_recei
     assert attempts == [(1, 500), (2, 200)]
 
 
-def test_a_presigned_upload_becomes_a_job(stack, clip):
-    grant = httpx.post(f"{stack.api_url}/api/uploads",
+def test_a_presigned_upload_becomes_a_job(api, stack, clip):
+    grant = api.post("/api/uploads",
                        json={"filename": "dance.mp4", "content_type": "video/mp4"}, timeout=10)
     assert grant.status_code == 201, grant.text
     grant = grant.json()
@@ -208,27 +224,27 @@ def test_a_presigned_upload_becomes_a_job(stack, clip):
         uploaded = httpx.post(grant["url"], data=grant["fields"],
                               files={"file": ("dance.mp4", fh, "video/mp4")}, timeout=30)
     assert uploaded.status_code in (200, 201, 204), uploaded.text
-    answer = httpx.post(f"{stack.api_url}/api/jobs", json={"upload_id": grant["upload_id"]},
+    answer = api.post("/api/jobs", json={"upload_id": grant["upload_id"]},
                         timeout=10)
     assert answer.status_code == 202, answer.text
-    status, _ = wait_for_end(stack, answer.json()["job_id"])
+    status, _ = wait_for_end(api, answer.json()["job_id"])
     assert status["status"] == "succeeded"
     assert status["metrics"]["total_frames"] == 30
 
 
-def test_the_old_routes_still_work(stack, clip, bucket):
-    answer = submit(stack, clip, route="/api/analyze")
+def test_the_old_routes_still_work(api, stack, clip, bucket):
+    answer = submit(api, clip, route="/api/analyze")
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
-    status, _ = wait_for_end(stack, job_id)
+    status, _ = wait_for_end(api, job_id)
     assert status["status"] == "succeeded"
-    download = httpx.get(f"{stack.api_url}/api/download/{job_id}", timeout=10)
+    download = api.get(f"/api/download/{job_id}", timeout=10)
     assert download.status_code == 302
     assert httpx.get(download.headers["location"], timeout=30).content[4:8] == b"ftyp"
     stored = objects_of(bucket, job_id)
     assert len(stored) == 4  # the input and three outputs
 
-    cleanup = httpx.delete(f"{stack.api_url}/api/cleanup/{job_id}", timeout=30)
+    cleanup = api.delete(f"/api/cleanup/{job_id}", timeout=30)
     assert cleanup.status_code == 200
     body = cleanup.json()
     assert body["job_id"] == job_id
@@ -237,30 +253,30 @@ def test_the_old_routes_still_work(stack, clip, bucket):
     assert objects_of(bucket, job_id) == []
 
 
-def test_delete_removes_the_objects_and_marks_the_job(stack, clip, bucket):
-    job_id = submit(stack, clip).json()["job_id"]
-    assert wait_for_end(stack, job_id)[0]["status"] == "succeeded"
+def test_delete_removes_the_objects_and_marks_the_job(api, stack, clip, bucket):
+    job_id = submit(api, clip).json()["job_id"]
+    assert wait_for_end(api, job_id)[0]["status"] == "succeeded"
     assert objects_of(bucket, job_id)
-    answer = httpx.delete(f"{stack.api_url}/api/jobs/{job_id}", timeout=30)
+    answer = api.delete(f"/api/jobs/{job_id}", timeout=30)
     assert answer.status_code == 200
     assert answer.json()["status"] == "deleted"
     assert objects_of(bucket, job_id) == []
-    assert httpx.get(f"{stack.api_url}/api/jobs/{job_id}/video").status_code == 410
+    assert api.get(f"/api/jobs/{job_id}/video").status_code == 410
 
 
-def test_a_job_survives_its_worker_being_killed(stack, tmp_path, rows):
+def test_a_job_survives_its_worker_being_killed(api, stack, tmp_path, rows):
     long_clip = make_clip(tmp_path / "long.mp4", width=640, height=480, frames=240, fps=30)
-    job_id = submit(stack, long_clip).json()["job_id"]
+    job_id = submit(api, long_clip).json()["job_id"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until it is mid-way
-        status = httpx.get(f"{stack.api_url}/api/status/{job_id}", timeout=10).json()
+        status = api.get(f"/api/status/{job_id}").json()
         if status["status"] == "processing" and status["progress"] >= 10:
             break
         time.sleep(0.05)
     assert status["status"] == "processing", status
     stack.kill("worker")  # SIGKILL to the worker and its pool: no chance to clean up
     stack.start_worker("worker2")
-    status, _ = wait_for_end(stack, job_id, timeout_s=180)
+    status, _ = wait_for_end(api, job_id, timeout_s=180)
     assert status["status"] == "succeeded", status
     assert status["attempts"] == 2
     assert status["metrics"]["total_frames"] == 240

@@ -13,7 +13,9 @@ import pytest
 from shared.config import settings
 from shared.models import Job, utcnow
 from shared.states import mark_deleted
-from shared.storage import Storage, input_key, output_keys
+from shared.storage import Storage
+from shared.storage_keys import input_key, output_keys
+from shared.tenants import default_tenant
 from tests.clips import make_clip
 from worker import jobs
 
@@ -31,7 +33,8 @@ def submit(db, storage, tmp_path):
             content = open(make_clip(tmp_path / f"{job_id}.mp4", frames=frames), "rb").read()
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=content)
         with db() as session:
-            session.add(Job(id=job_id, input_key=key, options={}, **row))
+            session.add(Job(id=job_id, tenant_id=default_tenant(session).id, input_key=key,
+                            options={}, **row))
         return job_id
 
     return submit

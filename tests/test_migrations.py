@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from tests.fixtures_db import REPO_ROOT, alembic_config, migrate
 
-TABLES = {"jobs", "webhook_deliveries"}
+TABLES = {"jobs", "webhook_deliveries", "tenants", "api_keys"}
 
 
 def tables_of(url: str) -> set[str]:
@@ -82,3 +82,23 @@ def test_alembic_cli_from_repo_root_migrates_settings_database_url(tmp_path):
     )
 
     assert tables_of(url) == TABLES
+
+
+@pytest.mark.services
+def test_jobs_from_before_tenants_belong_to_the_default_tenant(empty_pg_url):
+    migrate(empty_pg_url, "0001")
+    engine = create_engine(empty_pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO jobs (id, status, progress, created_at, updated_at, input_key, options, "
+            "attempts, idempotency_key) VALUES (gen_random_uuid(), 'succeeded', 100, now(), "
+            "now(), 'inputs/x/source.mp4', '{}', 1, 'k1')"))
+
+    migrate(empty_pg_url)
+
+    with engine.begin() as conn:
+        rows = conn.execute(text(
+            "SELECT t.name, t.webhook_secret, j.idempotency_key FROM jobs j "
+            "JOIN tenants t ON t.id = j.tenant_id")).all()
+    engine.dispose()
+    assert rows == [("default", None, "k1")]  # signed with WEBHOOK_SECRET, as before

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from shared import states
 from shared.models import Job, WebhookDelivery, utcnow
 from shared.states import TERMINAL, JobStatus, can_transition
+from shared.tenants import default_tenant
 
 LEASE_S = 60
 MAX_ATTEMPTS = 3
@@ -24,7 +25,7 @@ OUTPUTS = {
 
 def new_job(session_scope, **values) -> uuid.UUID:
     with session_scope() as session:
-        job = Job(input_key="inputs/x/video.mp4", **values)
+        job = Job(tenant_id=default_tenant(session).id, input_key="inputs/x/video.mp4", **values)
         session.add(job)
         session.flush()
         return job.id
@@ -78,16 +79,21 @@ def test_processing_job_can_be_reclaimed_or_released():
 
 
 @pytest.mark.parametrize("status", [JobStatus.succeeded, JobStatus.failed])
-def test_finished_job_can_only_be_deleted(status):
-    assert [target for target in JobStatus if can_transition(status, target)] == [JobStatus.deleted]
+def test_finished_job_can_only_be_deleted_or_expire(status):
+    assert [target for target in JobStatus if can_transition(status, target)] == [
+        JobStatus.deleted, JobStatus.expired]
+
+
+def test_an_expired_job_can_still_be_deleted():
+    assert [t for t in JobStatus if can_transition(JobStatus.expired, t)] == [JobStatus.deleted]
 
 
 def test_deleted_is_final():
     assert not any(can_transition(JobStatus.deleted, target) for target in JobStatus)
 
 
-def test_terminal_states_are_succeeded_failed_and_deleted():
-    assert {"succeeded", "failed", "deleted"} == TERMINAL
+def test_terminal_states_are_succeeded_failed_deleted_and_expired():
+    assert {"succeeded", "failed", "deleted", "expired"} == TERMINAL
 
 
 def test_unknown_status_cannot_transition():
@@ -441,3 +447,27 @@ def test_timestamps_read_back_timezone_aware(any_db):
 
     assert job.created_at.utcoffset() == timedelta(0)
     assert job.started_at.utcoffset() == timedelta(0)
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+def test_jobs_finished_before_the_cutoff_are_found_oldest_first_and_expire(any_db):
+    now = utcnow()
+    old = new_job(any_db, status="succeeded", finished_at=now - timedelta(days=40))
+    older = new_job(any_db, status="failed", finished_at=now - timedelta(days=50))
+    new_job(any_db, status="succeeded", finished_at=now - timedelta(days=1))
+    new_job(any_db, status="processing")
+    new_job(any_db, status="deleted", finished_at=now - timedelta(days=60))
+
+    with any_db() as session:
+        found = states.find_expired_retention(session, now - timedelta(days=30))
+    with any_db() as session:
+        expired = states.mark_expired(session, old)
+    with any_db() as session:
+        again = states.mark_expired(session, old)
+
+    assert found == [older, old]
+    assert expired is not None and expired.status == "expired" and expired.expired_at
+    assert again is None  # already expired
+    assert load(any_db, old).status == "expired"

@@ -1,4 +1,4 @@
-"""Storage against a local moto S3 server (load with `-p tests.fixtures_s3`)."""
+"""Storage against a local moto S3 server (`shared/storage.py`)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,17 @@ import pytest
 from botocore.exceptions import (
     ClientError,
     EndpointConnectionError,
-    ReadTimeoutError,
-    SSLError,
 )
-from s3transfer.exceptions import RetriesExceededError
 
 from shared.storage import (
+    ABORT_UPLOADS_RULE,
+    EXPIRE_UPLOADS_RULE,
     MiB,
-    MultipartWriter,
     Storage,
-    input_key,
-    is_transient_storage_error,
-    job_prefixes,
-    output_keys,
     presigned_post_policy,
 )
+from shared.storage_errors import is_transient_storage_error
+from shared.storage_keys import input_key, output_keys
 from tests.fixtures_s3 import require_loopback, s3_test_settings
 
 JOB = "3f1c2a9e-0b7d-4e5f-9a61-2c8d7e4b5a10"
@@ -48,43 +44,6 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# --- keys -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("filename", "key"),
-    [
-        ("Dance.MOV", f"inputs/{JOB}/source.mov"),
-        ("clip.mp4", f"inputs/{JOB}/source.mp4"),
-        ("C:\\Users\\me\\clip.WebM", f"inputs/{JOB}/source.webm"),
-        ("../../etc/passwd", f"inputs/{JOB}/source"),
-        ("no_extension", f"inputs/{JOB}/source"),
-        ("odd.m p4", f"inputs/{JOB}/source"),
-        (None, f"inputs/{JOB}/source"),
-    ],
-)
-def test_input_key_keeps_only_a_safe_lowercase_extension(filename, key):
-    assert input_key(JOB, filename) == key
-
-
-def test_output_keys_are_deterministic_per_job():
-    keys = output_keys(JOB)
-    assert keys.video == f"outputs/{JOB}/annotated.mp4"
-    assert keys.keypoints == f"outputs/{JOB}/keypoints.json"
-    assert keys.summary == f"outputs/{JOB}/summary.json"
-    assert output_keys(JOB) == keys
-
-
-def test_job_prefixes_end_with_a_slash():
-    assert job_prefixes(JOB) == (f"inputs/{JOB}/", f"outputs/{JOB}/")
-
-
-@pytest.mark.parametrize("job_id", ["", "../other", "a/b", "job.1", " job"])
-def test_job_ids_that_could_escape_their_prefix_are_refused(job_id):
-    with pytest.raises(ValueError):
-        input_key(job_id, "x.mp4")
 
 
 # --- objects --------------------------------------------------------------------------------
@@ -147,64 +106,6 @@ def test_ping_fails_fast_and_transient_when_s3_is_down(s3_settings):
     with pytest.raises(EndpointConnectionError) as caught:
         storage.ping()
     assert is_transient_storage_error(caught.value)
-
-
-# --- multipart ------------------------------------------------------------------------------
-
-
-def test_multipart_writer_uploads_parts_with_bounded_memory(storage, tmp_path):
-    data = os.urandom(12 * MiB + 123)
-    key = output_keys(JOB).video
-    writer = MultipartWriter(storage, key, "video/mp4", part_size=5 * MiB)
-
-    for start in range(0, len(data), 1_000_003):
-        writer.write(data[start : start + 1_000_003])
-        assert writer.buffered_bytes <= 5 * MiB
-
-    assert writer.complete() == len(data)
-    etag = storage.client.head_object(Bucket=storage.bucket, Key=key)["ETag"]
-    assert etag.strip('"').endswith("-3")  # three parts: 5 MiB, 5 MiB, the rest
-    storage.download_file(key, tmp_path / "out.mp4")
-    assert (tmp_path / "out.mp4").read_bytes() == data
-
-
-@pytest.mark.parametrize("size", [0, 1000, 5 * MiB])
-def test_multipart_writer_uses_a_single_put_up_to_one_part(storage, size):
-    key = output_keys(JOB).video
-    writer = MultipartWriter(storage, key, "video/mp4", part_size=5 * MiB)
-    writer.write(b"\0" * size)
-
-    assert writer.complete() == size
-    assert writer.upload_id is None
-    assert storage.head(key) == size
-    assert "-" not in storage.client.head_object(Bucket=storage.bucket, Key=key)["ETag"]
-
-
-def test_multipart_writer_abort_leaves_nothing_behind(storage):
-    key = output_keys(JOB).video
-    writer = MultipartWriter(storage, key, part_size=5 * MiB)
-    writer.write(os.urandom(6 * MiB))
-    assert writer.upload_id is not None
-
-    writer.abort()
-
-    assert storage.head(key) is None
-    assert not storage.client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads")
-
-
-def test_multipart_writer_context_manager_aborts_on_error(storage):
-    key = output_keys(JOB).video
-    with pytest.raises(RuntimeError), MultipartWriter(storage, key, part_size=5 * MiB) as writer:
-        writer.write(os.urandom(6 * MiB))
-        raise RuntimeError("encoder crashed")
-
-    assert storage.head(key) is None
-    assert not storage.client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads")
-
-
-def test_multipart_writer_refuses_parts_below_5_mib(storage):
-    with pytest.raises(ValueError):
-        MultipartWriter(storage, "k", part_size=5 * MiB - 1)
 
 
 # --- presigned URLs -------------------------------------------------------------------------
@@ -279,58 +180,6 @@ def test_presigned_post_uploads_and_caps_the_size_in_its_policy(public_storage):
     assert public_storage.head(key) == len(b"small video")
 
 
-def test_presigned_put_uploads(public_storage):
-    key = input_key(JOB, "clip.mp4")
-    url, expires_at = public_storage.presigned_put(key, expires_s=300)
-
-    assert urlsplit(url).hostname == "localhost"
-    assert expires_at > datetime.now(timezone.utc)
-    assert httpx.put(url, content=b"put body", trust_env=False).status_code == 200
-    assert public_storage.head(key) == len(b"put body")
-
-
-# --- error classification -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        _client_error(503, "SlowDown"),
-        _client_error(500, "InternalError"),
-        _client_error(400, "RequestTimeout"),
-        EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
-        ReadTimeoutError(endpoint_url="http://127.0.0.1:1"),
-        TimeoutError(),
-        RetriesExceededError(ReadTimeoutError(endpoint_url="http://127.0.0.1:1")),
-    ],
-)
-def test_transient_storage_errors_are_retryable(error):
-    assert is_transient_storage_error(error)
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        _client_error(404, "NoSuchKey"),
-        _client_error(403, "AccessDenied"),
-        SSLError(endpoint_url="https://127.0.0.1:1", error="bad certificate"),
-        ValueError("bad input"),
-    ],
-)
-def test_permanent_storage_errors_are_not_retryable(error):
-    assert not is_transient_storage_error(error)
-
-
-def test_wrapped_transient_errors_are_found_in_the_chain():
-    try:
-        try:
-            raise _client_error(503, "SlowDown")
-        except ClientError as inner:
-            raise RuntimeError("upload failed") from inner
-    except RuntimeError as outer:
-        assert is_transient_storage_error(outer)
-
-
 # --- fixtures -------------------------------------------------------------------------------
 
 
@@ -345,3 +194,47 @@ def test_test_settings_refuse_non_loopback_endpoints():
 def test_each_test_gets_its_own_empty_bucket(storage):
     assert storage.bucket.startswith("test-")
     assert storage.client.list_objects_v2(Bucket=storage.bucket)["KeyCount"] == 0
+
+
+# --- copies, listings, lifecycle ------------------------------------------------------------
+
+
+def test_copy_makes_an_independent_object(storage):
+    storage.client.put_object(Bucket=storage.bucket, Key="uploads/t/u/source.mp4", Body=b"first",
+                              ContentType="video/mp4")
+
+    storage.copy("uploads/t/u/source.mp4", f"inputs/{JOB}/source-1.mp4")
+    storage.client.put_object(Bucket=storage.bucket, Key="uploads/t/u/source.mp4", Body=b"later")
+
+    copy = storage.client.get_object(Bucket=storage.bucket, Key=f"inputs/{JOB}/source-1.mp4")
+    assert copy["Body"].read() == b"first"
+    assert copy["ContentType"] == "video/mp4"
+
+
+def test_objects_under_a_prefix_and_deleting_keys(storage):
+    for key in ("uploads/a/1", "uploads/a/2", "uploads-not/3"):
+        storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
+
+    found = dict(storage.objects_under("uploads/"))
+    storage.delete_keys(["uploads/a/1", "uploads/missing"])
+
+    assert sorted(found) == ["uploads/a/1", "uploads/a/2"]
+    assert all(modified.tzinfo is not None for modified in found.values())
+    assert [key for key, _ in storage.objects_under("uploads")] == ["uploads-not/3", "uploads/a/2"]
+
+
+def test_lifecycle_rules_are_set_once_and_keep_other_rules(storage):
+    other = {"ID": "operators-own", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
+             "Expiration": {"Days": 90}}
+    storage.client.put_bucket_lifecycle_configuration(
+        Bucket=storage.bucket, LifecycleConfiguration={"Rules": [other]})
+
+    storage.ensure_lifecycle_rules()
+    storage.ensure_lifecycle_rules()
+
+    rules = storage.client.get_bucket_lifecycle_configuration(Bucket=storage.bucket)["Rules"]
+    by_id = {rule["ID"]: rule for rule in rules}
+    assert sorted(by_id) == sorted([ABORT_UPLOADS_RULE, EXPIRE_UPLOADS_RULE, "operators-own"])
+    assert by_id[ABORT_UPLOADS_RULE]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    assert by_id[EXPIRE_UPLOADS_RULE]["Filter"]["Prefix"] == "uploads/"
+    assert by_id[EXPIRE_UPLOADS_RULE]["Expiration"]["Days"] == 1

@@ -21,7 +21,7 @@ app.conf.include = ["worker.tasks"]
 app.conf.task_queues = (Queue(settings.CELERY_QUEUE), Queue(settings.WEBHOOK_QUEUE))
 app.conf.worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
 
-_stop_reconciler = threading.Event()
+_stop_background = threading.Event()
 
 
 @worker_process_init.connect
@@ -33,13 +33,15 @@ def _fresh_connections_after_fork(**_kwargs) -> None:
 
 
 @worker_ready.connect
-def _start_reconciler(**_kwargs) -> None:
+def _start_background_rounds(**_kwargs) -> None:
     from worker.reconcile import start_reconciler
+    from worker.retention import start_retention
 
     configure_engine(application_name="dance-worker-reconciler")
-    start_reconciler(_stop_reconciler)
+    start_reconciler(_stop_background)
+    start_retention(_stop_background)
 
 
 @worker_shutdown.connect
 def _stop(**_kwargs) -> None:
-    _stop_reconciler.set()
+    _stop_background.set()

@@ -4,6 +4,8 @@
     dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
     dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
                                                submits a video through the API and waits
+    dance-analyzer tenants create NAME         tenants, API keys, webhook secrets (also list,
+                                               add-key, revoke-key, rotate-webhook-secret)
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TextIO
+
+from worker import tenant_commands
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -68,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument("--serve", action="store_true",
                        help="keep the service running afterwards until Ctrl-C")
     local.set_defaults(run=_local)
+
+    tenant_commands.add_parser(commands)
     return parser
 
 
@@ -79,10 +85,9 @@ def _unit(text: str) -> float:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from shared.config import settings
     from worker.pipeline.errors import VideoInputError
     from worker.pipeline.runner import PipelineOptions, analyze_video
-    from worker.pipeline.source import Limits
+    from worker.video_limits import video_limits
 
     if not os.path.isfile(args.video):
         print(f"error: no such file: {args.video}", file=sys.stderr)
@@ -90,8 +95,7 @@ def _analyze(args: argparse.Namespace) -> int:
     options = PipelineOptions(
         min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence,
-        limits=Limits(max_duration_s=args.max_duration, max_side=settings.MAX_VIDEO_SIDE,
-                      max_pixels=settings.MAX_VIDEO_PIXELS),
+        limits=video_limits(max_duration_s=args.max_duration),
         video_preset=args.preset,
     )
     progress = None if args.quiet else Progress(sys.stderr)
@@ -133,7 +137,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _local(args: argparse.Namespace) -> int:
     import httpx
 
-    from worker.local_stack import embedded_stack
+    from worker.local_stack import demo_api_key, embedded_stack
     from worker.samples import make_clip
 
     # SIGTERM (e.g. from a process manager) unwinds like Ctrl-C, so the API and worker
@@ -146,10 +150,14 @@ def _local(args: argparse.Namespace) -> int:
     print(f"starting the API and a worker (state and logs in {home}) ...")
     with embedded_stack(home, api_port=args.port) as stack:
         api = stack.api_url
+        key = demo_api_key(stack.env)
+        auth = {"Authorization": f"Bearer {key}"}
         print(f"API: {api}  (docs: {api}/docs)")
+        print(f"API key of the tenant 'demo': {key}")
+        print(f"  e.g. curl -H 'Authorization: Bearer {key}' {api}/api/jobs")
         with open(video, "rb") as fh:
             answer = httpx.post(f"{api}/api/jobs", files={"video": (video.name, fh, "video/mp4")},
-                                timeout=300)
+                                headers=auth, timeout=300)
         if answer.status_code != 202:
             print(f"error: the API answered {answer.status_code}: {answer.text}", file=sys.stderr)
             return EXIT_FAILURE
@@ -157,7 +165,7 @@ def _local(args: argparse.Namespace) -> int:
         if status_url.startswith("/"):
             status_url = api + status_url
         print(f"submitted {video} -> {status_url}")
-        status = _wait_for_job(status_url)
+        status = _wait_for_job(status_url, auth)
         print(json.dumps({k: status[k] for k in ("job_id", "status", "error", "metrics")},
                          indent=2))
         if status["status"] != "succeeded":
@@ -178,12 +186,12 @@ def _local(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_job(status_url: str, timeout_s: float = 600) -> dict:
+def _wait_for_job(status_url: str, headers: dict[str, str], timeout_s: float = 600) -> dict:
     import httpx
 
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
-        status = httpx.get(status_url, timeout=30).json()
+        status = httpx.get(status_url, headers=headers, timeout=30).json()
         if (status["status"], status["progress"]) != last:
             last = (status["status"], status["progress"])
             print(f"  {status['status']:10s} {status['progress']:3d}%")

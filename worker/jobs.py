@@ -32,10 +32,12 @@ from shared.states import (
     release_job,
     update_progress,
 )
-from shared.storage import Storage, is_transient_storage_error, output_keys
+from shared.storage import Storage
+from shared.storage_errors import is_transient_storage_error
+from shared.storage_keys import output_keys
 from worker.pipeline.errors import VideoInputError
 from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.pipeline.source import Limits
+from worker.video_limits import video_limits
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +165,7 @@ def _pipeline_options(options: dict) -> PipelineOptions:
             options.get("min_detection_confidence", settings.MIN_DETECTION_CONFIDENCE)),
         min_tracking_confidence=float(
             options.get("min_tracking_confidence", settings.MIN_TRACKING_CONFIDENCE)),
-        limits=Limits(max_duration_s=settings.MAX_VIDEO_DURATION_S,
-                      max_side=settings.MAX_VIDEO_SIDE, max_pixels=settings.MAX_VIDEO_PIXELS),
+        limits=video_limits(settings),
     )
 
 

@@ -8,6 +8,7 @@ end-to-end tests use it with the real Postgres and Redis. Same code path; only U
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -34,6 +35,21 @@ def migrate(env: dict[str, str]) -> None:
                    env=env, check=True, capture_output=True)
 
 
+def tenant_command(env: dict[str, str], *args: str) -> dict:
+    """`dance-analyzer tenants ARGS --json` on the stack's database; its JSON answer."""
+    done = subprocess.run([sys.executable, "-m", "worker.cli", "tenants", *args, "--json"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def demo_api_key(env: dict[str, str], name: str = "demo") -> str:
+    """An API key of the tenant `name`, created on first use (a new key each time after)."""
+    listed = tenant_command(env, "list")
+    if any(tenant["name"] == name for tenant in listed):
+        return tenant_command(env, "add-key", name)["api_key"]
+    return tenant_command(env, "create", name)["api_key"]
+
+
 class ServiceProcesses:
     """The API and worker processes of one stack, with their logs in `log_dir`."""
 
@@ -54,7 +70,8 @@ class ServiceProcesses:
 
     def start_api(self) -> None:
         self._spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host",
-                            "127.0.0.1", "--port", str(self.api_port), "--no-access-log"])
+                            "127.0.0.1", "--port", str(self.api_port), "--no-access-log",
+                            "--no-server-header"])
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         return self._spawn(name, [

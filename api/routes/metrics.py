@@ -3,19 +3,21 @@ from the job table, the webhook deliveries and the broker's queue lengths."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import statistics
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import redis
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
+from api.errors import APIError, error_responses
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import Job, WebhookDelivery, utcnow
@@ -23,7 +25,24 @@ from shared.states import JobStatus
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["health"])
+
+
+def require_metrics_token(request: Request, settings: SettingsDep) -> None:
+    """With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` may scrape; without
+    it, /metrics is open in development and test, refused (403) in production."""
+    if settings.METRICS_TOKEN is None:
+        if settings.ENVIRONMENT == "production":
+            raise APIError(403, "metrics_disabled",
+                           "set METRICS_TOKEN to serve /metrics in production")
+        return
+    expected = f"Bearer {settings.METRICS_TOKEN.get_secret_value()}".encode()
+    sent = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(sent, expected):
+        raise APIError(401, "unauthorized", "send `Authorization: Bearer <METRICS_TOKEN>`",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+router = APIRouter(tags=["health"], dependencies=[Depends(require_metrics_token)])
 
 WINDOW = timedelta(hours=1)
 MAX_SAMPLES = 10_000  # recent jobs read for the latency quantiles
@@ -35,7 +54,9 @@ QUANTILES = (0.5, 0.95, 0.99)
     response_class=PlainTextResponse,
     summary="Metrics (Prometheus text format)",
     description="Jobs by status; over the last hour: finished jobs, failures by code, "
-    "processing and queue-wait time quantiles, webhook attempts; broker queue depths.",
+    "processing and queue-wait time quantiles, webhook attempts; broker queue depths. "
+    "Needs `Authorization: Bearer <METRICS_TOKEN>` when that setting is set.",
+    responses=error_responses(401, 403),
 )
 async def metrics(settings: SettingsDep) -> PlainTextResponse:
     text = await run_in_threadpool(render_metrics, settings)

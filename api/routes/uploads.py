@@ -4,45 +4,44 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
 
+from api.auth import CallerDep
 from api.deps import SettingsDep, StorageDep
-from api.errors import error_responses
-from api.routes.jobs import base_url
+from api.errors import error_responses, from_validation_error
+from api.job_access import base_url
+from api.json_body import read_json_body
+from api.openapi_docs import UPLOAD_DESCRIPTION, UPLOAD_OPENAPI
+from api.rate_limit import enforce_rate_limit
 from api.schemas import UploadCreate, UploadTicket
 from api.upload import max_file_bytes
-from shared.storage import input_key
+from shared.storage_keys import upload_key
 
-router = APIRouter(prefix="/api", tags=["uploads"])
+router = APIRouter(prefix="/api", tags=["uploads"], dependencies=[Depends(enforce_rate_limit)])
 
 
 @router.post(
     "/uploads",
     status_code=201,
     response_model=UploadTicket,
-    summary="Get a presigned upload URL",
-    description="""\
-For large files, upload straight to storage instead of through the API:
-
-1. `POST /api/uploads` → `upload_id`, `url`, `fields`.
-2. POST a multipart form to `url`: every entry of `fields`, then the file as the field
-   `file` (storage refuses files larger than `max_bytes`). Or PUT the raw bytes to
-   `put_url` (no size cap, checked when the job is created).
-3. `POST /api/jobs` with `{"upload_id": ...}` (optionally `webhook_url`, `options`).
-
-The URLs expire at `expires_at`.
-""",
-    responses=error_responses(422),
+    summary="Get a presigned upload form",
+    description=UPLOAD_DESCRIPTION,
+    openapi_extra=UPLOAD_OPENAPI,
+    responses=error_responses(401, 408, 413, 415, 422, 429),
 )
-def create_upload(body: UploadCreate, settings: SettingsDep, storage: StorageDep) -> UploadTicket:
+async def create_upload(request: Request, caller: CallerDep, settings: SettingsDep,
+                        storage: StorageDep) -> UploadTicket:
+    raw = await read_json_body(request, idle_timeout_s=settings.UPLOAD_IDLE_TIMEOUT_S)
+    try:
+        body = UploadCreate.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "validation_error", "invalid upload request") from None
     upload_id = uuid.uuid4()
-    key = input_key(upload_id, body.filename)
+    key = upload_key(caller.tenant_id, upload_id, body.filename)
     limit = max_file_bytes(settings.MAX_UPLOAD_MB)
-    expires_s = settings.PRESIGNED_URL_EXPIRY_S
-    post = storage.presigned_post(
-        key, max_bytes=limit, expires_s=expires_s, content_type=body.content_type
-    )
-    put_url, _ = storage.presigned_put(key, expires_s=expires_s)
+    post = storage.presigned_post(key, max_bytes=limit, expires_s=settings.PRESIGNED_URL_EXPIRY_S,
+                                  content_type=body.content_type)
     return UploadTicket(
         upload_id=upload_id,
         url=post["url"],
@@ -50,6 +49,5 @@ def create_upload(body: UploadCreate, settings: SettingsDep, storage: StorageDep
         expires_at=post["expires_at"],
         max_bytes=limit,
         key=key,
-        put_url=put_url,
         job_url=f"{base_url(settings)}/api/jobs",
     )

@@ -1,0 +1,90 @@
+"""What a submission asks for, validated: options, webhook URL, Idempotency-Key.
+
+Shared by the multipart and the JSON forms of `POST /api/jobs`. The webhook URL is checked
+for syntax here and for where it leads (SSRF, `shared.netguard`) by `check_webhook_target`,
+which resolves the host and so runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import APIError, from_validation_error
+from api.json_body import loads_bounded
+from api.schemas import JobOptions
+from shared.config import Settings
+from shared.netguard import NOT_ALLOWED, WebhookURLError, check_webhook_url, parse_webhook_url
+
+IDEMPOTENCY_KEY_MAX_CHARS = 255
+RESOLVE_TIMEOUT_S = 5.0
+
+
+def parse_options(raw: str | dict[str, Any] | None) -> JobOptions:
+    """The `options` (JSON text or an object); 422 `invalid_options` otherwise."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return JobOptions()
+    if isinstance(raw, str):
+        raw = loads_bounded(raw, code="invalid_options", what="options")
+    if not isinstance(raw, dict):
+        raise APIError(422, "invalid_options", "options must be a JSON object")
+    try:
+        return JobOptions.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "invalid_options", "invalid options") from None
+
+
+def parse_webhook_field(raw: str | None) -> str | None:
+    """The webhook URL's syntax: absolute http(s), no user info, <= 2048 chars; 422
+    `invalid_webhook_url`. Surrounding whitespace is ignored; blank means none."""
+    if raw is None or not raw.strip():
+        return None
+    url = raw.strip()
+    try:
+        parse_webhook_url(url)
+    except WebhookURLError as exc:
+        raise APIError(422, exc.code, exc.message) from None
+    return url
+
+
+async def check_webhook_target(url: str | None, settings: Settings) -> None:
+    """Refuse (422 `webhook_url_not_allowed`) a webhook URL that leads inside: any resolved
+    address private, loopback, link-local, ... unless WEBHOOK_ALLOWED_HOSTS exempts it; also
+    the API's own public host. The worker checks again before every delivery."""
+    if url is None:
+        return
+    own_host = urlsplit(settings.API_PUBLIC_URL or "").hostname
+    if own_host and urlsplit(url).hostname == own_host.lower():
+        raise APIError(422, NOT_ALLOWED, "webhook_url points at this API itself")
+    try:
+        await run_in_threadpool(check_webhook_url, url, settings.webhook_host_policy,
+                                timeout_s=RESOLVE_TIMEOUT_S)
+    except WebhookURLError as exc:
+        raise APIError(422, exc.code, exc.message) from None
+
+
+def parse_idempotency_key(raw: str | None) -> str | None:
+    """The `Idempotency-Key` header: 1..255 visible ASCII characters, or None."""
+    if raw is None:
+        return None
+    if not 1 <= len(raw) <= IDEMPOTENCY_KEY_MAX_CHARS or not all(
+        0x21 <= ord(ch) <= 0x7E for ch in raw
+    ):
+        raise APIError(
+            422, "invalid_idempotency_key",
+            f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters",
+        )
+    return raw
+
+
+def fingerprint(*, source: str, webhook_url: str | None, options: JobOptions) -> str:
+    """What a submission asked for, as one hash: its input (`sha256:<digest>` of the file or
+    `upload:<id>`), webhook URL and explicit options. A replay must ask the same."""
+    asked = {"source": source, "webhook_url": webhook_url,
+             "options": options.model_dump(exclude_none=True)}
+    return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,83 @@
+"""Object keys: where each job's and each upload's files live in the bucket.
+
+Keys are a pure function of ids, so a redelivered task overwrites instead of duplicating:
+
+    uploads/<tenant_id>/<upload_id>/source<.ext>   a direct upload, until a job takes it
+    inputs/<job_id>/source[-<tag>]<.ext>           the job's own copy of its input
+    outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json
+
+A client's file name only ever contributes its extension.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+
+UPLOADS_PREFIX = "uploads/"
+
+_JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_EXTENSION_RE = re.compile(r"^\.[a-z0-9]{1,10}$")
+
+
+def _job_segment(job_id: str | uuid.UUID) -> str:
+    value = str(job_id)
+    if not _JOB_ID_RE.match(value):
+        raise ValueError(f"job id not usable in a storage key: {value!r}")
+    return value
+
+
+def safe_extension(filename: str | None) -> str:
+    """The lowercase extension of a client's file name ('.mp4'), or '' when it has no safe one."""
+    if not filename:
+        return ""
+    name = PureWindowsPath(filename).name  # splits on both '/' and '\\'
+    suffix = Path(name).suffix.lower()
+    return suffix if _EXTENSION_RE.match(suffix) else ""
+
+
+def input_key(job_id: str | uuid.UUID, filename: str | None = None, *,
+              tag: str | None = None) -> str:
+    """`inputs/<job_id>/source<.ext>` (or `source-<tag><.ext>`); the client's file name only
+    contributes its extension."""
+    name = f"source-{_job_segment(tag)}" if tag else "source"
+    return f"inputs/{_job_segment(job_id)}/{name}{safe_extension(filename)}"
+
+
+@dataclass(frozen=True)
+class OutputKeys:
+    video: str
+    keypoints: str
+    summary: str
+
+    def all(self) -> tuple[str, str, str]:
+        return (self.video, self.keypoints, self.summary)
+
+
+def output_keys(job_id: str | uuid.UUID) -> OutputKeys:
+    """The keys of a job's three outputs under `outputs/<job_id>/`."""
+    prefix = f"outputs/{_job_segment(job_id)}/"
+    return OutputKeys(
+        video=prefix + "annotated.mp4",
+        keypoints=prefix + "keypoints.json",
+        summary=prefix + "summary.json",
+    )
+
+
+def job_prefixes(job_id: str | uuid.UUID) -> tuple[str, str]:
+    """Every prefix holding a job's objects; the trailing '/' keeps `job1` away from `job10`."""
+    segment = _job_segment(job_id)
+    return (f"inputs/{segment}/", f"outputs/{segment}/")
+
+
+def upload_prefix(tenant_id: str | uuid.UUID, upload_id: str | uuid.UUID) -> str:
+    """`uploads/<tenant_id>/<upload_id>/`: a tenant can only name its own uploads."""
+    return f"{UPLOADS_PREFIX}{_job_segment(tenant_id)}/{_job_segment(upload_id)}/"
+
+
+def upload_key(tenant_id: str | uuid.UUID, upload_id: str | uuid.UUID,
+               filename: str | None = None) -> str:
+    """Where a presigned upload lands: `uploads/<tenant_id>/<upload_id>/source<.ext>`."""
+    return f"{upload_prefix(tenant_id, upload_id)}source{safe_extension(filename)}"

@@ -1,0 +1,71 @@
+"""The retention purge: after `RETENTION_DAYS`, a finished job's input and outputs are
+deleted and the job becomes `expired` (its row stays, for the record and the metrics); a
+direct upload no job took is deleted after a day (as the bucket's lifecycle rule also does,
+where the storage runs lifecycle rules).
+
+Objects are deleted before the row is marked, so a purge cut short is finished by the next
+one; on Postgres concurrent purges of several workers take different rows (SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from shared.config import Settings
+from shared.db import session_scope
+from shared.models import utcnow
+from shared.states import find_expired_retention, mark_expired
+from shared.storage import LIFECYCLE_DAYS, Storage
+from shared.storage_keys import UPLOADS_PREFIX
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+
+
+def purge_expired_jobs(storage: Storage, config: Settings) -> int:
+    """Expire up to one batch of jobs finished more than RETENTION_DAYS ago; returns how many."""
+    if config.RETENTION_DAYS == 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=config.RETENTION_DAYS)
+    with session_scope() as session:  # the rows stay locked until they are marked
+        job_ids = find_expired_retention(session, cutoff, limit=BATCH)
+        for job_id in job_ids:
+            storage.delete_job_objects(job_id)
+            mark_expired(session, job_id)
+    if job_ids:
+        log.info("retention: %d jobs older than %d days expired", len(job_ids),
+                 config.RETENTION_DAYS)
+    return len(job_ids)
+
+
+def purge_unused_uploads(storage: Storage) -> int:
+    """Delete direct uploads older than a day that no job took; returns how many."""
+    cutoff = utcnow() - timedelta(days=LIFECYCLE_DAYS)
+    stale = [key for key, modified in storage.objects_under(UPLOADS_PREFIX) if modified < cutoff]
+    storage.delete_keys(stale, what="unused uploads")
+    if stale:
+        log.info("retention: %d unused uploads deleted", len(stale))
+    return len(stale)
+
+
+def start_retention(stop: threading.Event) -> threading.Thread:
+    """Purge every RETENTION_INTERVAL_S in a daemon thread until `stop` (every worker runs
+    one; the purges do not step on each other)."""
+    from shared.config import settings
+    from shared.storage import get_storage
+
+    def loop() -> None:
+        while not stop.wait(settings.RETENTION_INTERVAL_S):
+            try:
+                while purge_expired_jobs(get_storage(), settings) == BATCH:
+                    pass
+                purge_unused_uploads(get_storage())
+            except Exception:  # a database or storage outage: try again next round
+                log.exception("retention purge failed")
+
+    thread = threading.Thread(target=loop, name="retention", daemon=True)
+    thread.start()
+    return thread
