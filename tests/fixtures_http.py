@@ -47,16 +47,16 @@ class WebhookReceiver:
     it answers `default` (200).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.requests: list[RecordedRequest] = []
         self.default = Reply(200)
         self._replies: list[Reply] = []
         self._cond = threading.Condition()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer((host, 0), self._handler_class())
         self._server.daemon_threads = True
         port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{port}/hooks"
+        self.url = f"http://{host}:{port}/hooks"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -4,15 +4,12 @@ decoded, or while decoding as soon as it turns out bigger, longer or faster than
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import av
 import pytest
 
-from tests.clips import make_clip
+from tests.clips import black_clip, giant_frame_clip, make_clip
 from worker.pipeline.errors import (
     ERROR_CODES,
     DimensionsOutOfRange,
@@ -24,25 +21,6 @@ from worker.pipeline.source import DecodeStats, Limits, open_video
 
 MiB = 1024 * 1024
 
-# One black 16000x16000 H.264 frame: a 750 KB file that decodes to a 384 MB picture. Made in a
-# subprocess, so the encoder's 1.5 GB peak stays out of this process's high-water mark.
-_GIANT_FRAME_CLIP = """
-import sys
-import av
-with av.open(sys.argv[1], "w") as out:
-    stream = out.add_stream("libx264", rate=1)
-    stream.width = stream.height = 16000
-    stream.pix_fmt = "yuv420p"
-    stream.options = {"preset": "ultrafast", "crf": "51"}
-    frame = av.VideoFrame(16000, 16000, "yuv420p")
-    for plane in frame.planes:
-        plane.update(bytes(plane.buffer_size))
-    frame.pts = 0
-    out.mux(stream.encode(frame))
-    out.mux(stream.encode(None))
-"""
-
-
 def peak_memory() -> int:
     """This process's resident-memory high-water mark (VmHWM), in bytes."""
     try:
@@ -53,23 +31,6 @@ def peak_memory() -> int:
     except OSError:
         pass
     pytest.skip("needs Linux's /proc/self/status")
-
-
-def black_clip(path, *, fps: int, frames: int, side: int = 64) -> str:
-    """Identical black frames, so even thousands of them encode in a moment into a few KB."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width = stream.height = side
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast"}
-        frame = av.VideoFrame(side, side, "yuv420p")
-        for plane in frame.planes:
-            plane.update(bytes(plane.buffer_size))
-        for i in range(frames):
-            frame.pts = i
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return str(path)
 
 
 def decode_all(source) -> DecodeStats:
@@ -86,9 +47,7 @@ def test_the_new_codes_are_part_of_the_api():
 
 
 def test_a_giant_frame_is_refused_without_its_memory(tmp_path):
-    path = tmp_path / "giant.mp4"
-    subprocess.run([sys.executable, "-c", _GIANT_FRAME_CLIP, str(path)], check=True,
-                   timeout=120)
+    path = giant_frame_clip(tmp_path / "giant.mp4")
     assert path.stat().st_size < 2 * MiB
     before, started = peak_memory(), time.perf_counter()
     with pytest.raises(DimensionsOutOfRange) as err:

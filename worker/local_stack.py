@@ -54,8 +54,9 @@ class ServiceProcesses:
     """The API and worker processes of one stack, with their logs in `log_dir`."""
 
     def __init__(self, env: dict[str, str], log_dir: Path, *, api_port: int | None = None,
-                 worker_concurrency: int = 1):
+                 worker_concurrency: int = 1, api_env: dict[str, str] | None = None):
         self.env = env
+        self.api_env = {**env, **(api_env or {})}  # the API's own settings, if they differ
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.api_port = api_port or free_port()
@@ -71,7 +72,7 @@ class ServiceProcesses:
     def start_api(self) -> None:
         self._spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host",
                             "127.0.0.1", "--port", str(self.api_port), "--no-access-log",
-                            "--no-server-header"])
+                            "--no-server-header"], env=self.api_env)
 
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         return self._spawn(name, [
@@ -80,9 +81,10 @@ class ServiceProcesses:
             "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
         ])
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, command: list[str],
+               env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=self.env, stdout=log,
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env or self.env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
         return process

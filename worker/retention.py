@@ -41,9 +41,10 @@ def purge_expired_jobs(storage: Storage, config: Settings) -> int:
     return len(job_ids)
 
 
-def purge_unused_uploads(storage: Storage) -> int:
+def purge_unused_uploads(storage: Storage, *,
+                         older_than: timedelta = timedelta(days=LIFECYCLE_DAYS)) -> int:
     """Delete direct uploads older than a day that no job took; returns how many."""
-    cutoff = utcnow() - timedelta(days=LIFECYCLE_DAYS)
+    cutoff = utcnow() - older_than
     stale = [key for key, modified in storage.objects_under(UPLOADS_PREFIX) if modified < cutoff]
     storage.delete_keys(stale, what="unused uploads")
     if stale:

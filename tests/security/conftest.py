@@ -1,0 +1,174 @@
+"""A stack for the attacks: uvicorn and a Celery worker as real processes on the machine's
+Postgres and Redis and moto's S3 server, with tight limits so that each one can be reached
+quickly. Tenants are made with the real CLI (`dance-analyzer tenants create NAME --json`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import boto3
+import httpx
+import pytest
+import redis
+
+from tests.fixtures_http import WebhookReceiver
+from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
+from worker.local_stack import ServiceProcesses, tenant_command
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+METRICS_TOKEN = "metrics-token-for-tests"
+# The test receivers listen here, the one address exempt from the SSRF checks: every spelling
+# of 127.0.0.1 stays refused.
+RECEIVERS = "127.0.0.5"
+LIMITS = {
+    "RATE_LIMIT_PER_MINUTE": "120",
+    "MAX_JOBS_IN_FLIGHT": "3",
+    "UPLOAD_IDLE_TIMEOUT_S": "2",
+    "MAX_CONCURRENT_UPLOADS": "2",
+    "MAX_UPLOAD_MB": "32",
+    "WEBHOOK_TIMEOUT_S": "2",
+    "RETENTION_DAYS": "30",
+    "RETENTION_INTERVAL_S": "1",
+}
+
+
+@pytest.fixture(scope="package")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = f"Redis at {REDIS_URL} is unreachable ({exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI=true requires it")
+        pytest.skip(message)
+    return REDIS_URL
+
+
+@dataclass(frozen=True)
+class Bucket:
+    client: object
+    name: str
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name,
+                                                                       Prefix=prefix)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def unfinished_uploads(self) -> list[dict]:
+        return self.client.list_multipart_uploads(Bucket=self.name).get("Uploads", [])
+
+
+@pytest.fixture(scope="package")
+def bucket(moto_server) -> Bucket:
+    name = f"security-{secrets.token_hex(4)}"
+    s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3.create_bucket(Bucket=name)
+    return Bucket(s3, name)
+
+
+@pytest.fixture(scope="package")
+def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
+    suffix = secrets.token_hex(4)
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": f"video-{suffix}",
+        "WEBHOOK_QUEUE": f"webhooks-{suffix}",
+        "S3_ENDPOINT_URL": moto_server,
+        "S3_PUBLIC_ENDPOINT_URL": f"http://localhost:{urlparse(moto_server).port}",
+        "S3_BUCKET": bucket.name,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        "WEBHOOK_ALLOWED_HOSTS": RECEIVERS,  # the test receivers' address only
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "CORS_ORIGINS": "https://app.example.com",
+        "PROGRESS_INTERVAL_S": "0.2",
+        "JOB_LEASE_S": "10",
+        "RECONCILE_INTERVAL_S": "1",
+        "RECONCILE_QUEUED_AFTER_S": "5",
+        **LIMITS,
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    env.pop("AUTH_REQUIRED", None)  # the default: keys required
+    # The API also accepts 127.0.0.2, which the worker refuses: the delivery check's test.
+    services = ServiceProcesses(env, tmp_path_factory.mktemp("security-logs"),
+                                api_env={"WEBHOOK_ALLOWED_HOSTS": f"{RECEIVERS},127.0.0.2"})
+    services.start()
+    yield services
+    services.stop()
+    for name in services.processes:
+        print(f"----- {name} log -----\n{services.log(name)[-5000:]}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A recording webhook endpoint on the exempt test address."""
+    receiver = WebhookReceiver(host=RECEIVERS)
+    receiver.start()
+    yield receiver
+    receiver.close()
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant as `dance-analyzer tenants create --json` prints it, with a client."""
+
+    tenant_id: str
+    name: str
+    api_key: str
+    webhook_secret: str
+    api: httpx.Client
+
+
+@pytest.fixture(scope="package")
+def make_tenant(stack) -> Iterator:
+    clients: list[httpx.Client] = []
+
+    def make(prefix: str = "t") -> Tenant:
+        made = tenant_command(stack.env, "create", f"{prefix}-{secrets.token_hex(3)}")
+        client = httpx.Client(base_url=stack.api_url, timeout=60,
+                              headers={"Authorization": f"Bearer {made['api_key']}"})
+        clients.append(client)
+        return Tenant(api=client, **made)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def tenant(make_tenant) -> Tenant:
+    """A new tenant for each test: its own rate budget and jobs."""
+    return make_tenant()
+
+
+def submit(api: httpx.Client, path, route: str = "/api/jobs", headers=None, **form):
+    with open(path, "rb") as fh:
+        return api.post(route, data=form, headers=headers or {},
+                        files={"video": (os.path.basename(str(path)), fh, "video/mp4")})
+
+
+def wait_for_end(api: httpx.Client, job_id: str, timeout_s: float = 120,
+                 until: tuple[str, ...] = ("succeeded", "failed")) -> dict:
+    """Poll the status (within the rate limit) until the job reaches one of `until`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        answer = api.get(f"/api/status/{job_id}")
+        if answer.status_code == 429:
+            time.sleep(min(5, int(answer.headers["retry-after"])))
+            continue
+        assert answer.status_code == 200, answer.text
+        if answer.json()["status"] in until:
+            return answer.json()
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not reach {until} within {timeout_s} s")

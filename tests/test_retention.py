@@ -1,0 +1,69 @@
+"""The retention purge (`worker/retention.py`) on the real Postgres and the moto S3 server."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from shared.models import Job, utcnow
+from shared.storage_keys import input_key, output_keys, upload_key
+from shared.tenants import default_tenant
+from worker.retention import purge_expired_jobs, purge_unused_uploads
+
+pytestmark = pytest.mark.services
+
+
+def finished_job(db, storage, *, days_ago: float, status: str = "succeeded") -> uuid.UUID:
+    """A finished job with its input and outputs in the bucket."""
+    job_id = uuid.uuid4()
+    for key in (input_key(job_id, "a.mp4"), *output_keys(job_id).all()):
+        storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
+    with db() as session:
+        session.add(Job(id=job_id, tenant_id=default_tenant(session).id, status=status,
+                        input_key=input_key(job_id, "a.mp4"), options={},
+                        finished_at=utcnow() - timedelta(days=days_ago)))
+    return job_id
+
+
+def keys_of(storage, job_id) -> list[str]:
+    return [key for prefix in (f"inputs/{job_id}/", f"outputs/{job_id}/")
+            for key, _ in storage.objects_under(prefix)]
+
+
+def test_jobs_past_retention_lose_their_files_and_are_marked_expired(db, storage, s3_settings):
+    config = s3_settings.model_copy(update={"RETENTION_DAYS": 30})
+    old = finished_job(db, storage, days_ago=40)
+    old_failure = finished_job(db, storage, days_ago=31, status="failed")
+    recent = finished_job(db, storage, days_ago=29)
+
+    assert purge_expired_jobs(storage, config) == 2
+    assert purge_expired_jobs(storage, config) == 0  # nothing left to do
+
+    with db() as session:
+        rows = {job_id: session.get(Job, job_id) for job_id in (old, old_failure, recent)}
+    assert [rows[old].status, rows[old_failure].status, rows[recent].status] == [
+        "expired", "expired", "succeeded"]
+    assert rows[old].expired_at is not None
+    assert keys_of(storage, old) == [] and keys_of(storage, old_failure) == []
+    assert len(keys_of(storage, recent)) == 4
+
+
+def test_retention_days_zero_keeps_everything(db, storage, s3_settings):
+    config = s3_settings.model_copy(update={"RETENTION_DAYS": 0})
+    job_id = finished_job(db, storage, days_ago=4000)
+
+    assert purge_expired_jobs(storage, config) == 0
+    assert len(keys_of(storage, job_id)) == 4
+
+
+def test_unused_uploads_are_removed_once_old_enough(storage):
+    key = upload_key(uuid.uuid4(), uuid.uuid4(), "a.mp4")
+    storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
+    storage.client.put_object(Bucket=storage.bucket, Key="inputs/keep/source.mp4", Body=b"x")
+
+    assert purge_unused_uploads(storage) == 0  # uploaded just now: a job may still take it
+    assert purge_unused_uploads(storage, older_than=timedelta(0)) == 1
+
+    assert [k for k, _ in storage.objects_under("")] == ["inputs/keep/source.mp4"]
