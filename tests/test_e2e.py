@@ -12,7 +12,6 @@ from urllib.parse import urlparse
 import boto3
 import httpx
 import pytest
-import redis
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -23,20 +22,6 @@ from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 from worker.local_stack import ServiceProcesses, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(scope="module")
-def redis_url():
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        message = f"Redis at {REDIS_URL} is unreachable ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true requires it")
-        pytest.skip(message)
-    return REDIS_URL
 
 
 @pytest.fixture(scope="module")

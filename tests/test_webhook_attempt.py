@@ -17,37 +17,11 @@ import pytest
 from standardwebhooks import Webhook
 
 from shared.webhooks import (
-    JOB_SUCCEEDED,
     MAX_RESPONSE_BYTES,
     AttemptResult,
-    build_event,
-    deliver_once,
 )
 from tests.fixtures_http import RawServer, answer, drip
-from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
-
-SECRET = TEST_WEBHOOK_SECRET
-NEW_SECRET = "whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbi0xMjM0"
-OTHER_SECRET = "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="
-STATUS = {
-    "job_id": "3f1c2a9e-0b7d-4e5f-9a61-2c8d7e4b5a10",
-    "status": "succeeded",
-    "finished_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-}
-
-
-def _deliver(
-    url: str,
-    *,
-    webhook_id: str = "msg_test",
-    timeout_s: float = 5.0,
-    secrets: tuple[str, ...] = (SECRET,),
-    **kwargs,
-):
-    body = build_event(JOB_SUCCEEDED, STATUS)
-    return deliver_once(
-        url, webhook_id=webhook_id, body=body, secrets=secrets, timeout_s=timeout_s, **kwargs
-    )
+from tests.webhook_samples import SECRET, deliver
 
 
 def _timed(call: Callable[[], AttemptResult]) -> tuple[AttemptResult, float]:
@@ -63,7 +37,7 @@ def test_a_dripped_status_line_cannot_stretch_the_deadline(raw_server):
     reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
     server = raw_server(drip(reply, 0.3))
 
-    result, took = _timed(lambda: _deliver(f"http://127.0.0.1:{server.port}/hooks", timeout_s=1.0))
+    result, took = _timed(lambda: deliver(f"http://127.0.0.1:{server.port}/hooks", timeout_s=1.0))
 
     assert took < 1.5
     assert (result.outcome, result.status_code) == ("retry", None)
@@ -79,7 +53,7 @@ def test_a_dripped_body_cannot_stretch_the_deadline_and_the_status_decides(
     head = f"HTTP/1.1 {status} X\r\ncontent-length: 100\r\n\r\n".encode()
     server = raw_server(drip(b"x" * 100, 0.3, head=head))
 
-    result, took = _timed(lambda: _deliver(f"http://127.0.0.1:{server.port}/hooks", timeout_s=1.0))
+    result, took = _timed(lambda: deliver(f"http://127.0.0.1:{server.port}/hooks", timeout_s=1.0))
 
     assert took < 1.5
     assert (result.status_code, result.outcome) == (status, outcome)
@@ -89,7 +63,7 @@ def test_a_dripped_body_cannot_stretch_the_deadline_and_the_status_decides(
 def test_a_10_mib_answer_is_delivered_quickly_with_a_1_kib_excerpt(raw_server):
     server = raw_server(answer(200, b"a" * (10 * 1024 * 1024)))
 
-    result, took = _timed(lambda: _deliver(f"http://127.0.0.1:{server.port}/hooks"))
+    result, took = _timed(lambda: deliver(f"http://127.0.0.1:{server.port}/hooks"))
 
     assert (result.status_code, result.outcome) == (200, "delivered")
     assert result.response_excerpt == "a" * 1024
@@ -107,7 +81,7 @@ def test_reading_stops_at_the_body_cap(raw_server):
 
     server = raw_server(endless)
 
-    result, took = _timed(lambda: _deliver(f"http://127.0.0.1:{server.port}/", timeout_s=10))
+    result, took = _timed(lambda: deliver(f"http://127.0.0.1:{server.port}/", timeout_s=10))
 
     assert (result.status_code, result.outcome) == (200, "delivered")
     assert result.response_excerpt == "b" * 1024
@@ -118,7 +92,7 @@ def test_reading_stops_at_the_body_cap(raw_server):
 def test_attempts_run_from_several_threads_at_once(webhook_receiver):
     """Each call runs its own event loop, as in Celery threads or prefork children."""
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda n: _deliver(webhook_receiver.url), range(8)))
+        results = list(pool.map(lambda n: deliver(webhook_receiver.url), range(8)))
 
     assert [r.outcome for r in results] == ["delivered"] * 8
     assert len(webhook_receiver.wait_for(8)) == 8
@@ -143,7 +117,7 @@ def test_a_pinned_attempt_connects_to_the_address_and_keeps_the_host(webhook_rec
     port = int(webhook_receiver.url.rsplit(":", 1)[1].split("/")[0])
     lookups = _refuse_dns(monkeypatch)
 
-    result = _deliver(f"http://hooks.invalid:{port}/x?a=1", address="127.0.0.1")
+    result = deliver(f"http://hooks.invalid:{port}/x?a=1", address="127.0.0.1")
 
     assert (result.status_code, result.outcome) == (200, "delivered")
     (request,) = webhook_receiver.wait_for(1)
@@ -156,7 +130,7 @@ def test_a_pinned_attempt_connects_to_the_address_and_keeps_the_host(webhook_rec
 def test_without_an_address_the_name_is_resolved(monkeypatch):
     lookups = _refuse_dns(monkeypatch)
 
-    result = _deliver("http://hooks.invalid:8080/x", timeout_s=2)
+    result = deliver("http://hooks.invalid:8080/x", timeout_s=2)
 
     assert (result.status_code, result.outcome) == (None, "retry")
     assert "ConnectError" in result.error
@@ -179,7 +153,7 @@ def test_a_pinned_attempt_connects_to_an_ipv6_address(raw_server, monkeypatch):
     server = raw_server(answer(204, b""), host="::1")
     lookups = _refuse_dns(monkeypatch)
 
-    result = _deliver(f"http://hooks.invalid:{server.port}/v6", address="::1")
+    result = deliver(f"http://hooks.invalid:{server.port}/v6", address="::1")
 
     assert (result.status_code, result.outcome) == (204, "delivered")
     (request,) = server.requests
@@ -212,7 +186,7 @@ def test_the_pinned_request_names_the_address_the_host_and_the_sni(
         seen.append(request)
         return httpx.Response(200)
 
-    result = _deliver(url, address=address, transport=httpx.MockTransport(handler))
+    result = deliver(url, address=address, transport=httpx.MockTransport(handler))
 
     assert result.outcome == "delivered"
     (request,) = seen
@@ -223,7 +197,7 @@ def test_the_pinned_request_names_the_address_the_host_and_the_sni(
 
 def test_pinning_refuses_an_address_that_is_not_an_ip():
     with pytest.raises(ValueError):
-        _deliver("http://hooks.invalid/x", address="hooks.invalid")
+        deliver("http://hooks.invalid/x", address="hooks.invalid")
 
 
 # --- https pinning: SNI and certificate check use the name ----------------------------------
@@ -309,7 +283,7 @@ def test_a_pinned_https_attempt_verifies_the_name_not_the_address(
     trust = ssl.create_default_context(cadata=ca_pem.decode())
     lookups = _refuse_dns(monkeypatch)
 
-    result = _deliver(f"https://hooks.test:{server.port}/", address="127.0.0.1", verify=trust)
+    result = deliver(f"https://hooks.test:{server.port}/", address="127.0.0.1", verify=trust)
 
     assert (result.status_code, result.outcome) == (200, "delivered")
     assert result.response_excerpt == "tls ok"
@@ -324,7 +298,7 @@ def test_a_pinned_https_attempt_refuses_a_certificate_for_another_name(raw_serve
     server, ca_pem, server_names = _tls_server(raw_server, tmp_path, "other.test")
     trust = ssl.create_default_context(cadata=ca_pem.decode())
 
-    result = _deliver(f"https://hooks.test:{server.port}/", address="127.0.0.1", verify=trust)
+    result = deliver(f"https://hooks.test:{server.port}/", address="127.0.0.1", verify=trust)
 
     assert (result.status_code, result.outcome) == (None, "retry")
     assert "ConnectError" in result.error and "CERTIFICATE_VERIFY_FAILED" in result.error

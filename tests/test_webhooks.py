@@ -19,7 +19,6 @@ from shared.webhooks import (
     AttemptResult,
     build_event,
     classify_status,
-    deliver_once,
     max_total_delay_s,
     new_webhook_id,
     next_retry_delay_s,
@@ -29,30 +28,7 @@ from shared.webhooks import (
     webhook_id_for,
 )
 from tests.fixtures_http import Reply
-from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
-
-SECRET = TEST_WEBHOOK_SECRET
-NEW_SECRET = "whsec_bmV3LXNlY3JldC1hZnRlci1yb3RhdGlvbi0xMjM0"
-OTHER_SECRET = "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="
-STATUS = {
-    "job_id": "3f1c2a9e-0b7d-4e5f-9a61-2c8d7e4b5a10",
-    "status": "succeeded",
-    "finished_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-}
-
-
-def _deliver(
-    url: str,
-    *,
-    webhook_id: str = "msg_test",
-    timeout_s: float = 5.0,
-    secrets: tuple[str, ...] = (SECRET,),
-    **kwargs,
-):
-    body = build_event(JOB_SUCCEEDED, STATUS)
-    return deliver_once(
-        url, webhook_id=webhook_id, body=body, secrets=secrets, timeout_s=timeout_s, **kwargs
-    )
+from tests.webhook_samples import NEW_SECRET, OTHER_SECRET, SECRET, STATUS, deliver
 
 
 class _Midpoint:
@@ -146,14 +122,14 @@ def test_signing_needs_at_least_one_secret_and_not_a_bare_string():
     with pytest.raises(TypeError):
         sign_headers(SECRET, "msg_1", b"{}", at)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        _deliver("http://127.0.0.1:1/hooks", secrets=())
+        deliver("http://127.0.0.1:1/hooks", secrets=())
 
 
 # --- one attempt ----------------------------------------------------------------------------
 
 
 def test_delivery_is_signed_and_verifies_on_the_receiver(webhook_receiver):
-    result = _deliver(webhook_receiver.url, webhook_id="msg_abc")
+    result = deliver(webhook_receiver.url, webhook_id="msg_abc")
 
     (request,) = webhook_receiver.wait_for(1)
     event = Webhook(SECRET).verify(request.body, request.headers)
@@ -168,10 +144,10 @@ def test_retries_keep_the_webhook_id_and_are_signed_with_fresh_timestamps(webhoo
     webhook_receiver.respond_with(500, 200)
     first_at = datetime.now(timezone.utc) - timedelta(minutes=2)  # an earlier attempt
 
-    assert _deliver(webhook_receiver.url, webhook_id="msg_same", timestamp=first_at).outcome == (
+    assert deliver(webhook_receiver.url, webhook_id="msg_same", timestamp=first_at).outcome == (
         "retry"
     )
-    assert _deliver(webhook_receiver.url, webhook_id="msg_same").outcome == "delivered"
+    assert deliver(webhook_receiver.url, webhook_id="msg_same").outcome == "delivered"
 
     first, second = webhook_receiver.wait_for(2)
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == "msg_same"
@@ -182,7 +158,7 @@ def test_retries_keep_the_webhook_id_and_are_signed_with_fresh_timestamps(webhoo
 
 
 def test_a_default_attempt_is_signed_now(webhook_receiver):
-    _deliver(webhook_receiver.url)
+    deliver(webhook_receiver.url)
     (request,) = webhook_receiver.wait_for(1)
     sent_at = int(request.headers["webhook-timestamp"])
     assert abs(sent_at - datetime.now(timezone.utc).timestamp()) < 5
@@ -194,7 +170,7 @@ def test_a_default_attempt_is_signed_now(webhook_receiver):
 )
 def test_outcome_follows_the_status_code(webhook_receiver, status, outcome):
     webhook_receiver.respond_with(status)
-    result = _deliver(webhook_receiver.url)
+    result = deliver(webhook_receiver.url)
     assert (result.status_code, result.outcome) == (status, outcome)
     assert (result.error is None) == (outcome == "delivered")
 
@@ -202,7 +178,7 @@ def test_outcome_follows_the_status_code(webhook_receiver, status, outcome):
 def test_redirects_are_not_followed_and_count_as_failures(webhook_receiver):
     webhook_receiver.respond_with(Reply(302, headers={"location": "http://127.0.0.1:1/elsewhere"}))
 
-    result = _deliver(webhook_receiver.url)
+    result = deliver(webhook_receiver.url)
 
     assert (result.status_code, result.outcome) == (302, "retry")
     assert len(webhook_receiver.wait_for(1)) == 1
@@ -216,7 +192,7 @@ def test_client_errors_other_than_410_are_retried(status):
 def test_a_receiver_slower_than_the_timeout_is_retried(webhook_receiver):
     webhook_receiver.respond_with(Reply(200, delay_s=3))
 
-    result = _deliver(webhook_receiver.url, timeout_s=0.3)
+    result = deliver(webhook_receiver.url, timeout_s=0.3)
 
     assert result.outcome == "retry"
     assert result.status_code is None
@@ -227,7 +203,7 @@ def test_a_receiver_slower_than_the_timeout_is_retried(webhook_receiver):
 def test_a_2xx_whose_body_stalls_still_counts_as_delivered(webhook_receiver):
     webhook_receiver.respond_with(Reply(200, body=b"ok", body_delay_s=3))
 
-    result = _deliver(webhook_receiver.url, timeout_s=0.3)
+    result = deliver(webhook_receiver.url, timeout_s=0.3)
 
     assert (result.status_code, result.outcome) == (200, "delivered")
 
@@ -237,20 +213,20 @@ def test_connection_refused_is_retried():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
 
-    result = _deliver(f"http://127.0.0.1:{port}/hooks", timeout_s=2)
+    result = deliver(f"http://127.0.0.1:{port}/hooks", timeout_s=2)
 
     assert (result.status_code, result.outcome) == (None, "retry")
     assert "ConnectError" in result.error
 
 
 def test_an_unusable_url_is_given_up():
-    assert _deliver("ftp://127.0.0.1/hooks").outcome == "give_up"
+    assert deliver("ftp://127.0.0.1/hooks").outcome == "give_up"
 
 
 def test_retry_after_seconds_is_reported_and_honoured(webhook_receiver):
     webhook_receiver.respond_with(Reply(429, headers={"retry-after": "120"}))
 
-    result = _deliver(webhook_receiver.url)
+    result = deliver(webhook_receiver.url)
 
     assert (result.outcome, result.retry_after_s) == ("retry", 120.0)
     assert next_retry_delay_s(result, attempt=1, max_attempts=8) >= 120
@@ -268,7 +244,7 @@ def test_retry_after_accepts_an_http_date():
 
 
 def test_during_a_rotation_both_secrets_verify_the_delivered_request(webhook_receiver):
-    result = _deliver(webhook_receiver.url, secrets=(NEW_SECRET, SECRET))
+    result = deliver(webhook_receiver.url, secrets=(NEW_SECRET, SECRET))
 
     assert result.outcome == "delivered"
     (request,) = webhook_receiver.wait_for(1)

@@ -4,7 +4,6 @@ Redis queue (`broker`) and a tenant with an API key (`tenant`); `client` sends i
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from shared.config import Settings, settings
 from shared.storage import Storage
 from shared.tenants import create_tenant
 from tests.api.helpers import ApiTenant, Broker, api_client
+from tests.fixtures_redis import require_redis
 
 TEST_REDIS_DB = 11
 
@@ -30,16 +30,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
     """The process settings pointed at a fresh queue on a test Redis database."""
-    url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+    url = require_redis(f"redis://127.0.0.1:6379/{TEST_REDIS_DB}")
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = f"Redis is not reachable at {url} ({exc})"
-        client.close()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message}; CI=true requires it", pytrace=False)
-        pytest.skip(f"{message}; start it or set CI=true to make this an error")
     queue = f"test-api-{uuid.uuid4().hex[:12]}"
     monkeypatch.setattr(settings, "REDIS_URL", url)
     monkeypatch.setattr(settings, "CELERY_BROKER_URL", None)

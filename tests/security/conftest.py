@@ -14,13 +14,11 @@ from urllib.parse import urlparse
 import boto3
 import httpx
 import pytest
-import redis
 
 from tests.fixtures_http import WebhookReceiver
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 from worker.local_stack import ServiceProcesses, tenant_command
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 METRICS_TOKEN = "metrics-token-for-tests"
 # The test receivers listen here, the one address exempt from the SSRF checks: every spelling
 # of 127.0.0.1 stays refused.
@@ -35,18 +33,6 @@ LIMITS = {
     "RETENTION_DAYS": "30",
     "RETENTION_INTERVAL_S": "1",
 }
-
-
-@pytest.fixture(scope="package")
-def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        message = f"Redis at {REDIS_URL} is unreachable ({exc})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + "; CI=true requires it")
-        pytest.skip(message)
-    return REDIS_URL
 
 
 @dataclass(frozen=True)
