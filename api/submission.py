@@ -172,9 +172,11 @@ async def _from_upload(request: Request, caller: Caller, settings: Settings, sto
     await run_in_threadpool(_check_in_flight, caller, settings.MAX_JOBS_IN_FLIGHT)
 
     upload = await run_in_threadpool(storage.find_first, upload_prefix(caller.tenant_id, upload_id))
+    if await run_in_threadpool(_own_job_exists, caller, upload_id):
+        if upload is not None:  # written again after the job took the first file: unused
+            await _delete_quietly(storage, keys=[upload[0]])
+        raise _job_exists(upload_id)
     if upload is None:
-        if await run_in_threadpool(_own_job_exists, caller, upload_id):
-            raise _job_exists(upload_id)
         raise APIError(
             400, "upload_not_found",
             f"nothing was uploaded for upload {upload_id} (or its upload URL expired)",

@@ -26,7 +26,6 @@ from shared.states import JobStatus
 log = logging.getLogger(__name__)
 
 
-
 def require_metrics_token(request: Request, settings: SettingsDep) -> None:
     """With METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` may scrape; without
     it, /metrics is open in development and test, refused (403) in production."""

@@ -93,6 +93,7 @@ async def test_writing_to_the_upload_again_after_the_job_changes_nothing(client,
     assert again.status_code == 409  # and it cannot become a second job either
     assert object_bytes(storage, job.input_key) == first
     assert len(jobs_in_db(db)) == 1
+    assert bucket_keys(storage) == [job.input_key]  # the unused second file is gone
 
 
 async def test_a_matroska_upload_keeps_its_extension_and_type(client, db, storage):
