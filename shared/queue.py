@@ -48,7 +48,9 @@ def make_celery(name: str, config: Settings = settings) -> Celery:
 def _transport_options(config: Settings) -> dict:
     if config.broker_url.startswith("filesystem://"):  # the local mode's serverless broker
         folder = config.CELERY_FILESYSTEM_BROKER_DIR
-        return {"data_folder_in": folder, "data_folder_out": folder}
+        # every folder under the broker's own, none in the working directory
+        return {"data_folder_in": folder, "data_folder_out": folder,
+                "control_folder": f"{folder}/control"}
     # Redis redelivers unacked messages after this: keep it above the hard time limit.
     return {"visibility_timeout": config.broker_visibility_timeout_s}
 
