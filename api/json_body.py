@@ -77,4 +77,3 @@ async def read_json_body(request: Request, *, idle_timeout_s: float) -> Any:
     except ClientDisconnect:
         raise APIError(400, "upload_interrupted", "the client disconnected") from None
     return loads_bounded(bytes(body), code="invalid_json")
-

@@ -52,7 +52,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(config: Settings | None = None) -> FastAPI:
-    """Build the application (routes, JSON error handlers, CORS when configured)."""
+    """Build the application: routes, JSON error handlers, security headers, CORS when
+    configured, the docs page and its static files."""
     config = config or settings
     app = FastAPI(
         title=TITLE,

@@ -304,5 +304,3 @@ def test_a_pinned_https_attempt_refuses_a_certificate_for_another_name(raw_serve
     assert "ConnectError" in result.error and "CERTIFICATE_VERIFY_FAILED" in result.error
     assert server_names == ["hooks.test"]
     assert server.requests == []
-
-

@@ -239,4 +239,3 @@ class Progress:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -67,4 +67,3 @@ def attempt_delivery(job_id: uuid.UUID, event_type: str, attempt: int,
     log.info("job %s: webhook %s attempt %d -> %s (%s)", job_id, event_type, attempt,
              result.outcome, result.status_code or result.error)
     return next_retry_delay_s(result, attempt, settings.WEBHOOK_MAX_ATTEMPTS)
-

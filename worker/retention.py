@@ -13,11 +13,11 @@ import logging
 import threading
 from datetime import timedelta
 
-from shared.config import Settings
+from shared.config import Settings, settings
 from shared.db import session_scope
 from shared.models import utcnow
 from shared.states import find_expired_retention, mark_expired
-from shared.storage import LIFECYCLE_DAYS, Storage
+from shared.storage import LIFECYCLE_DAYS, Storage, get_storage
 from shared.storage_keys import UPLOADS_PREFIX
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,6 @@ def purge_unused_uploads(storage: Storage, *,
 def start_retention(stop: threading.Event) -> threading.Thread:
     """Purge every RETENTION_INTERVAL_S in a daemon thread until `stop` (every worker runs
     one; the purges do not step on each other)."""
-    from shared.config import settings
-    from shared.storage import get_storage
 
     def loop() -> None:
         while not stop.wait(settings.RETENTION_INTERVAL_S):

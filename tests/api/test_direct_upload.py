@@ -232,4 +232,3 @@ async def test_the_presigned_post_caps_the_size_and_expires(client, api_settings
     expires_at = datetime.fromisoformat(t["expires_at"].replace("Z", "+00:00"))
     expected = utcnow() + timedelta(seconds=api_settings.PRESIGNED_URL_EXPIRY_S)
     assert abs((expires_at - expected).total_seconds()) < 60
-

@@ -317,4 +317,3 @@ def test_a_job_older_than_the_retention_expires_and_loses_its_files(tenant, clip
     assert video.status_code == 410 and video.json()["code"] == "job_expired"
     listed = [item["job_id"] for item in tenant.api.get("/api/jobs").json()["items"]]
     assert job_id in listed  # the row stays
-
