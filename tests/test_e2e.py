@@ -18,8 +18,8 @@ from standardwebhooks import Webhook
 
 from shared.models import WebhookDelivery
 from tests.clips import make_clip, probe
-from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
-from worker.local_stack import ServiceProcesses, tenant_command
+from tests.stacks import running_stack, service_env
+from worker.local_stack import tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 
@@ -35,35 +35,10 @@ def bucket(moto_server):
 
 @pytest.fixture(scope="module")
 def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):
-    suffix = secrets.token_hex(4)
-    port = urlparse(moto_server).port
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": redis_url,
-        "CELERY_QUEUE": f"video-{suffix}",
-        "WEBHOOK_QUEUE": f"webhooks-{suffix}",
-        "S3_ENDPOINT_URL": moto_server,
-        "S3_PUBLIC_ENDPOINT_URL": f"http://localhost:{port}",  # what clients reach
-        "S3_BUCKET": bucket[1],
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
-        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",  # the test receivers
-        "PROGRESS_INTERVAL_S": "0.2",
-        "JOB_LEASE_S": "10",
-        "RECONCILE_INTERVAL_S": "1",
-        "RECONCILE_QUEUED_AFTER_S": "5",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    services = ServiceProcesses(env, tmp_path_factory.mktemp("logs"))
-    services.start()
-    yield services
-    services.stop()
-    for name in services.processes:
-        print(f"----- {name} log -----\n{services.log(name)[-5000:]}")
+    env = service_env(pg_url=pg_url, redis_url=redis_url, moto_server=moto_server,
+                      bucket=bucket[1], WEBHOOK_ALLOWED_HOSTS="127.0.0.1")  # the receivers
+    with running_stack(env, tmp_path_factory.mktemp("logs")) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")

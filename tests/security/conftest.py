@@ -9,14 +9,13 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import boto3
 import httpx
 import pytest
 
 from tests.fixtures_http import WebhookReceiver
-from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
+from tests.stacks import running_stack, service_env
 from worker.local_stack import ServiceProcesses, tenant_command
 
 METRICS_TOKEN = "metrics-token-for-tests"
@@ -60,40 +59,14 @@ def bucket(moto_server) -> Bucket:
 
 @pytest.fixture(scope="package")
 def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
-    suffix = secrets.token_hex(4)
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": redis_url,
-        "CELERY_QUEUE": f"video-{suffix}",
-        "WEBHOOK_QUEUE": f"webhooks-{suffix}",
-        "S3_ENDPOINT_URL": moto_server,
-        "S3_PUBLIC_ENDPOINT_URL": f"http://localhost:{urlparse(moto_server).port}",
-        "S3_BUCKET": bucket.name,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
-        "WEBHOOK_ALLOWED_HOSTS": RECEIVERS,  # the test receivers' address only
-        "METRICS_TOKEN": METRICS_TOKEN,
-        "CORS_ORIGINS": "https://app.example.com",
-        "PROGRESS_INTERVAL_S": "0.2",
-        "JOB_LEASE_S": "10",
-        "RECONCILE_INTERVAL_S": "1",
-        "RECONCILE_QUEUED_AFTER_S": "5",
-        **LIMITS,
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    env.pop("AUTH_REQUIRED", None)  # the default: keys required
+    env = service_env(pg_url=pg_url, redis_url=redis_url, moto_server=moto_server,
+                      bucket=bucket.name, WEBHOOK_ALLOWED_HOSTS=RECEIVERS,
+                      METRICS_TOKEN=METRICS_TOKEN, CORS_ORIGINS="https://app.example.com",
+                      **LIMITS)
     # The API also accepts 127.0.0.2, which the worker refuses: the delivery check's test.
-    services = ServiceProcesses(env, tmp_path_factory.mktemp("security-logs"),
-                                api_env={"WEBHOOK_ALLOWED_HOSTS": f"{RECEIVERS},127.0.0.2"})
-    services.start()
-    yield services
-    services.stop()
-    for name in services.processes:
-        print(f"----- {name} log -----\n{services.log(name)[-5000:]}")
+    with running_stack(env, tmp_path_factory.mktemp("security-logs"),
+                       api_env={"WEBHOOK_ALLOWED_HOSTS": f"{RECEIVERS},127.0.0.2"}) as services:
+        yield services
 
 
 @pytest.fixture
