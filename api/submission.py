@@ -53,6 +53,7 @@ from api.upload import (
 )
 from shared.config import Settings
 from shared.db import session_scope
+from shared.job_queries import mark_enqueued
 from shared.media_types import sniff_container
 from shared.models import Job, Tenant, utcnow
 from shared.queue import enqueue_job
@@ -340,14 +341,21 @@ def _job_exists(job_id: uuid.UUID) -> APIError:
 
 
 async def _enqueue(job_id: uuid.UUID) -> None:
-    """Queue the committed job; failures are logged only (the reconciler re-enqueues)."""
+    """Queue the committed job and note it (`enqueued_at`); a failure is logged only: the
+    reconciler sends the message of a job that has none."""
     with anyio.move_on_after(ENQUEUE_TIMEOUT_S) as scope:
         try:
             await anyio.to_thread.run_sync(enqueue_job, job_id, abandon_on_cancel=True)
+            await run_in_threadpool(_note_enqueued, job_id)
         except Exception:
             log.exception("job %s: could not enqueue; left queued for the reconciler", job_id)
     if scope.cancelled_caught:
         log.error("job %s: enqueue timed out; left queued for the reconciler", job_id)
+
+
+def _note_enqueued(job_id: uuid.UUID) -> None:
+    with session_scope() as session:
+        mark_enqueued(session, [job_id])
 
 
 async def _delete_quietly(storage: Storage, job_id: uuid.UUID | None = None, *,

@@ -1,5 +1,6 @@
 """`python -m shared.bootstrap`: create the S3 bucket if it does not exist and set its
-lifecycle rules (abort unfinished multipart uploads, expire unused direct uploads). Idempotent.
+lifecycle rules (abort unfinished multipart uploads, expire unused direct uploads), and abort
+multipart uploads abandoned for STALE_MULTIPART_UPLOAD_S (e.g. by a killed gateway). Idempotent.
 
 Run once per deployment, next to `alembic upgrade head` (docker-compose's `bucket` service).
 """
@@ -10,6 +11,7 @@ import sys
 
 from botocore.exceptions import ClientError
 
+from shared.config import settings
 from shared.storage import LIFECYCLE_DAYS, get_storage
 
 
@@ -26,6 +28,8 @@ def main() -> int:
         return 0
     print(f"lifecycle: unfinished multipart uploads aborted and unused uploads expired after "
           f"{LIFECYCLE_DAYS} day(s)")
+    aborted = storage.abort_stale_multipart_uploads(settings.STALE_MULTIPART_UPLOAD_S)
+    print(f"abandoned multipart uploads aborted now: {aborted}")
     return 0
 
 

@@ -7,6 +7,8 @@ nothing else in the project reads environment variables.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
@@ -73,8 +75,18 @@ class Settings(BaseSettings):
     JOB_SOFT_TIME_LIMIT_S: int = Field(default=1800, ge=10)  # longest allowed job
     JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1)
     JOB_LEASE_S: int = Field(default=120, ge=10)  # a claimed job is re-claimable after this
-    RECONCILE_QUEUED_AFTER_S: float = Field(default=300.0, gt=0)  # re-enqueue stuck jobs
+    RECONCILE_QUEUED_AFTER_S: float = Field(default=300.0, gt=0)  # message checks after this
     WORKER_MAX_TASKS_PER_CHILD: int = Field(default=50, ge=1)
+    # A storage or database outage: retries back off (with jitter, up to the max delay)
+    # within this window, then the job fails `dependency_unavailable`. No attempt is used.
+    DEPENDENCY_RETRY_WINDOW_S: float = Field(default=900.0, gt=0)
+    DEPENDENCY_RETRY_MAX_DELAY_S: float = Field(default=60.0, gt=0)
+    # On SIGTERM a worker finishes its job within this, else hands it back at once; give the
+    # platform's grace (compose stop_grace_period, Kubernetes terminationGracePeriodSeconds)
+    # some 15 s more.
+    JOB_SHUTDOWN_GRACE_S: float = Field(default=45.0, ge=0)
+    WORKER_SCRATCH_DIR: str | None = None  # a job's staged files; default: the temp dir
+    STALE_MULTIPART_UPLOAD_S: float = Field(default=3600.0, gt=0)  # aborted after this idle
 
     # --- pipeline limits (bad input is refused with a code, see worker.pipeline.errors) ----
     MAX_VIDEO_DURATION_S: float = Field(default=600.0, gt=0)
@@ -159,6 +171,11 @@ class Settings(BaseSettings):
     def broker_visibility_timeout_s(self) -> int:
         """Redis redelivers unacked messages after this; keep it well above the hard limit."""
         return 2 * self.job_time_limit_s + 600
+
+    @property
+    def scratch_dir(self) -> str:
+        """Where workers keep a job's input and outputs between retries of an attempt."""
+        return self.WORKER_SCRATCH_DIR or os.path.join(tempfile.gettempdir(), "dance-scratch")
 
     @property
     def is_sqlite(self) -> bool:

@@ -80,6 +80,7 @@ class JobStatus(str, Enum):
     failed = "failed"
     deleted = "deleted"
     expired = "expired"  # its files were purged after RETENTION_DAYS; the row stays
+    retrying = "retrying"  # waiting out a storage or database outage, or a worker's shutdown
 
     def __str__(self) -> str:
         return self.value
@@ -185,9 +186,17 @@ class Job(Base):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 
-    worker_host: Mapped[str | None] = mapped_column(String(255))
+    worker_host: Mapped[str | None] = mapped_column(String(255))  # the worker's node name
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its task message sent
+
+    # While `retrying`: why, when the next try is due, and since when the attempt has been
+    # waiting on dependencies (it fails `dependency_unavailable` after
+    # DEPENDENCY_RETRY_WINDOW_S).
+    retry_reason: Mapped[str | None] = mapped_column(Text)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retrying_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Idempotency-Key of the submission (per tenant, 24 h) and the fingerprint of what was
     # asked then (input, webhook URL, options): a replay asking something else is refused.

@@ -6,15 +6,22 @@ it never imports the worker's code.
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 
+import redis
 from celery import Celery
 
 from shared.config import Settings, settings
 
 PROCESS_JOB = "dance.process_job"
 DELIVER_WEBHOOK = "dance.deliver_webhook"
+# Kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults).
+UNACKED_KEY = "unacked"
+UNACKED_INDEX_KEY = "unacked_index"
 
 
 def make_celery(name: str, config: Settings = settings) -> Celery:
@@ -60,6 +67,48 @@ def _client() -> Celery:
     return make_celery("dance-api")
 
 
-def enqueue_job(job_id: uuid.UUID | str) -> None:
-    """Queue the processing of a committed job row."""
-    _client().send_task(PROCESS_JOB, args=[str(job_id)], queue=settings.CELERY_QUEUE)
+def enqueue_job(job_id: uuid.UUID | str, *, continue_attempt: int | None = None) -> None:
+    """Queue the processing of a committed job row (or the continuation of an attempt)."""
+    kwargs = {} if continue_attempt is None else {"attempt": continue_attempt}
+    _client().send_task(PROCESS_JOB, args=[str(job_id)], kwargs=kwargs,
+                        queue=settings.CELERY_QUEUE)
+
+
+@dataclass(frozen=True)
+class QueuedMessages:
+    """The job messages a Redis broker holds: waiting in the queue, and delivered to a worker
+    but not yet acknowledged (with the delivery time: a long-unacknowledged message of a job
+    that never started belongs to a dead worker)."""
+
+    waiting: frozenset[str]
+    delivered_at: dict[str, float]
+
+
+def queued_messages(url: str, queue: str) -> QueuedMessages:
+    """Read the job ids of every `dance.process_job` message in a Redis broker's `queue` list
+    and in Kombu's unacknowledged-message hash (one round trip each)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+    try:
+        waiting = {_job_of(raw) for raw in client.lrange(queue, 0, -1)}
+        unacked = client.hgetall(UNACKED_KEY)
+        times = dict(client.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True))
+    finally:
+        client.close()
+    delivered = {}
+    for tag, raw in unacked.items():
+        message = json.loads(raw)[0]
+        if job_id := _job_of(json.dumps(message)):
+            delivered[job_id] = float(times.get(tag, 0.0))
+    return QueuedMessages(frozenset(waiting - {None}), delivered)
+
+
+def _job_of(raw: bytes | str) -> str | None:
+    """The job id of a serialized Celery message of `dance.process_job`, else None."""
+    try:
+        message = json.loads(raw)
+        if message.get("headers", {}).get("task") != PROCESS_JOB:
+            return None
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        return str(args[0])
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None

@@ -25,6 +25,14 @@ class JobError(BaseModel):
     message: str = Field(examples=["the file is not a video this service can read"])
 
 
+class JobRetry(BaseModel):
+    """Why a `retrying` job waits, and when it is tried next."""
+
+    reason: str | None = None
+    next_try_at: datetime | None = None
+    waiting_since: datetime | None = None
+
+
 class JobInput(BaseModel):
     filename: str | None = None
     size_bytes: int | None = None
@@ -58,6 +66,7 @@ class JobStatusPublic(BaseModel):
     result: JobResult | None = None
     error: JobError | None = None
     # extensions
+    retry: JobRetry | None = None
     updated_at: datetime | None = None
     attempts: int = 0
     input: JobInput | None = None
@@ -84,6 +93,10 @@ def job_status(job: Job, storage: Storage | None, *, expires_s: int,
     error = None
     if status is JobStatus.failed and job.error_code:
         error = JobError(code=job.error_code, message=job.error_message or job.error_code)
+    retry = None
+    if status is JobStatus.retrying:
+        retry = JobRetry(reason=job.retry_reason, next_try_at=job.next_retry_at,
+                         waiting_since=job.retrying_since)
     links = {"self": f"{base_url}/api/jobs/{job_id}"}
     if status is JobStatus.succeeded:
         links |= {"video": f"{base_url}/api/jobs/{job_id}/video",
@@ -91,7 +104,8 @@ def job_status(job: Job, storage: Storage | None, *, expires_s: int,
     return JobStatusPublic(
         job_id=job_id, status=status, progress=job.progress or 0, created_at=job.created_at,
         started_at=job.started_at, finished_at=job.finished_at, metrics=job.metrics,
-        result=result, error=error, updated_at=job.updated_at, attempts=job.attempts or 0,
+        result=result, error=error, retry=retry, updated_at=job.updated_at,
+        attempts=job.attempts or 0,
         input=JobInput(filename=job.input_filename, size_bytes=job.input_size_bytes,
                        content_type=job.input_content_type),
         options=job.options or {}, webhook_url=_without_user_info(job.webhook_url), links=links,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, update
 from sqlalchemy.orm import Session
 
 from shared.config import settings
@@ -31,18 +31,17 @@ __all__ = [
     "can_transition",
     "claim_job",
     "fail_exhausted",
-    "find_expired_leases",
-    "find_expired_retention",
-    "find_stale_queued",
     "mark_deleted",
     "mark_expired",
     "mark_failed",
     "mark_succeeded",
-    "release_job",
+    "release_for_retry",
+    "renew_lease",
     "update_progress",
 ]
 
 ERROR_MESSAGE_MAX_CHARS = 4000
+_NO_RETRY = {"retry_reason": None, "next_retry_at": None, "retrying_since": None}
 
 TERMINAL: frozenset[JobStatus] = frozenset(
     {JobStatus.succeeded, JobStatus.failed, JobStatus.deleted, JobStatus.expired}
@@ -51,16 +50,18 @@ TERMINAL: frozenset[JobStatus] = frozenset(
 TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     JobStatus.queued: frozenset({JobStatus.processing, JobStatus.failed, JobStatus.deleted}),
     # processing -> processing: a redelivered task reclaims a job whose lease expired;
-    # processing -> queued: a worker releases the job for a later retry.
+    # processing -> retrying: the worker waits out an outage, or hands the job back when it
+    # shuts down; the same attempt continues later (retrying -> processing).
     JobStatus.processing: frozenset(
         {
             JobStatus.processing,
-            JobStatus.queued,
+            JobStatus.retrying,
             JobStatus.succeeded,
             JobStatus.failed,
             JobStatus.deleted,
         }
     ),
+    JobStatus.retrying: frozenset({JobStatus.processing, JobStatus.failed, JobStatus.deleted}),
     # -> expired: the retention purge removed its files (RETENTION_DAYS)
     JobStatus.succeeded: frozenset({JobStatus.deleted, JobStatus.expired}),
     JobStatus.failed: frozenset({JobStatus.deleted, JobStatus.expired}),
@@ -84,14 +85,34 @@ def claim_job(
     worker_host: str,
     lease_s: float,
     max_attempts: int | None = None,
+    continue_attempt: int | None = None,
 ) -> Job | None:
     """Take a queued job, or a processing one whose lease expired, for one more attempt.
 
     Refused once `attempts` reached `max_attempts` (default `settings.JOB_MAX_ATTEMPTS`).
     On success the job is processing, holds a lease until now + `lease_s`, and the returned
     row's `attempts` is this attempt's number.
+
+    With `continue_attempt`, take the job back for that same attempt after a wait (it is
+    `retrying`, or still `processing` under an expired lease if the release could not be
+    written): the attempt count and the progress stay, so an outage or a shutdown costs no
+    attempt.
     """
     now = utcnow()
+    if continue_attempt is not None:
+        return _transition(
+            session,
+            job_id,
+            [or_(Job.status == JobStatus.retrying.value,
+                 and_(Job.status == JobStatus.processing.value, _lease_expired(now))),
+             Job.attempts == continue_attempt],
+            status=JobStatus.processing.value,
+            worker_host=worker_host,
+            lease_expires_at=now + timedelta(seconds=lease_s),
+            retry_reason=None,
+            next_retry_at=None,
+            updated_at=now,
+        )
     limit = settings.JOB_MAX_ATTEMPTS if max_attempts is None else max_attempts
     job = _transition(
         session,
@@ -116,16 +137,41 @@ def claim_job(
     return job
 
 
-def release_job(session: Session, job_id: uuid.UUID, *, attempt: int | None = None) -> Job | None:
-    """Give a processing job back to the queue (e.g. before a Celery retry); attempts are kept."""
+def release_for_retry(
+    session: Session,
+    job_id: uuid.UUID,
+    *,
+    attempt: int,
+    reason: str,
+    next_retry_at: datetime,
+) -> Job | None:
+    """Let go of a processing job until `next_retry_at`, when the same attempt continues
+    (`claim_job(continue_attempt=...)`). `retrying_since` keeps the start of the first wait."""
+    now = utcnow()
     return _transition(
         session,
         job_id,
-        [Job.status == JobStatus.processing.value, *_fence(attempt)],
-        status=JobStatus.queued.value,
+        [Job.status == JobStatus.processing.value, Job.attempts == attempt],
+        status=JobStatus.retrying.value,
         lease_expires_at=None,
-        updated_at=utcnow(),
+        retry_reason=reason[:ERROR_MESSAGE_MAX_CHARS],
+        next_retry_at=next_retry_at,
+        retrying_since=func.coalesce(Job.retrying_since, _at(now)),
+        updated_at=now,
     )
+
+
+def renew_lease(session: Session, job_id: uuid.UUID, *, attempt: int, lease_s: float) -> bool:
+    """Extend the lease of a processing attempt; `False` means the job is no longer ours."""
+    now = utcnow()
+    job = _transition(
+        session,
+        job_id,
+        [Job.status == JobStatus.processing.value, Job.attempts == attempt],
+        lease_expires_at=now + timedelta(seconds=lease_s),
+        updated_at=now,
+    )
+    return job is not None
 
 
 def fail_exhausted(
@@ -206,6 +252,7 @@ def mark_succeeded(
         error_message=None,
         finished_at=now,
         lease_expires_at=None,
+        **_NO_RETRY,
         updated_at=now,
     )
 
@@ -229,6 +276,7 @@ def mark_failed(
         error_message=message[:ERROR_MESSAGE_MAX_CHARS],
         finished_at=now,
         lease_expires_at=None,
+        **_NO_RETRY,
         updated_at=now,
     )
 
@@ -258,50 +306,6 @@ def mark_expired(session: Session, job_id: uuid.UUID) -> Job | None:
         expired_at=now,
         updated_at=now,
     )
-
-
-def find_expired_retention(
-    session: Session, finished_before: datetime, *, limit: int = 100
-) -> list[uuid.UUID]:
-    """Ids of succeeded or failed jobs that finished before `finished_before`, oldest first.
-
-    On Postgres the rows are locked (`SKIP LOCKED`) so that workers purging at the same time
-    take different jobs.
-    """
-    stmt = (
-        select(Job.id)
-        .where(Job.status.in_(_sources(JobStatus.expired)), Job.finished_at < finished_before)
-        .order_by(Job.finished_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list(session.scalars(stmt))
-
-
-def find_stale_queued(
-    session: Session, older_than_s: float, *, limit: int = 100
-) -> list[uuid.UUID]:
-    """Ids of jobs queued for more than `older_than_s` seconds, oldest first (to re-enqueue)."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
-    stmt = (
-        select(Job.id)
-        .where(Job.status == JobStatus.queued.value, Job.updated_at < cutoff)
-        .order_by(Job.created_at)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
-
-
-def find_expired_leases(session: Session, *, limit: int = 100) -> list[uuid.UUID]:
-    """Ids of processing jobs whose lease expired (their worker died), oldest first."""
-    stmt = (
-        select(Job.id)
-        .where(Job.status == JobStatus.processing.value, _lease_expired(utcnow()))
-        .order_by(Job.created_at)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
 
 
 def _transition(

@@ -258,6 +258,30 @@ class Storage:
                     f"first {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
 
+    def abort_stale_multipart_uploads(self, older_than_s: float) -> int:
+        """Abort multipart uploads that got no part for `older_than_s` (their uploader, e.g.
+        a killed gateway, is gone: S3 would keep the parts forever); returns how many."""
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
+        aborted = 0
+        paginator = self.client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] >= cutoff:
+                    continue
+                key, upload_id = upload["Key"], upload["UploadId"]
+                parts = self.client.list_parts(Bucket=self.bucket, Key=key,
+                                               UploadId=upload_id).get("Parts", [])
+                if any(part["LastModified"] >= cutoff for part in parts):
+                    continue
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                       UploadId=upload_id)
+                    aborted += 1
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                        raise
+        return aborted
+
     # --- presigned URLs (signed for the public endpoint) ---
 
     def presigned_get(

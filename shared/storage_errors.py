@@ -77,3 +77,34 @@ def is_not_found(exc: ClientError) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return status == 404 or code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+
+
+def _client_error_code(exc: BaseException) -> str | None:
+    """The S3 error code of the first `ClientError` in the chain (wrapped ones included)."""
+    for err in _exception_chain(exc):
+        if isinstance(err, ClientError):
+            return str(err.response.get("Error", {}).get("Code", ""))
+    return None
+
+
+def is_missing_object(exc: BaseException) -> bool:
+    """True when storage says the object is not there (a HEAD or GET of a missing key)."""
+    return _client_error_code(exc) in ("404", "NoSuchKey")
+
+
+_ACCESS_DENIED = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                            "AllAccessDisabled", "403"})
+
+
+def storage_failure(exc: BaseException) -> tuple[str, str] | None:
+    """A job's error code and message for a permanent storage refusal, or None when `exc`
+    is no storage error: `storage_bucket_missing`, `storage_access_denied`,
+    `storage_error`."""
+    code = _client_error_code(exc)
+    if code is None:
+        return None
+    if code == "NoSuchBucket":
+        return "storage_bucket_missing", "the storage bucket does not exist"
+    if code in _ACCESS_DENIED:
+        return "storage_access_denied", f"storage refused access ({code})"
+    return "storage_error", f"storage refused the request ({code or 'no code'})"

@@ -3,6 +3,7 @@ every way a job can go, including running twice, being taken over and being dele
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import uuid
@@ -10,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from shared import states
 from shared.config import settings
 from shared.models import Job, utcnow
 from shared.states import mark_deleted
@@ -18,6 +20,7 @@ from shared.storage_keys import input_key, output_keys
 from shared.tenants import default_tenant
 from tests.clips import make_clip
 from worker import jobs
+from worker.scratch import Scratch
 
 pytestmark = pytest.mark.services
 
@@ -130,12 +133,70 @@ def test_a_job_deleted_while_it_runs_stops_and_leaves_no_outputs(db, storage, su
     assert stored(storage, job_id) == []
 
 
-def test_a_storage_outage_hands_the_job_back_for_a_retry(db, submit, s3_settings):
+def test_a_storage_outage_releases_the_attempt_until_its_next_try(db, submit, s3_settings,
+                                                                   tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "WORKER_SCRATCH_DIR", str(tmp_path / "scratch"))
     job_id = submit()
     unreachable = s3_settings.model_copy(update={"S3_ENDPOINT_URL": "http://127.0.0.1:9"})
     storage = Storage(unreachable, connect_timeout_s=0.5, max_attempts=1)
-    with pytest.raises(Exception) as raised:
-        jobs.process_job(job_id, storage)
-    assert jobs.is_transient(raised.value)
+
+    with pytest.raises(jobs.WaitForDependency) as waiting:
+        jobs.process_job(job_id, storage, retries=2)
+
     job = load(db, job_id)
-    assert (job.status, job.attempts) == ("queued", 1)  # the next try claims it at once
+    assert (job.status, job.attempts) == ("retrying", 1)
+    assert job.retry_reason.startswith("storage unavailable")
+    assert waiting.value.attempt == 1 and waiting.value.since == job.retrying_since
+    assert 8 * 0.8 <= waiting.value.delay_s <= 8 * 1.2  # 2 s doubled twice, +-20 %
+    assert (job.next_retry_at - utcnow()).total_seconds() == pytest.approx(
+        waiting.value.delay_s, abs=2)
+    assert jobs.process_job(job_id, storage).status == "skipped"  # a plain message waits
+
+
+def test_the_continued_attempt_succeeds_without_using_an_attempt(db, storage, submit,
+                                                                 s3_settings, tmp_path,
+                                                                 monkeypatch):
+    monkeypatch.setattr(settings, "WORKER_SCRATCH_DIR", str(tmp_path / "scratch"))
+    job_id = submit()
+    unreachable = s3_settings.model_copy(update={"S3_ENDPOINT_URL": "http://127.0.0.1:9"})
+    with pytest.raises(jobs.WaitForDependency):
+        jobs.process_job(job_id, Storage(unreachable, connect_timeout_s=0.5, max_attempts=1))
+
+    outcome = jobs.process_job(job_id, storage, continue_attempt=1, worker="worker-b@host")
+
+    job = load(db, job_id)
+    assert outcome.status == "succeeded"
+    assert (job.status, job.attempts, job.worker_host) == ("succeeded", 1, "worker-b@host")
+    assert job.retry_reason is None and job.retrying_since is None
+    assert not (tmp_path / "scratch" / str(job_id)).exists()  # staged files removed at the end
+
+
+def test_an_output_upload_to_a_missing_bucket_fails_with_a_storage_code(
+        db, storage, submit, s3_settings, tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "WORKER_SCRATCH_DIR", str(tmp_path / "scratch"))
+    job_id = submit()
+    # The input is staged (as by an earlier try of the attempt); the outputs then go to a
+    # bucket that does not exist.
+    gone = Storage(s3_settings.model_copy(update={"S3_BUCKET": "no-such-bucket-here"}))
+    with db() as session:
+        jobs.claim_job(session, job_id, worker_host="w", lease_s=60)
+    scratch = Scratch(settings.scratch_dir, job_id, 1)
+    scratch.input(".mp4", lambda path: storage.download_file(load(db, job_id).input_key, path))
+    with db() as session:
+        states.release_for_retry(session, job_id, attempt=1, reason="test",
+                                 next_retry_at=utcnow())
+
+    outcome = jobs.process_job(job_id, gone, continue_attempt=1)
+
+    job = load(db, job_id)
+    assert outcome.status == "failed"
+    assert (job.error_code, job.error_message) == (
+        "storage_bucket_missing", "the storage bucket does not exist")
+
+
+def test_dependency_delays_grow_to_the_cap_with_jitter():
+    rng = random.Random(7)
+    delays = [jobs.dependency_delay_s(n, rng) for n in range(12)]
+    assert 1.6 <= delays[0] <= 2.4 and 3.2 <= delays[1] <= 4.8
+    assert all(d <= settings.DEPENDENCY_RETRY_MAX_DELAY_S * 1.2 for d in delays)
+    assert delays[-1] >= settings.DEPENDENCY_RETRY_MAX_DELAY_S * 0.8

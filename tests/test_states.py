@@ -73,9 +73,15 @@ def test_only_a_processing_job_can_succeed():
     ]
 
 
-def test_processing_job_can_be_reclaimed_or_released():
+def test_processing_job_can_be_reclaimed_or_released_for_a_retry():
     assert can_transition(JobStatus.processing, JobStatus.processing)
-    assert can_transition(JobStatus.processing, JobStatus.queued)
+    assert can_transition(JobStatus.processing, JobStatus.retrying)
+    assert not can_transition(JobStatus.processing, JobStatus.queued)
+
+
+def test_a_retrying_job_continues_fails_or_is_deleted():
+    assert [s for s in JobStatus if can_transition(JobStatus.retrying, s)] == [
+        JobStatus.processing, JobStatus.failed, JobStatus.deleted]
 
 
 @pytest.mark.parametrize("status", [JobStatus.succeeded, JobStatus.failed])
@@ -157,15 +163,87 @@ def test_claim_of_unknown_job_returns_none(any_db):
     assert claim(any_db, uuid.uuid4()) is None
 
 
-def test_released_job_can_be_claimed_again(any_db):
+def release(session_scope, job_id: uuid.UUID, attempt: int, *, in_s: float = 5,
+            reason: str = "storage unavailable") -> Job | None:
+    with session_scope() as session:
+        return states.release_for_retry(session, job_id, attempt=attempt, reason=reason,
+                                        next_retry_at=utcnow() + timedelta(seconds=in_s))
+
+
+def test_a_released_attempt_waits_with_its_reason_and_continues_without_a_new_attempt(
+        any_db):
     job_id = new_job(any_db)
     first = claim(any_db, job_id)
     with any_db() as session:
-        assert states.release_job(session, job_id, attempt=first.attempts) is not None
+        states.update_progress(session, job_id, 40, lease_s=LEASE_S, attempt=1)
+    released = release(any_db, job_id, first.attempts)
 
-    again = claim(any_db, job_id)
+    assert (released.status, released.attempts, released.lease_expires_at) == (
+        "retrying", 1, None)
+    assert released.retry_reason == "storage unavailable"
+    assert released.next_retry_at > utcnow() and released.retrying_since is not None
+    assert claim(any_db, job_id) is None  # a plain message does not take a retrying job
+    with any_db() as session:
+        again = states.claim_job(session, job_id, worker_host="worker-2", lease_s=LEASE_S,
+                                 continue_attempt=1)
+    assert (again.status, again.attempts, again.progress) == ("processing", 1, 40)
+    assert again.retry_reason is None and again.next_retry_at is None
+    assert again.retrying_since == released.retrying_since  # the outage window's start
 
-    assert again is not None and again.attempts == 2
+
+def test_a_second_wait_keeps_the_start_of_the_first(any_db):
+    job_id = new_job(any_db)
+    claim(any_db, job_id)
+    first = release(any_db, job_id, 1)
+    with any_db() as session:
+        states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S, continue_attempt=1)
+
+    second = release(any_db, job_id, 1, reason="the database unavailable")
+
+    assert second.retrying_since == first.retrying_since
+    assert second.retry_reason == "the database unavailable"
+
+
+def test_continuing_needs_the_same_attempt_and_no_live_lease(any_db):
+    job_id = new_job(any_db)
+    claim(any_db, job_id)  # attempt 1, under a live lease (its release was never written)
+
+    def continue_attempt(n: int) -> Job | None:
+        with any_db() as session:
+            return states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S,
+                                    continue_attempt=n)
+
+    assert continue_attempt(1) is None  # the lease is still alive
+    expire_lease(any_db, job_id)
+    assert continue_attempt(2) is None  # not its attempt
+    assert continue_attempt(1).attempts == 1
+
+
+def test_finishing_clears_the_wait(any_db):
+    job_id = new_job(any_db)
+    claim(any_db, job_id)
+    release(any_db, job_id, 1)
+    with any_db() as session:
+        failed = states.mark_failed(session, job_id, code="dependency_unavailable",
+                                    message="gave up", attempt=1)
+
+    assert failed.status == "failed"
+    assert (failed.retry_reason, failed.next_retry_at, failed.retrying_since) == (
+        None, None, None)
+
+
+def test_a_lease_is_renewed_only_for_its_attempt(any_db):
+    job_id = new_job(any_db)
+    claim(any_db, job_id)
+    expire_lease(any_db, job_id)
+
+    with any_db() as session:
+        renewed = states.renew_lease(session, job_id, attempt=1, lease_s=LEASE_S)
+    with any_db() as session:
+        stale = states.renew_lease(session, job_id, attempt=2, lease_s=LEASE_S)
+
+    assert (renewed, stale) == (True, False)
+    assert load(any_db, job_id).lease_expires_at > utcnow()
 
 
 def test_concurrent_claims_have_exactly_one_winner(any_db):
@@ -371,8 +449,13 @@ def test_finished_job_cannot_be_changed_by_a_worker(any_db, final):
         assert not states.update_progress(session, job_id, 50, lease_s=LEASE_S)
         assert states.mark_succeeded(session, job_id, metrics={}, **OUTPUTS) is None
         assert states.mark_failed(session, job_id, code="x", message="y") is None
-        assert states.release_job(session, job_id) is None
+        assert states.release_for_retry(session, job_id, attempt=1, reason="r",
+                                        next_retry_at=utcnow()) is None
+        assert not states.renew_lease(session, job_id, attempt=1, lease_s=LEASE_S)
     assert claim(any_db, job_id) is None
+    with any_db() as session:
+        assert states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S,
+                                continue_attempt=1) is None
 
     assert load(any_db, job_id).status == final
 
@@ -381,7 +464,8 @@ def test_finished_job_cannot_be_changed_by_a_worker(any_db, final):
 
 
 @pytest.mark.parametrize(
-    "status", [JobStatus.queued, JobStatus.processing, JobStatus.succeeded, JobStatus.failed]
+    "status", [JobStatus.queued, JobStatus.processing, JobStatus.retrying, JobStatus.succeeded,
+               JobStatus.failed]
 )
 def test_any_job_can_be_deleted_once(any_db, status):
     job_id = new_job(any_db, status=status.value)
@@ -410,35 +494,6 @@ def test_deleting_a_job_row_deletes_its_deliveries(any_db):
         assert session.scalars(select(WebhookDelivery)).all() == []
 
 
-# --- reconciling --------------------------------------------------------------------------
-
-
-def test_stale_queued_jobs_are_found_oldest_first(any_db):
-    long_ago = utcnow() - timedelta(hours=1)
-    older = new_job(any_db, created_at=long_ago, updated_at=long_ago)
-    old = new_job(
-        any_db,
-        created_at=long_ago + timedelta(minutes=1),
-        updated_at=long_ago + timedelta(minutes=1),
-    )
-    new_job(any_db)  # fresh
-    started = new_job(any_db, created_at=long_ago, updated_at=long_ago)
-    claim(any_db, started)
-
-    with any_db() as session:
-        assert states.find_stale_queued(session, older_than_s=60) == [older, old]
-
-
-def test_jobs_with_expired_leases_are_found(any_db):
-    dead, alive = new_job(any_db), new_job(any_db)
-    claim(any_db, dead)
-    claim(any_db, alive)
-    expire_lease(any_db, dead)
-
-    with any_db() as session:
-        assert states.find_expired_leases(session) == [dead]
-
-
 def test_timestamps_read_back_timezone_aware(any_db):
     job_id = new_job(any_db)
     claim(any_db, job_id)
@@ -447,27 +502,3 @@ def test_timestamps_read_back_timezone_aware(any_db):
 
     assert job.created_at.utcoffset() == timedelta(0)
     assert job.started_at.utcoffset() == timedelta(0)
-
-
-# --- retention ------------------------------------------------------------------------------
-
-
-def test_jobs_finished_before_the_cutoff_are_found_oldest_first_and_expire(any_db):
-    now = utcnow()
-    old = new_job(any_db, status="succeeded", finished_at=now - timedelta(days=40))
-    older = new_job(any_db, status="failed", finished_at=now - timedelta(days=50))
-    new_job(any_db, status="succeeded", finished_at=now - timedelta(days=1))
-    new_job(any_db, status="processing")
-    new_job(any_db, status="deleted", finished_at=now - timedelta(days=60))
-
-    with any_db() as session:
-        found = states.find_expired_retention(session, now - timedelta(days=30))
-    with any_db() as session:
-        expired = states.mark_expired(session, old)
-    with any_db() as session:
-        again = states.mark_expired(session, old)
-
-    assert found == [older, old]
-    assert expired is not None and expired.status == "expired" and expired.expired_at
-    assert again is None  # already expired
-    assert load(any_db, old).status == "expired"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -238,3 +239,19 @@ def test_lifecycle_rules_are_set_once_and_keep_other_rules(storage):
     assert by_id[ABORT_UPLOADS_RULE]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
     assert by_id[EXPIRE_UPLOADS_RULE]["Filter"]["Prefix"] == "uploads/"
     assert by_id[EXPIRE_UPLOADS_RULE]["Expiration"]["Days"] == 1
+
+
+def test_abandoned_multipart_uploads_are_aborted_and_live_ones_kept(storage):
+    abandoned = storage.client.create_multipart_upload(Bucket=storage.bucket, Key="inputs/a/x")
+    storage.client.upload_part(Bucket=storage.bucket, Key="inputs/a/x", PartNumber=1,
+                               UploadId=abandoned["UploadId"], Body=b"x" * 100)
+    time.sleep(3)  # S3 reports whole seconds
+    live = storage.client.create_multipart_upload(Bucket=storage.bucket, Key="inputs/b/y")
+    # (moto reports a fixed, old `Initiated`: the live upload shows its life by a new part)
+    storage.client.upload_part(Bucket=storage.bucket, Key="inputs/b/y", PartNumber=1,
+                               UploadId=live["UploadId"], Body=b"y" * 100)
+
+    assert storage.abort_stale_multipart_uploads(older_than_s=2) == 1
+
+    left = storage.client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
+    assert [u["UploadId"] for u in left] == [live["UploadId"]]

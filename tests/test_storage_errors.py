@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError, SSLError
 from s3transfer.exceptions import RetriesExceededError
 
-from shared.storage_errors import is_transient_storage_error
+from shared.storage_errors import is_missing_object, is_transient_storage_error, storage_failure
 
 
 def _client_error(status: int, code: str) -> ClientError:
@@ -53,3 +53,28 @@ def test_wrapped_transient_errors_are_found_in_the_chain():
             raise RuntimeError("upload failed") from inner
     except RuntimeError as outer:
         assert is_transient_storage_error(outer)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (_client_error(404, "NoSuchBucket"), "storage_bucket_missing"),
+        (_client_error(403, "AccessDenied"), "storage_access_denied"),
+        (_client_error(403, "InvalidAccessKeyId"), "storage_access_denied"),
+        (_client_error(400, "InvalidRequest"), "storage_error"),
+    ],
+)
+def test_permanent_storage_refusals_have_storage_codes(error, code):
+    wrapped = RuntimeError("upload failed")
+    wrapped.__cause__ = error
+    assert storage_failure(error)[0] == storage_failure(wrapped)[0] == code
+
+
+def test_other_errors_are_no_storage_failures():
+    assert storage_failure(ValueError("bad")) is None
+
+
+def test_a_missing_key_is_told_apart_from_a_missing_bucket():
+    assert is_missing_object(_client_error(404, "NoSuchKey"))
+    assert is_missing_object(_client_error(404, "404"))  # a HEAD has no body, no code
+    assert not is_missing_object(_client_error(404, "NoSuchBucket"))

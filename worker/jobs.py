@@ -1,21 +1,29 @@
-"""Run one job: claim it, fetch the input, run the pipeline, publish outputs, record the end.
+"""Run one job attempt: claim it, fetch the input, run the pipeline, publish the outputs,
+record the end.
 
 Plain functions over the database, the bucket and the pipeline; the Celery task only calls
-`process_job` and maps its outcome to retries.
+`process_job` and maps what it raises to retries:
+
+- `WaitForDependency`: storage or the database failed in a way that may pass. The job was
+  released (`retrying`, with the reason and the next try) and the same attempt continues
+  later: no attempt is used, and the input and outputs already staged on this worker's disk
+  (`worker.scratch`) are not made again.
+- `HandedBack`: the worker is shutting down and the grace period is over; the job was
+  released for another worker to continue at once.
+- `RetryLater`: another worker holds the job's lease; look again when it ends.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
+import random
 import socket
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from botocore.exceptions import ClientError
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -29,19 +37,25 @@ from shared.states import (
     fail_exhausted,
     mark_failed,
     mark_succeeded,
-    release_job,
+    release_for_retry,
     update_progress,
 )
 from shared.storage import Storage
-from shared.storage_errors import is_transient_storage_error
+from shared.storage_errors import is_missing_object, is_transient_storage_error, storage_failure
 from shared.storage_keys import output_keys
+from worker import shutdown
+from worker.lease import LeaseKeeper
 from worker.pipeline.errors import VideoInputError
-from worker.pipeline.runner import PipelineOptions, analyze_video
+from worker.pipeline.runner import PipelineOptions, PipelineResult, analyze_video
+from worker.scratch import Scratch
+from worker.shutdown import ShuttingDown
 from worker.video_limits import video_limits
 
 log = logging.getLogger(__name__)
 
 HOSTNAME = socket.gethostname()
+FIRST_RETRY_DELAY_S = 2.0
+JITTER = 0.2
 
 
 class JobCancelled(Exception):
@@ -56,78 +70,151 @@ class RetryLater(Exception):
         self.delay_s = delay_s
 
 
+class WaitForDependency(Exception):
+    """Storage or the database is unavailable: continue `attempt` after `delay_s`.
+
+    `since` is when this attempt's wait began, as recorded in the database (None if the
+    database could not be reached to record it)."""
+
+    def __init__(self, attempt: int, delay_s: float, reason: str, since: datetime | None):
+        super().__init__(reason)
+        self.attempt, self.delay_s, self.reason, self.since = attempt, delay_s, reason, since
+
+
+class HandedBack(Exception):
+    """The worker shuts down: `attempt` was released for another worker to continue now."""
+
+    def __init__(self, attempt: int):
+        super().__init__(f"attempt {attempt} handed back")
+        self.attempt = attempt
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str  # succeeded | failed | skipped | cancelled
     event: str | None = None  # webhook event to send, if any
 
 
-def process_job(job_id: uuid.UUID, storage: Storage) -> Outcome:
-    """Process one job end to end. Safe to run twice: every step is guarded in the database.
-
-    Raises `RetryLater`, or a transient storage/database error, for the task to retry;
-    everything else ends the job (failed with a code) and is returned as an `Outcome`.
-    """
+def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
+                continue_attempt: int | None = None, retries: int = 0) -> Outcome:
+    """Process one job (or continue attempt `continue_attempt` after a wait). Safe to run
+    twice: every step is guarded in the database. `retries`: how many waits came before."""
     with session_scope() as session:
-        job = claim_job(session, job_id, worker_host=HOSTNAME, lease_s=settings.JOB_LEASE_S)
+        job = claim_job(session, job_id, worker_host=worker, lease_s=settings.JOB_LEASE_S,
+                        continue_attempt=continue_attempt)
         if job is None:
-            return _not_claimed(session, job_id)
+            return _not_claimed(session, job_id, continue_attempt)
         attempt = job.attempts
         input_key, options = job.input_key, dict(job.options or {})
-    log.info("job %s: attempt %d on %s", job_id, attempt, HOSTNAME)
-    workdir = Path(tempfile.mkdtemp(prefix=f"dance-{job_id}-"))
+    log.info("job %s: attempt %d on %s%s", job_id, attempt, worker,
+             " (continued)" if continue_attempt else "")
+    scratch = Scratch(settings.scratch_dir, job_id, attempt)
     started = time.perf_counter()
     try:
-        source = workdir / ("input" + Path(input_key).suffix)
-        storage.download_file(input_key, source)
-        result = analyze_video(source, workdir / "out", _pipeline_options(options),
-                               on_progress=_ProgressRecorder(job_id, attempt))
-        keys = output_keys(job_id)
-        storage.upload_file(result.video_path, keys.video, "video/mp4")
-        storage.upload_file(result.keypoints_path, keys.keypoints, "application/json")
-        storage.upload_file(result.summary_path, keys.summary, "application/json")
-        with session_scope() as session:
-            done = mark_succeeded(
-                session, job_id, metrics=result.metrics, output_video_key=keys.video,
-                output_keypoints_key=keys.keypoints, output_summary_key=keys.summary,
-                processing_time_s=round(time.perf_counter() - started, 3), attempt=attempt)
+        with LeaseKeeper(job_id, attempt, settings.JOB_LEASE_S) as lease:
+            result = _run(job_id, attempt, input_key, options, storage, scratch, lease)
+            keys = output_keys(job_id)
+            shutdown.check()
+            storage.upload_file(result.video_path, keys.video, "video/mp4")
+            storage.upload_file(result.keypoints_path, keys.keypoints, "application/json")
+            storage.upload_file(result.summary_path, keys.summary, "application/json")
+            with session_scope() as session:
+                done = mark_succeeded(
+                    session, job_id, metrics=result.metrics, output_video_key=keys.video,
+                    output_keypoints_key=keys.keypoints, output_summary_key=keys.summary,
+                    processing_time_s=round(time.perf_counter() - started, 3),
+                    attempt=attempt)
         if done is None:
             raise JobCancelled()
+        scratch.remove()
         log.info("job %s: succeeded (%s frames)", job_id, result.metrics["processed_frames"])
         return Outcome("succeeded", "job.succeeded")
     except VideoInputError as exc:
         log.info("job %s: bad input: %s", job_id, exc)
+        scratch.remove()
         return _fail(job_id, attempt, exc.code, exc.message)
     except JobCancelled:
         log.info("job %s: cancelled (deleted or taken over); removing its outputs", job_id)
+        scratch.remove()
         _remove_outputs_if_deleted(job_id, storage)
         return Outcome("cancelled")
+    except ShuttingDown:
+        _release(job_id, attempt, "the worker shut down; another one continues", utcnow())
+        raise HandedBack(attempt) from None
     except SoftTimeLimitExceeded:
+        scratch.remove()
         return _fail(job_id, attempt, "time_limit_exceeded",
                      f"processing took longer than {settings.JOB_SOFT_TIME_LIMIT_S} s")
     except Exception as exc:
-        if _is_missing_object(exc):
+        if is_missing_object(exc):
+            scratch.remove()
             return _fail(job_id, attempt, "input_missing", "the uploaded video is no longer stored")
         if is_transient(exc):
-            with session_scope() as session:  # hand it back for the task's retry
-                release_job(session, job_id, attempt=attempt)
-            raise
+            delay = dependency_delay_s(retries)
+            reason = f"{_dependency(exc)} unavailable ({type(exc).__name__})"
+            log.warning("job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt,
+                        delay)
+            since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
+            raise WaitForDependency(attempt, delay, reason, since) from exc
+        scratch.remove()
+        if (failure := storage_failure(exc)) is not None:
+            log.error("job %s: storage refused: %s", job_id, exc)
+            return _fail(job_id, attempt, *failure)
         log.exception("job %s: failed unexpectedly", job_id)
         return _fail(job_id, attempt, "internal_error",
                      f"processing failed unexpectedly ({type(exc).__name__})")
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def fail_after_retries(job_id: uuid.UUID, exc: BaseException) -> Outcome:
-    """Transient errors outlasted the retries: end the job so it does not hang forever."""
+def _run(job_id: uuid.UUID, attempt: int, input_key: str, options: dict, storage: Storage,
+         scratch: Scratch, lease: LeaseKeeper) -> PipelineResult:
+    """The input and the pipeline's outputs, from the scratch space when an earlier try of
+    this attempt made them."""
+    source = scratch.input(Path(input_key).suffix,
+                           lambda path: storage.download_file(input_key, path))
+    if lease.lost.is_set():
+        raise JobCancelled()
+    shutdown.check()
+    recorder = _ProgressRecorder(job_id, attempt, lease)
+    return scratch.outputs(lambda out: analyze_video(source, out, _pipeline_options(options),
+                                                     on_progress=recorder))
+
+
+def dependency_delay_s(retries: int, rng: random.Random | None = None) -> float:
+    """Wait before the next try after `retries` earlier ones: 2, 4, 8 ... s, at most
+    DEPENDENCY_RETRY_MAX_DELAY_S, +-20 % jitter so that workers do not retry in step."""
+    base = min(settings.DEPENDENCY_RETRY_MAX_DELAY_S, FIRST_RETRY_DELAY_S * 2 ** retries)
+    return base * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+
+
+def fail_dependency_unavailable(job_id: uuid.UUID, attempt: int | None) -> Outcome:
+    """The outage outlasted DEPENDENCY_RETRY_WINDOW_S: end the job. Raises (for a retry of
+    this write) while the database is still down."""
     with session_scope() as session:
-        job = mark_failed(session, job_id, code="dependency_unavailable",
-                          message=f"storage or database kept failing ({type(exc).__name__})")
-    return Outcome("failed", "job.failed") if job else Outcome("skipped")
+        job = mark_failed(
+            session, job_id, code="dependency_unavailable", attempt=attempt,
+            message="storage or the database stayed unavailable for more than "
+                    f"{settings.DEPENDENCY_RETRY_WINDOW_S:g} s")
+    if job is None:
+        return Outcome("skipped")
+    Scratch(settings.scratch_dir, job_id, job.attempts).remove()
+    return Outcome("failed", "job.failed")
 
 
-def _not_claimed(session, job_id: uuid.UUID) -> Outcome:
+def _release(job_id: uuid.UUID, attempt: int, reason: str, next_at: datetime
+             ) -> datetime | None:
+    """Release the attempt until `next_at`; the start of its wait, or None if the database
+    could not take it (the attempt continues all the same once it is back)."""
+    try:
+        with session_scope() as session:
+            job = release_for_retry(session, job_id, attempt=attempt, reason=reason,
+                                    next_retry_at=next_at)
+        return job.retrying_since if job else None
+    except Exception as exc:
+        log.warning("job %s: could not record the release: %s", job_id, exc)
+        return None
+
+
+def _not_claimed(session, job_id: uuid.UUID, continue_attempt: int | None) -> Outcome:
     """Why the claim failed decides what to do: nothing, wait for a lease, or give up."""
     job = session.get(Job, job_id)
     if job is None:
@@ -135,7 +222,11 @@ def _not_claimed(session, job_id: uuid.UUID) -> Outcome:
         return Outcome("skipped")
     if job.status in TERMINAL:
         return Outcome("skipped")  # a duplicate delivery of a finished job
-    if fail_exhausted(session, job_id) is not None:
+    if continue_attempt is not None and job.attempts != continue_attempt:
+        return Outcome("skipped")  # a newer attempt took over
+    if job.status == JobStatus.retrying:
+        return Outcome("skipped")  # its own continuation comes at its time
+    if continue_attempt is None and fail_exhausted(session, job_id) is not None:
         log.warning("job %s: attempts exhausted", job_id)
         return Outcome("failed", "job.failed")
     if job.status == JobStatus.processing and job.lease_expires_at:
@@ -170,29 +261,39 @@ def _pipeline_options(options: dict) -> PipelineOptions:
 
 
 class _ProgressRecorder:
-    """Writes progress (and renews the lease) at most every PROGRESS_INTERVAL_S seconds."""
+    """Writes progress at most every PROGRESS_INTERVAL_S seconds, and stops the pipeline when
+    the job is no longer ours or the worker's shutdown grace is over. A write the database
+    cannot take is skipped: progress is a hint, the lease keeper keeps the job."""
 
-    def __init__(self, job_id: uuid.UUID, attempt: int):
-        self.job_id, self.attempt = job_id, attempt
+    def __init__(self, job_id: uuid.UUID, attempt: int, lease: LeaseKeeper):
+        self.job_id, self.attempt, self.lease = job_id, attempt, lease
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
+        shutdown.check()
+        if self.lease.lost.is_set():
+            raise JobCancelled()
         now = time.monotonic()
         if now - self.last < settings.PROGRESS_INTERVAL_S:
             return
         self.last = now
         # 0-95 for frames; the last 5% is the upload of the outputs
         percent = int(95 * done / total) if total else 0
-        with session_scope() as session:
-            ours = update_progress(session, self.job_id, percent, lease_s=settings.JOB_LEASE_S,
-                                   attempt=self.attempt)
+        try:
+            with session_scope() as session:
+                ours = update_progress(session, self.job_id, percent,
+                                       lease_s=settings.JOB_LEASE_S, attempt=self.attempt)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("job %s: progress not recorded: %s", self.job_id, exc)
+            return
         if not ours:
             raise JobCancelled()
 
 
-def _is_missing_object(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
-        "404", "NoSuchKey")
+def _dependency(exc: BaseException) -> str:
+    return "storage" if is_transient_storage_error(exc) else "the database"
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -67,6 +67,7 @@ class ServiceProcesses:
     def start(self, timeout_s: float = 60) -> None:
         self.start_api()
         self.start_worker()
+        self.start_webhook_worker()
         self.wait_api(timeout_s)
 
     def start_api(self) -> None:
@@ -78,6 +79,15 @@ class ServiceProcesses:
         return self._spawn(name, [
             sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
             "--loglevel", "INFO", "--concurrency", str(self.worker_concurrency),
+            "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
+        ])
+
+    def start_webhook_worker(self, name: str = "webhooks") -> subprocess.Popen:
+        """The light worker of the webhooks queue (threads: deliveries wait on the network)."""
+        queue = self.env.get("WEBHOOK_QUEUE", "webhooks")
+        return self._spawn(name, [
+            sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+            "--loglevel", "INFO", "-Q", queue, "--pool", "threads", "--concurrency", "4",
             "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
         ])
 

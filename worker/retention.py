@@ -15,10 +15,12 @@ from datetime import timedelta
 
 from shared.config import Settings, settings
 from shared.db import session_scope
+from shared.job_queries import find_expired_retention
 from shared.models import utcnow
-from shared.states import find_expired_retention, mark_expired
+from shared.states import mark_expired
 from shared.storage import LIFECYCLE_DAYS, Storage, get_storage
 from shared.storage_keys import UPLOADS_PREFIX
+from worker import scratch
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,17 @@ def purge_unused_uploads(storage: Storage, *,
     return len(stale)
 
 
+def clean_up_leftovers(storage: Storage, config: Settings) -> None:
+    """What crashes leave behind: multipart uploads of killed gateways, and this worker's
+    scratch files of attempts that continued elsewhere."""
+    aborted = storage.abort_stale_multipart_uploads(config.STALE_MULTIPART_UPLOAD_S)
+    if aborted:
+        log.info("retention: %d abandoned multipart uploads aborted", aborted)
+    scratch_age_s = config.DEPENDENCY_RETRY_WINDOW_S + config.job_time_limit_s + 3600
+    if removed := scratch.prune(config.scratch_dir, scratch_age_s):
+        log.info("retention: %d jobs' leftover scratch files removed", removed)
+
+
 def start_retention(stop: threading.Event) -> threading.Thread:
     """Purge every RETENTION_INTERVAL_S in a daemon thread until `stop` (every worker runs
     one; the purges do not step on each other)."""
@@ -62,6 +75,7 @@ def start_retention(stop: threading.Event) -> threading.Thread:
                 while purge_expired_jobs(get_storage(), settings) == BATCH:
                     pass
                 purge_unused_uploads(get_storage())
+                clean_up_leftovers(get_storage(), settings)
             except Exception:  # a database or storage outage: try again next round
                 log.exception("retention purge failed")
 

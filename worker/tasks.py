@@ -1,10 +1,19 @@
 """Celery tasks: thin wrappers that call `worker.jobs` and `worker.notify`, mapping outcomes
-to retries. Tasks take ids only."""
+to retries. Tasks take ids (and, for a continued attempt, its number) only.
+
+`dance.process_job(job_id, attempt=None, since=None, fail=False)`:
+- `attempt`: continue this attempt (after an outage or a worker's shutdown) instead of
+  starting one;
+- `since`: when the attempt's outage began (epoch seconds), carried along so the
+  DEPENDENCY_RETRY_WINDOW_S is kept even while the database cannot record it;
+- `fail`: only write the `dependency_unavailable` failure (it could not be written before).
+
+Webhooks go out from the `webhooks` queue, never from a video worker.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 
@@ -16,31 +25,55 @@ from worker.celery_app import app
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_RETRIES = 5
 # A countdown longer than the broker's visibility timeout gets the message redelivered while
 # it waits (Redis): long webhook delays are slept in hops no longer than half of it.
 MAX_COUNTDOWN_S = settings.broker_visibility_timeout_s // 2
 
 
 @app.task(name=PROCESS_JOB, bind=True, max_retries=None)
-def process_job(self, job_id: str) -> str:
+def process_job(self, job_id: str, attempt: int | None = None, since: float | None = None,
+                fail: bool = False) -> str:
     job_uuid = uuid.UUID(job_id)
+
+    def again(countdown: float, **kwargs) -> Exception:
+        return self.retry(countdown=countdown,
+                          kwargs={"attempt": attempt, "since": since, "fail": fail, **kwargs})
+
     try:
-        outcome = jobs.process_job(job_uuid, get_storage())
+        if fail:
+            outcome = jobs.fail_dependency_unavailable(job_uuid, attempt)
+        else:
+            outcome = jobs.process_job(job_uuid, get_storage(),
+                                       worker=self.request.hostname or jobs.HOSTNAME,
+                                       continue_attempt=attempt, retries=self.request.retries)
     except jobs.RetryLater as exc:
-        raise self.retry(countdown=exc.delay_s) from None
+        raise again(exc.delay_s) from None
+    except jobs.HandedBack as exc:
+        raise again(0, attempt=exc.attempt) from None
+    except jobs.WaitForDependency as exc:
+        began = min(filter(None, [since, exc.since.timestamp() if exc.since else None,
+                                  time.time()]))
+        if time.time() - began > settings.DEPENDENCY_RETRY_WINDOW_S:
+            raise again(0, attempt=exc.attempt, since=began, fail=True) from None
+        raise again(exc.delay_s, attempt=exc.attempt, since=began) from None
     except Exception as exc:
         if not jobs.is_transient(exc):
             raise
-        if self.request.retries >= TRANSIENT_RETRIES:
-            outcome = jobs.fail_after_retries(job_uuid, exc)
-        else:
-            delay = (2 ** self.request.retries) * 5 * random.uniform(0.8, 1.2)
-            log.warning("job %s: transient error, retry in %.0f s: %s", job_id, delay, exc)
-            raise self.retry(countdown=delay) from exc
+        # The database failed before an attempt began (or under a deferred failure write):
+        # nothing to release; try again, backing off.
+        log.warning("job %s: %s; trying again", job_id, exc)
+        raise again(jobs.dependency_delay_s(self.request.retries)) from exc
     if outcome.event:
-        send_webhook(job_uuid, outcome.event, attempt=1)
+        queue_webhook(job_uuid, outcome.event)
     return outcome.status
+
+
+def queue_webhook(job_id: uuid.UUID, event_type: str) -> None:
+    """Send the event's first attempt to the webhooks queue."""
+    try:
+        deliver_webhook.apply_async((str(job_id), event_type, 1, time.time()))
+    except Exception:
+        log.exception("job %s: the %s webhook could not be queued", job_id, event_type)
 
 
 @app.task(name=DELIVER_WEBHOOK)

@@ -1,0 +1,67 @@
+"""A job attempt's files on the worker's disk, kept between retries of the attempt, so that a
+retry after an outage downloads the input and runs the pipeline only if not done already.
+
+    <WORKER_SCRATCH_DIR>/<job_id>/<attempt>/input<.ext>      complete once `input.done` exists
+    <WORKER_SCRATCH_DIR>/<job_id>/<attempt>/out/...          complete once `outputs.json` exists
+
+A retry on another worker starts afresh there; `prune` removes what no retry came back for.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from worker.pipeline.runner import ANNOTATED_VIDEO, KEYPOINTS_JSON, SUMMARY_JSON, PipelineResult
+
+
+class Scratch:
+    def __init__(self, root: str | Path, job_id: uuid.UUID, attempt: int):
+        self.job_dir = Path(root) / str(job_id)
+        self.dir = self.job_dir / str(attempt)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def input(self, suffix: str, download: Callable[[Path], None]) -> Path:
+        """The input file, downloaded by `download(path)` unless an earlier try did."""
+        path = self.dir / f"input{suffix}"
+        done = self.dir / "input.done"
+        if not done.exists():
+            download(path)
+            done.touch()
+        return path
+
+    def outputs(self, run: Callable[[Path], PipelineResult]) -> PipelineResult:
+        """The pipeline's outputs, made by `run(out_dir)` unless an earlier try did."""
+        out, record = self.dir / "out", self.dir / "outputs.json"
+        if record.exists():
+            return PipelineResult(out / ANNOTATED_VIDEO, out / KEYPOINTS_JSON, out / SUMMARY_JSON,
+                                  metrics=json.loads(record.read_text()))
+        result = run(out)
+        partial = record.with_suffix(".part")
+        partial.write_text(json.dumps(result.metrics))
+        partial.replace(record)  # complete only once everything before it is on disk
+        return result
+
+    def remove(self) -> None:
+        """Forget the job's files (it ended, or moves on to another attempt)."""
+        shutil.rmtree(self.job_dir, ignore_errors=True)
+
+
+def prune(root: str | Path, older_than_s: float) -> int:
+    """Remove the scratch of jobs untouched for `older_than_s`; returns how many."""
+    removed, cutoff = 0, time.time() - older_than_s
+    base = Path(root)
+    if not base.is_dir():
+        return 0
+    for job_dir in base.iterdir():
+        try:
+            if job_dir.stat().st_mtime < cutoff:
+                shutil.rmtree(job_dir, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
