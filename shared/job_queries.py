@@ -30,15 +30,17 @@ def find_unclaimed_queued(session: Session, older_than_s: float, *, limit: int =
     return [(job_id, enqueued) for job_id, enqueued in session.execute(stmt)]
 
 
-def find_expired_leases(session: Session, *, resend_after_s: float = 0, limit: int = BATCH
-                        ) -> list[uuid.UUID]:
-    """Processing jobs whose lease expired (their worker died), oldest first, unless their
-    message was sent in the last `resend_after_s`."""
+def find_expired_leases(session: Session, *, expired_for_s: float = 0,
+                        resend_after_s: float = 0, limit: int = BATCH) -> list[uuid.UUID]:
+    """Processing jobs whose lease expired more than `expired_for_s` ago (their worker died,
+    or could not renew it through a database outage and gets that long to take it back),
+    oldest first, unless their message was sent in the last `resend_after_s`."""
     now = utcnow()
     stmt = (
         select(Job.id)
         .where(Job.status == JobStatus.processing.value,
-               or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
+               or_(Job.lease_expires_at.is_(None),
+                   Job.lease_expires_at < now - timedelta(seconds=expired_for_s)),
                _not_sent_since(now - timedelta(seconds=resend_after_s)))
         .order_by(Job.created_at)
         .limit(limit)

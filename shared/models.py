@@ -189,6 +189,7 @@ class Job(Base):
     worker_host: Mapped[str | None] = mapped_column(String(255))  # the worker's node name
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))  # which claim holds the lease
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its task message sent
 
     # While `retrying`: why, when the next try is due, and since when the attempt has been

@@ -13,6 +13,7 @@ claimed again by someone else can no longer write to it.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -86,6 +87,7 @@ def claim_job(
     lease_s: float,
     max_attempts: int | None = None,
     continue_attempt: int | None = None,
+    lease_token: str | None = None,
 ) -> Job | None:
     """Take a queued job, or a processing one whose lease expired, for one more attempt.
 
@@ -93,22 +95,26 @@ def claim_job(
     On success the job is processing, holds a lease until now + `lease_s`, and the returned
     row's `attempts` is this attempt's number.
 
-    With `continue_attempt`, take the job back for that same attempt after a wait (it is
-    `retrying`, or still `processing` under an expired lease if the release could not be
-    written): the attempt count and the progress stay, so an outage or a shutdown costs no
-    attempt.
+    With `continue_attempt`, take the job back for that same attempt after a wait: it is
+    `retrying`, or still `processing` if the release could not be written (the database was
+    down), under an expired lease or under the lease of the claim `lease_token` names (this
+    same chain's earlier claim). The attempt count and the progress stay, so an outage or a
+    shutdown costs no attempt. Every claim gets a new `lease_token`.
     """
     now = utcnow()
+    token = secrets.token_hex(16)
     if continue_attempt is not None:
+        ours = [_lease_expired(now)] + ([Job.lease_token == lease_token] if lease_token else [])
         return _transition(
             session,
             job_id,
             [or_(Job.status == JobStatus.retrying.value,
-                 and_(Job.status == JobStatus.processing.value, _lease_expired(now))),
+                 and_(Job.status == JobStatus.processing.value, or_(*ours))),
              Job.attempts == continue_attempt],
             status=JobStatus.processing.value,
             worker_host=worker_host,
             lease_expires_at=now + timedelta(seconds=lease_s),
+            lease_token=token,
             retry_reason=None,
             next_retry_at=None,
             updated_at=now,
@@ -129,6 +135,7 @@ def claim_job(
         attempts=Job.attempts + 1,
         worker_host=worker_host,
         lease_expires_at=now + timedelta(seconds=lease_s),
+        lease_token=token,
         progress=0,
         updated_at=now,
     )

@@ -38,6 +38,7 @@ def service_env(*, pg_url: str, redis_url: str, moto_server: str, bucket: str,
         "JOB_LEASE_S": "10",
         "RECONCILE_INTERVAL_S": "1",
         "RECONCILE_QUEUED_AFTER_S": "5",
+        "DEPENDENCY_RETRY_MAX_DELAY_S": "2",
         **settings,
     }
     env.pop("CELERY_BROKER_URL", None)  # the broker is REDIS_URL

@@ -204,6 +204,22 @@ def test_a_second_wait_keeps_the_start_of_the_first(any_db):
     assert second.retry_reason == "the database unavailable"
 
 
+def test_the_chain_that_holds_the_lease_continues_at_once_and_no_one_else(any_db):
+    job_id = new_job(any_db)
+    first = claim(any_db, job_id)  # its release could not be written: the lease is live
+
+    def continue_with(token: str | None) -> Job | None:
+        with any_db() as session:
+            return states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S,
+                                    continue_attempt=1, lease_token=token)
+
+    assert continue_with("someone-elses") is None
+    assert continue_with(None) is None
+    again = continue_with(first.lease_token)
+    assert again.attempts == 1 and again.lease_token != first.lease_token
+    assert continue_with(first.lease_token) is None  # that claim no longer holds it
+
+
 def test_continuing_needs_the_same_attempt_and_no_live_lease(any_db):
     job_id = new_job(any_db)
     claim(any_db, job_id)  # attempt 1, under a live lease (its release was never written)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 
 from celery.signals import (
+    task_prerun,
     worker_process_init,
     worker_ready,
     worker_shutdown,
@@ -44,6 +45,11 @@ def _pool_process_init(**_kwargs) -> None:
     dispose_engine_after_fork()
     configure_engine(application_name="dance-worker")
     get_storage.cache_clear()
+    shutdown.ignore_in_pool_process()
+
+
+@task_prerun.connect
+def _shutdown_notice_during_jobs(**_kwargs) -> None:
     shutdown.install_in_pool_process(settings.JOB_SHUTDOWN_GRACE_S)
 
 

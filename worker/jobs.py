@@ -74,11 +74,14 @@ class WaitForDependency(Exception):
     """Storage or the database is unavailable: continue `attempt` after `delay_s`.
 
     `since` is when this attempt's wait began, as recorded in the database (None if the
-    database could not be reached to record it)."""
+    database could not be reached to record it); `lease_token` names the claim that still
+    holds the lease when the release could not be written."""
 
-    def __init__(self, attempt: int, delay_s: float, reason: str, since: datetime | None):
+    def __init__(self, attempt: int, delay_s: float, reason: str, since: datetime | None,
+                 lease_token: str):
         super().__init__(reason)
-        self.attempt, self.delay_s, self.reason, self.since = attempt, delay_s, reason, since
+        self.attempt, self.delay_s, self.reason = attempt, delay_s, reason
+        self.since, self.lease_token = since, lease_token
 
 
 class HandedBack(Exception):
@@ -96,15 +99,17 @@ class Outcome:
 
 
 def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
-                continue_attempt: int | None = None, retries: int = 0) -> Outcome:
-    """Process one job (or continue attempt `continue_attempt` after a wait). Safe to run
-    twice: every step is guarded in the database. `retries`: how many waits came before."""
+                continue_attempt: int | None = None, lease_token: str | None = None,
+                retries: int = 0) -> Outcome:
+    """Process one job (or continue attempt `continue_attempt` after a wait; `lease_token`:
+    of this chain's last claim). Safe to run twice: every step is guarded in the database.
+    `retries`: how many waits came before."""
     with session_scope() as session:
         job = claim_job(session, job_id, worker_host=worker, lease_s=settings.JOB_LEASE_S,
-                        continue_attempt=continue_attempt)
+                        continue_attempt=continue_attempt, lease_token=lease_token)
         if job is None:
             return _not_claimed(session, job_id, continue_attempt)
-        attempt = job.attempts
+        attempt, token = job.attempts, job.lease_token
         input_key, options = job.input_key, dict(job.options or {})
     log.info("job %s: attempt %d on %s%s", job_id, attempt, worker,
              " (continued)" if continue_attempt else "")
@@ -113,6 +118,9 @@ def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
     try:
         with LeaseKeeper(job_id, attempt, settings.JOB_LEASE_S) as lease:
             result = _run(job_id, attempt, input_key, options, storage, scratch, lease)
+            if scratch.reused:
+                log.info("job %s: reused from an earlier try: %s", job_id,
+                         " and ".join(scratch.reused))
             keys = output_keys(job_id)
             shutdown.check()
             storage.upload_file(result.video_path, keys.video, "video/mp4")
@@ -155,7 +163,7 @@ def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
             log.warning("job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt,
                         delay)
             since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
-            raise WaitForDependency(attempt, delay, reason, since) from exc
+            raise WaitForDependency(attempt, delay, reason, since, token) from exc
         scratch.remove()
         if (failure := storage_failure(exc)) is not None:
             log.error("job %s: storage refused: %s", job_id, exc)

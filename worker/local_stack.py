@@ -75,12 +75,13 @@ class ServiceProcesses:
                             "127.0.0.1", "--port", str(self.api_port), "--no-access-log",
                             "--no-server-header"], env=self.api_env)
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen:
+    def start_worker(self, name: str = "worker", **settings: str) -> subprocess.Popen:
+        """A video worker named `name@<host>`; `settings` on top of the stack's environment."""
         return self._spawn(name, [
             sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
             "--loglevel", "INFO", "--concurrency", str(self.worker_concurrency),
             "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
-        ])
+        ], env={**self.env, **settings})
 
     def start_webhook_worker(self, name: str = "webhooks") -> subprocess.Popen:
         """The light worker of the webhooks queue (threads: deliveries wait on the network)."""

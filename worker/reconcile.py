@@ -53,7 +53,11 @@ class Reconciler:
                 return 0
             after = settings.RECONCILE_QUEUED_AFTER_S
             queued = find_unclaimed_queued(session, after)
-            leases = find_expired_leases(session, resend_after_s=after)
+            # a worker that could not renew its lease through a database outage takes its
+            # job back within its longest retry delay: only then is the worker lost
+            leases = find_expired_leases(
+                session, expired_for_s=2 * settings.DEPENDENCY_RETRY_MAX_DELAY_S,
+                resend_after_s=after)
             overdue = find_overdue_retries(session, after)
             broker = _broker_view()
             missing = {job_id for job_id, enqueued in queued

@@ -24,12 +24,15 @@ class Scratch:
         self.job_dir = Path(root) / str(job_id)
         self.dir = self.job_dir / str(attempt)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.reused: list[str] = []  # what an earlier try had made: "input", "outputs"
 
     def input(self, suffix: str, download: Callable[[Path], None]) -> Path:
         """The input file, downloaded by `download(path)` unless an earlier try did."""
         path = self.dir / f"input{suffix}"
         done = self.dir / "input.done"
-        if not done.exists():
+        if done.exists():
+            self.reused.append("input")
+        else:
             download(path)
             done.touch()
         return path
@@ -38,6 +41,7 @@ class Scratch:
         """The pipeline's outputs, made by `run(out_dir)` unless an earlier try did."""
         out, record = self.dir / "out", self.dir / "outputs.json"
         if record.exists():
+            self.reused.append("outputs")
             return PipelineResult(out / ANNOTATED_VIDEO, out / KEYPOINTS_JSON, out / SUMMARY_JSON,
                                   metrics=json.loads(record.read_text()))
         result = run(out)

@@ -3,9 +3,10 @@ it back at once (released, and re-queued for the next worker) instead of after a
 
 Celery's warm shutdown (SIGTERM to the main process) stops taking tasks and waits for the
 running ones; a pool process, though, dies on SIGTERM, which systemd and other init systems
-send to the whole process group. So a pool process takes SIGTERM as a notice instead: it
-notes the deadline and the running job checks `due()` between frames and stages. The main
-process passes the notice on to its pool processes when only it was signalled.
+send to the whole process group. So a pool process ignores SIGTERM until it runs a job, and
+then takes it as a notice: it notes the deadline and the running job checks `due()` between
+frames and stages. The main process passes the notice on to its pool processes when only it
+was signalled.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -25,8 +27,17 @@ class ShuttingDown(Exception):
     """The worker is stopping and the grace period is over: hand the job back."""
 
 
+def ignore_in_pool_process() -> None:
+    """At a pool process's start: ignore SIGTERM (billiard keeps an ignored signal ignored,
+    where it would install its own exit handler over anything else)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def install_in_pool_process(grace_s: float) -> None:
-    """In a pool process: SIGTERM starts the grace period instead of killing the process."""
+    """Before a job (in the pool process's main thread): SIGTERM starts the grace period
+    instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # a thread pool (the webhooks worker): Celery's own shutdown is enough
 
     def notice(*_: Any) -> None:
         global _deadline

@@ -1,9 +1,10 @@
 """Celery tasks: thin wrappers that call `worker.jobs` and `worker.notify`, mapping outcomes
 to retries. Tasks take ids (and, for a continued attempt, its number) only.
 
-`dance.process_job(job_id, attempt=None, since=None, fail=False)`:
+`dance.process_job(job_id, attempt=None, since=None, fail=False, lease_token=None)`:
 - `attempt`: continue this attempt (after an outage or a worker's shutdown) instead of
-  starting one;
+  starting one; `lease_token`: of the claim before the wait, which may still hold the lease
+  (its release could not be written while the database was down);
 - `since`: when the attempt's outage began (epoch seconds), carried along so the
   DEPENDENCY_RETRY_WINDOW_S is kept even while the database cannot record it;
 - `fail`: only write the `dependency_unavailable` failure (it could not be written before).
@@ -32,12 +33,13 @@ MAX_COUNTDOWN_S = settings.broker_visibility_timeout_s // 2
 
 @app.task(name=PROCESS_JOB, bind=True, max_retries=None)
 def process_job(self, job_id: str, attempt: int | None = None, since: float | None = None,
-                fail: bool = False) -> str:
+                fail: bool = False, lease_token: str | None = None) -> str:
     job_uuid = uuid.UUID(job_id)
 
     def again(countdown: float, **kwargs) -> Exception:
-        return self.retry(countdown=countdown,
-                          kwargs={"attempt": attempt, "since": since, "fail": fail, **kwargs})
+        return self.retry(countdown=countdown, kwargs={
+            "attempt": attempt, "since": since, "fail": fail, "lease_token": lease_token,
+            **kwargs})
 
     try:
         if fail:
@@ -45,7 +47,8 @@ def process_job(self, job_id: str, attempt: int | None = None, since: float | No
         else:
             outcome = jobs.process_job(job_uuid, get_storage(),
                                        worker=self.request.hostname or jobs.HOSTNAME,
-                                       continue_attempt=attempt, retries=self.request.retries)
+                                       continue_attempt=attempt, lease_token=lease_token,
+                                       retries=self.request.retries)
     except jobs.RetryLater as exc:
         raise again(exc.delay_s) from None
     except jobs.HandedBack as exc:
@@ -55,7 +58,8 @@ def process_job(self, job_id: str, attempt: int | None = None, since: float | No
                                   time.time()]))
         if time.time() - began > settings.DEPENDENCY_RETRY_WINDOW_S:
             raise again(0, attempt=exc.attempt, since=began, fail=True) from None
-        raise again(exc.delay_s, attempt=exc.attempt, since=began) from None
+        raise again(exc.delay_s, attempt=exc.attempt, since=began,
+                    lease_token=exc.lease_token) from None
     except Exception as exc:
         if not jobs.is_transient(exc):
             raise

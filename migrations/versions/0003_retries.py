@@ -1,5 +1,6 @@
 """Status `retrying` (a job waiting out a storage or database outage) with its reason, next
-try and the start of its outage; `enqueued_at` (when its task message was sent).
+try and the start of its outage; `enqueued_at` (when its task message was sent); `lease_token`
+(which claim holds the lease).
 
 Revision ID: 0003
 Revises: 0002
@@ -29,6 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_retry_at", TIMESTAMP, nullable=True))
         batch.add_column(sa.Column("retrying_since", TIMESTAMP, nullable=True))
         batch.add_column(sa.Column("enqueued_at", TIMESTAMP, nullable=True))
+        batch.add_column(sa.Column("lease_token", sa.String(32), nullable=True))
         batch.drop_constraint(op.f("ck_jobs_status"), type_="check")
         batch.create_check_constraint(op.f("ck_jobs_status"), f"status IN ({NEW_STATUSES})")
 
@@ -38,6 +40,7 @@ def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.drop_constraint(op.f("ck_jobs_status"), type_="check")
         batch.create_check_constraint(op.f("ck_jobs_status"), f"status IN ({OLD_STATUSES})")
+        batch.drop_column("lease_token")
         batch.drop_column("enqueued_at")
         batch.drop_column("retrying_since")
         batch.drop_column("next_retry_at")
