@@ -40,6 +40,7 @@ def test_compose_has_the_services_and_runs_migrations_once():
     assert services["migrate"]["command"] == MIGRATE_COMMAND
     assert services["bucket"]["command"] == BUCKET_COMMAND
     assert services["worker"]["command"][:4] == WORKER_COMMAND
+    assert "-Q" not in services["worker"]["command"]  # the video queue only (its default)
     for app in ("api", "worker"):
         needs = services[app]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
@@ -77,3 +78,13 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
                            capture_output=True, text=True, timeout=60) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert "created" in runs[0].stdout and "already there" in runs[1].stdout
+
+
+def test_compose_runs_a_webhook_worker_and_gives_jobs_their_shutdown_grace():
+    services = compose()["services"]
+    webhooks = services["webhook-worker"]["command"]
+    assert webhooks[:4] == WORKER_COMMAND
+    assert webhooks[webhooks.index("-Q") + 1] == Settings.model_fields["WEBHOOK_QUEUE"].default
+    assert webhooks[webhooks.index("--pool") + 1] == "threads"
+    grace = Settings.model_fields["JOB_SHUTDOWN_GRACE_S"].default
+    assert int(services["worker"]["stop_grace_period"].rstrip("s")) >= grace + 10

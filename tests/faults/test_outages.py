@@ -100,10 +100,12 @@ def test_a_database_outage_mid_job_is_ridden_out(fault_stack, long_clip):
         time.sleep(60)
     finally:
         fault_stack.postgres.restore()
+    up_at = time.monotonic()
     final = fault_stack.wait(job_id, timeout_s=180)
 
     assert final["status"] == "succeeded", final
     assert final["attempts"] == 1
+    print(f"database down 60 s: succeeded {time.monotonic() - up_at:.1f} s after it came back")
 
 
 def queue_depth(fault_stack) -> int:
@@ -125,6 +127,7 @@ def test_a_backlog_keeps_one_message_per_job_and_each_job_runs_once(fault_stack,
     finals = [fault_stack.wait(job_id, timeout_s=300) for job_id in job_ids]
 
     assert max(depths) == 30 and min(depths) == 30  # one message per queued job, no more
+    print(f"backlog: queue depth {min(depths)}..{max(depths)} over 25 s for 30 queued jobs")
     assert [f["status"] for f in finals] == ["succeeded"] * 30
     assert {f["attempts"] for f in finals} == {1}
     log = fault_stack.worker_log()
@@ -137,9 +140,11 @@ def test_messages_the_broker_lost_are_sent_again_once(fault_stack, short_clip):
     job_ids = [fault_stack.submit(short_clip) for _ in range(5)]
     client = redis.Redis.from_url(fault_stack.env["REDIS_URL"])
     client.delete(fault_stack.env["CELERY_QUEUE"])  # as a Redis restart without persistence
-    deadline = time.monotonic() + 40
+    lost_at = time.monotonic()
+    deadline = lost_at + 40
     while queue_depth(fault_stack) < 5 and time.monotonic() < deadline:
         time.sleep(0.5)
+    resent_s = time.monotonic() - lost_at
     time.sleep(3)  # a few more reconciler rounds: nothing more is sent
     depth = queue_depth(fault_stack)
     client.close()
@@ -148,6 +153,7 @@ def test_messages_the_broker_lost_are_sent_again_once(fault_stack, short_clip):
 
     assert depth == 5
     assert [(f["status"], f["attempts"]) for f in finals] == [("succeeded", 1)] * 5
+    print(f"queue deleted: 5 messages sent again within {resent_s:.1f} s, no more")
 
 
 def test_sigterm_to_the_process_group_lets_the_running_job_finish(fault_stack, long_clip):
@@ -155,8 +161,11 @@ def test_sigterm_to_the_process_group_lets_the_running_job_finish(fault_stack, l
     fault_stack.wait_progress(job_id, 10)
     worker = fault_stack.services.processes["worker"]
 
+    stopped_at = time.monotonic()
     os.killpg(worker.pid, signal.SIGTERM)  # as systemd and shell entrypoints do
     worker.wait(timeout=90)
+    print(f"SIGTERM to the group: the job finished, the worker exited "
+          f"{time.monotonic() - stopped_at:.1f} s later")
     final = fault_stack.status(job_id)
     fault_stack.services.start_worker("worker")
 
@@ -210,6 +219,7 @@ def test_a_hanging_webhook_receiver_does_not_hold_the_next_video_job(fault_stack
     gap = (datetime.fromisoformat(started["started_at"].replace("Z", "+00:00"))
            - datetime.fromisoformat(done["finished_at"].replace("Z", "+00:00")))
     assert gap.total_seconds() < 2, f"the next job started {gap.total_seconds():.1f} s later"
+    print(f"hanging receiver: the next job started {gap.total_seconds():.2f} s after the last")
 
 
 def test_an_upload_cut_by_a_killed_gateway_leaves_no_multipart_upload_after_cleanup(
