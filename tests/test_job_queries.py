@@ -9,17 +9,9 @@ from sqlalchemy import update
 
 from shared import job_queries, states
 from shared.models import Job, utcnow
-from shared.tenants import default_tenant
+from tests.job_rows import new_job
 
 LEASE_S = 60
-
-
-def new_job(session_scope, **values) -> uuid.UUID:
-    with session_scope() as session:
-        job = Job(tenant_id=default_tenant(session).id, input_key="inputs/x/video.mp4", **values)
-        session.add(job)
-        session.flush()
-        return job.id
 
 
 def set_values(session_scope, job_id: uuid.UUID, **values) -> None:

@@ -8,16 +8,12 @@ import uuid
 
 from shared.models import Job, utcnow
 from shared.states import claim_job, mark_deleted
-from shared.tenants import default_tenant
+from tests.job_rows import new_job
 from worker.lease import LeaseKeeper
 
 
 def claimed_job(session_scope, lease_s: float) -> uuid.UUID:
-    with session_scope() as session:
-        job = Job(tenant_id=default_tenant(session).id, input_key="inputs/x/a.mp4", options={})
-        session.add(job)
-        session.flush()
-        job_id = job.id
+    job_id = new_job(session_scope)
     with session_scope() as session:
         claim_job(session, job_id, worker_host="w", lease_s=lease_s)
     return job_id

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from shared import states
 from shared.models import Job, WebhookDelivery, utcnow
 from shared.states import TERMINAL, JobStatus, can_transition
-from shared.tenants import default_tenant
+from tests.job_rows import new_job
 
 LEASE_S = 60
 MAX_ATTEMPTS = 3
@@ -21,14 +21,6 @@ OUTPUTS = {
     "output_keypoints_key": "outputs/x/keypoints.json",
     "output_summary_key": "outputs/x/summary.json",
 }
-
-
-def new_job(session_scope, **values) -> uuid.UUID:
-    with session_scope() as session:
-        job = Job(tenant_id=default_tenant(session).id, input_key="inputs/x/video.mp4", **values)
-        session.add(job)
-        session.flush()
-        return job.id
 
 
 def load(session_scope, job_id: uuid.UUID) -> Job:
