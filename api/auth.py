@@ -21,12 +21,15 @@ from shared.db import session_scope
 from shared.tenants import authenticate, default_tenant
 
 bearer_scheme = HTTPBearer(
-    auto_error=False, scheme_name="bearer",
+    auto_error=False,
+    scheme_name="bearer",
     description="An API key from `dance-analyzer tenants create NAME`: "
     "`Authorization: Bearer dak_...`.",
 )
 api_key_scheme = APIKeyHeader(
-    name="X-API-Key", auto_error=False, scheme_name="apiKey",
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKey",
     description="The same API key in an `X-API-Key` header.",
 )
 

@@ -13,7 +13,9 @@ from api.errors import APIError
 def upload_timeout(idle_timeout_s: float) -> APIError:
     """408 `upload_timeout`: the client stopped sending its body."""
     return APIError(
-        408, "upload_timeout", f"no data received for {idle_timeout_s:g} s; the upload was dropped",
+        408,
+        "upload_timeout",
+        f"no data received for {idle_timeout_s:g} s; the upload was dropped",
         headers={"Connection": "close"},
     )
 

@@ -27,8 +27,9 @@ from shared.storage_errors import is_transient_storage_error
 log = logging.getLogger(__name__)
 
 # psycopg errors meaning "the server cannot be reached or is going away"
-_DB_UNAVAILABLE = frozenset({"OperationalError", "InterfaceError", "AdminShutdown",
-                             "CannotConnectNow", "ConnectionTimeout"})
+_DB_UNAVAILABLE = frozenset(
+    {"OperationalError", "InterfaceError", "AdminShutdown", "CannotConnectNow", "ConnectionTimeout"}
+)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -101,8 +102,11 @@ def error_response(
 def validation_details(errors: Any) -> list[dict[str, Any]]:
     """Pydantic errors reduced to JSON-safe `{loc, msg, type}` (no echo of the input)."""
     return [
-        {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")),
-         "type": str(error.get("type", ""))}
+        {
+            "loc": list(error.get("loc", ())),
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
         for error in errors
     ]
 
@@ -115,7 +119,11 @@ def from_validation_error(exc: ValidationError, code: str, message: str) -> APIE
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, APIError)
     return error_response(
-        exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers,
+        exc.status,
+        exc.code,
+        exc.message,
+        details=exc.details,
+        headers=exc.headers,
         extra=exc.extra,
     )
 
@@ -149,7 +157,9 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.connection_invalidated or type(exc.orig).__name__ in _DB_UNAVAILABLE:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return error_response(
-            503, "database_unavailable", "the database is unavailable; try again shortly",
+            503,
+            "database_unavailable",
+            "the database is unavailable; try again shortly",
             headers={"Retry-After": "5"},
         )
     return await _unexpected_error(request, exc)
@@ -159,7 +169,9 @@ async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
     if is_transient_storage_error(exc):
         log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
         return error_response(
-            503, "storage_unavailable", "storage is unavailable; try again shortly",
+            503,
+            "storage_unavailable",
+            "storage is unavailable; try again shortly",
             headers={"Retry-After": "5"},
         )
     return await _unexpected_error(request, exc)

@@ -64,8 +64,11 @@ def load_job(session: Session, caller: Caller, raw_id: str) -> Job:
     return job
 
 
-_DOWNLOAD_SUFFIX = {"video": "annotated.mp4", "keypoints": "keypoints.json",
-                    "summary": "summary.json"}
+_DOWNLOAD_SUFFIX = {
+    "video": "annotated.mp4",
+    "keypoints": "keypoints.json",
+    "summary": "summary.json",
+}
 
 
 def output_redirect(job: Job, output: Output, storage: Storage, settings: Settings) -> Response:
@@ -74,17 +77,23 @@ def output_redirect(job: Job, output: Output, storage: Storage, settings: Settin
     if status is JobStatus.deleted:
         raise APIError(410, "job_deleted", f"job {job.id} was deleted")
     if status is JobStatus.expired:
-        raise APIError(410, "job_expired",
-                       f"job {job.id} expired: its files were removed after "
-                       f"{settings.RETENTION_DAYS} days")
+        raise APIError(
+            410,
+            "job_expired",
+            f"job {job.id} expired: its files were removed after {settings.RETENTION_DAYS} days",
+        )
     if status is JobStatus.failed:
         raise APIError(
-            409, "job_failed", f"job {job.id} failed ({job.error_code}): no outputs",
+            409,
+            "job_failed",
+            f"job {job.id} failed ({job.error_code}): no outputs",
             details={"error": {"code": job.error_code, "message": job.error_message}},
         )
     if status is not JobStatus.succeeded:
         raise APIError(
-            409, "job_not_finished", f"job {job.id} is {status.value}; try again later",
+            409,
+            "job_not_finished",
+            f"job {job.id} is {status.value}; try again later",
             headers={"Retry-After": "5"},
         )
     key = {
@@ -96,7 +105,8 @@ def output_redirect(job: Job, output: Output, storage: Storage, settings: Settin
         raise APIError(404, "output_not_found", f"job {job.id} has no {output} output")
     stem = (job.input_filename or "video").rsplit(".", 1)[0] or "video"
     url, _ = storage.presigned_get(
-        key, expires_s=settings.PRESIGNED_URL_EXPIRY_S,
+        key,
+        expires_s=settings.PRESIGNED_URL_EXPIRY_S,
         download_name=f"{stem}_{_DOWNLOAD_SUFFIX[output]}",
     )
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})

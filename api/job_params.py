@@ -62,8 +62,9 @@ async def check_webhook_target(url: str | None, settings: Settings) -> None:
     if own_host and urlsplit(url).hostname == own_host.lower():
         raise APIError(422, NOT_ALLOWED, "webhook_url points at this API itself")
     try:
-        await run_in_threadpool(check_webhook_url, url, settings.webhook_host_policy,
-                                timeout_s=RESOLVE_TIMEOUT_S)
+        await run_in_threadpool(
+            check_webhook_url, url, settings.webhook_host_policy, timeout_s=RESOLVE_TIMEOUT_S
+        )
     except WebhookURLError as exc:
         raise APIError(422, exc.code, exc.message) from None
 
@@ -76,7 +77,8 @@ def parse_idempotency_key(raw: str | None) -> str | None:
         0x21 <= ord(ch) <= 0x7E for ch in raw
     ):
         raise APIError(
-            422, "invalid_idempotency_key",
+            422,
+            "invalid_idempotency_key",
             f"Idempotency-Key must be 1..{IDEMPOTENCY_KEY_MAX_CHARS} visible ASCII characters",
         )
     return raw
@@ -85,6 +87,9 @@ def parse_idempotency_key(raw: str | None) -> str | None:
 def fingerprint(*, source: str, webhook_url: str | None, options: JobOptions) -> str:
     """What a submission asked for, as one hash: its input (`sha256:<digest>` of the file or
     `upload:<id>`), webhook URL and explicit options. A replay must ask the same."""
-    asked = {"source": source, "webhook_url": webhook_url,
-             "options": options.model_dump(exclude_none=True)}
+    asked = {
+        "source": source,
+        "webhook_url": webhook_url,
+        "options": options.model_dump(exclude_none=True),
+    }
     return hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()

@@ -71,7 +71,9 @@ async def read_json_body(request: Request, *, idle_timeout_s: float) -> Any:
             body += chunk
             if len(body) > JSON_BODY_MAX_BYTES:
                 raise APIError(
-                    413, "body_too_large", f"JSON body larger than {JSON_BODY_MAX_BYTES} bytes",
+                    413,
+                    "body_too_large",
+                    f"JSON body larger than {JSON_BODY_MAX_BYTES} bytes",
                     headers={"Connection": "close"},
                 )
     except ClientDisconnect:

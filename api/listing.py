@@ -37,12 +37,22 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 def page_of_jobs(
-    session: Session, caller: Caller, *, limit: int, cursor: str | None,
-    status: JobStatus | None, include_deleted: bool, base_url: str,
+    session: Session,
+    caller: Caller,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: JobStatus | None,
+    include_deleted: bool,
+    base_url: str,
 ) -> tuple[list[Job], str | None]:
     """One page of the caller's jobs and the URL of the next page (None on the last)."""
-    stmt = (select(Job).where(Job.tenant_id == caller.tenant_id)
-            .order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    stmt = (
+        select(Job)
+        .where(Job.tenant_id == caller.tenant_id)
+        .order_by(Job.created_at.desc(), Job.id.desc())
+        .limit(limit + 1)
+    )
     if status is not None:
         stmt = stmt.where(Job.status == status.value)
     elif not include_deleted:

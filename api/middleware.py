@@ -25,8 +25,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_security_headers(MutableHeaders(scope=message),
-                                     scheme=scope.get("scheme", "http"), path=scope["path"])
+                add_security_headers(
+                    MutableHeaders(scope=message),
+                    scheme=scope.get("scheme", "http"),
+                    path=scope["path"],
+                )
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -40,9 +43,14 @@ class JSONCORSMiddleware(CORSMiddleware):
         if response.status_code < 400:
             return response
         refused = bytes(response.body).decode("utf-8", "replace")
-        headers = {k: v for k, v in response.headers.items()
-                   if k.lower() not in ("content-type", "content-length")}
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
         return error_response(
-            response.status_code, "cors_preflight_refused",
-            f"{refused}; allowed origins are set by CORS_ORIGINS", headers=headers,
+            response.status_code,
+            "cors_preflight_refused",
+            f"{refused}; allowed origins are set by CORS_ORIGINS",
+            headers=headers,
         )

@@ -28,8 +28,11 @@ STORE_TIMEOUT_S = 1.0
 
 @lru_cache(maxsize=4)
 def _limiter(storage_url: str) -> MovingWindowRateLimiter:
-    options = {} if storage_url.startswith("memory://") else {
-        "socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S}
+    options = (
+        {}
+        if storage_url.startswith("memory://")
+        else {"socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S}
+    )
     return MovingWindowRateLimiter(storage_from_string(storage_url, **options))
 
 
@@ -50,7 +53,8 @@ def enforce_rate_limit(caller: CallerDep, settings: SettingsDep) -> None:
         return
     retry_after = max(1, math.ceil(reset_at - time.time()))
     raise APIError(
-        429, "rate_limited",
+        429,
+        "rate_limited",
         f"more than {per_minute} requests per minute for this tenant; retry in {retry_after} s",
         headers={"Retry-After": str(retry_after), "RateLimit-Limit": str(per_minute)},
     )

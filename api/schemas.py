@@ -21,12 +21,15 @@ class JobOptions(BaseModel):
     )
 
     min_detection_confidence: float | None = Field(
-        default=None, ge=0, le=1,
-        description="Minimum pose detection confidence, 0..1 (default "
-        "`MIN_DETECTION_CONFIDENCE`).",
+        default=None,
+        ge=0,
+        le=1,
+        description="Minimum pose detection confidence, 0..1 (default `MIN_DETECTION_CONFIDENCE`).",
     )
     min_tracking_confidence: float | None = Field(
-        default=None, ge=0, le=1,
+        default=None,
+        ge=0,
+        le=1,
         description="Minimum landmark tracking confidence, 0..1 (default "
         "`MIN_TRACKING_CONFIDENCE`).",
     )
@@ -52,11 +55,15 @@ class JobFromUpload(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{
-            "upload_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11",
-            "webhook_url": "https://example.com/hooks/dance",
-            "options": {"min_detection_confidence": 0.6},
-        }]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "upload_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11",
+                    "webhook_url": "https://example.com/hooks/dance",
+                    "options": {"min_detection_confidence": 0.6},
+                }
+            ]
+        },
     )
 
     upload_id: uuid.UUID = Field(description="The `upload_id` returned by `POST /api/uploads`.")
@@ -77,11 +84,13 @@ class UploadCreate(BaseModel):
     )
 
     filename: str | None = Field(
-        default=None, max_length=1024,
+        default=None,
+        max_length=1024,
         description="The file's name; only its extension is used in the storage key.",
     )
     content_type: str | None = Field(
-        default=None, max_length=255,
+        default=None,
+        max_length=255,
         pattern=r"^(video/[A-Za-z0-9][A-Za-z0-9.+-]*|application/octet-stream)$",
         description="If given, the upload must be sent with this Content-Type.",
     )
@@ -98,7 +107,7 @@ class UploadTicket(BaseModel):
     expires_at: datetime
     max_bytes: int
     key: str
-    job_url: str = Field(description="Then `POST` `{\"upload_id\": ...}` here to start the job.")
+    job_url: str = Field(description='Then `POST` `{"upload_id": ...}` here to start the job.')
 
 
 class JobList(BaseModel):
@@ -113,9 +122,13 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "ready", "checks": {"postgres": "ok", "redis": "ok", "s3": "ok"}}
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ready", "checks": {"postgres": "ok", "redis": "ok", "s3": "ok"}}
+            ]
+        }
+    )
 
     status: Literal["ready"] = "ready"
     checks: dict[str, str]

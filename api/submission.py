@@ -85,17 +85,26 @@ class UploadSlots:
 
     def acquire(self) -> None:
         if self.in_use >= self.limit:
-            raise APIError(503, "too_many_uploads",
-                           f"{self.limit} uploads are already in progress; try again shortly",
-                           headers={"Retry-After": "5", "Connection": "close"})
+            raise APIError(
+                503,
+                "too_many_uploads",
+                f"{self.limit} uploads are already in progress; try again shortly",
+                headers={"Retry-After": "5", "Connection": "close"},
+            )
         self.in_use += 1
 
     def release(self) -> None:
         self.in_use -= 1
 
 
-async def submit(request: Request, caller: Caller, settings: Settings, storage: Storage,
-                 slots: UploadSlots, raw_idempotency_key: str | None) -> Submitted:
+async def submit(
+    request: Request,
+    caller: Caller,
+    settings: Settings,
+    storage: Storage,
+    slots: UploadSlots,
+    raw_idempotency_key: str | None,
+) -> Submitted:
     """Create a job from a multipart upload or from a direct upload (see module docstring)."""
     key = parse_idempotency_key(raw_idempotency_key)
     content_type = request.headers.get("content-type", "")
@@ -104,7 +113,8 @@ async def submit(request: Request, caller: Caller, settings: Settings, storage: 
     boundary = multipart_boundary(content_type)
     if boundary is None:
         raise APIError(
-            415, "unsupported_media_type",
+            415,
+            "unsupported_media_type",
             "send multipart/form-data with the file field `video`, "
             "or application/json with an `upload_id`",
         )
@@ -115,8 +125,14 @@ async def submit(request: Request, caller: Caller, settings: Settings, storage: 
         slots.release()
 
 
-async def _from_multipart(request: Request, boundary: bytes, caller: Caller, settings: Settings,
-                          storage: Storage, key: str | None) -> Submitted:
+async def _from_multipart(
+    request: Request,
+    boundary: bytes,
+    caller: Caller,
+    settings: Settings,
+    storage: Storage,
+    key: str | None,
+) -> Submitted:
     limit = max_file_bytes(settings.MAX_UPLOAD_MB)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + BODY_OVERHEAD_BYTES:
@@ -138,15 +154,21 @@ async def _from_multipart(request: Request, boundary: bytes, caller: Caller, set
     form = await reader.read(request.stream(), boundary)
     video, webhook_url = form.video, form.fields.get("webhook_url")
     options = form.fields.get("options") or parse_options(None)
-    asked = fingerprint(source=f"sha256:{video.sha256}", webhook_url=webhook_url,
-                        options=options)
+    asked = fingerprint(source=f"sha256:{video.sha256}", webhook_url=webhook_url, options=options)
     if earlier is not None:
         return _replay(earlier, asked)
     job = Job(
-        id=job_id, tenant_id=caller.tenant_id, status=JobStatus.queued.value,
-        input_key=video.key, input_filename=video.filename, input_size_bytes=video.size,
-        input_content_type=video.content_type, options=options.resolved(settings),
-        webhook_url=webhook_url, idempotency_key=key, idempotency_fingerprint=asked,
+        id=job_id,
+        tenant_id=caller.tenant_id,
+        status=JobStatus.queued.value,
+        input_key=video.key,
+        input_filename=video.filename,
+        input_size_bytes=video.size,
+        input_content_type=video.content_type,
+        options=options.resolved(settings),
+        webhook_url=webhook_url,
+        idempotency_key=key,
+        idempotency_fingerprint=asked,
     )
     try:
         await check_webhook_target(webhook_url, settings)
@@ -159,10 +181,12 @@ async def _from_multipart(request: Request, boundary: bytes, caller: Caller, set
     return submitted
 
 
-async def _from_upload(request: Request, caller: Caller, settings: Settings, storage: Storage,
-                       key: str | None) -> Submitted:
+async def _from_upload(
+    request: Request, caller: Caller, settings: Settings, storage: Storage, key: str | None
+) -> Submitted:
     body = _validate_upload_request(
-        await read_json_body(request, idle_timeout_s=settings.UPLOAD_IDLE_TIMEOUT_S))
+        await read_json_body(request, idle_timeout_s=settings.UPLOAD_IDLE_TIMEOUT_S)
+    )
     webhook_url = parse_webhook_field(body.webhook_url)
     options = parse_options(body.options)
     upload_id = body.upload_id
@@ -179,7 +203,8 @@ async def _from_upload(request: Request, caller: Caller, settings: Settings, sto
         raise _job_exists(upload_id)
     if upload is None:
         raise APIError(
-            400, "upload_not_found",
+            400,
+            "upload_not_found",
             f"nothing was uploaded for upload {upload_id} (or its upload URL expired)",
         )
     upload_key, _, stored_type = upload
@@ -189,11 +214,17 @@ async def _from_upload(request: Request, caller: Caller, settings: Settings, sto
     try:
         size, container = await _accept_copy(storage, upload_key, own_key, settings)
         job = Job(
-            id=upload_id, tenant_id=caller.tenant_id, status=JobStatus.queued.value,
-            input_key=own_key, input_filename=clean_filename(upload_key.rsplit("/", 1)[-1]),
-            input_size_bytes=size, input_content_type=video_content_type(stored_type, container),
-            options=options.resolved(settings), webhook_url=webhook_url,
-            idempotency_key=key, idempotency_fingerprint=asked,
+            id=upload_id,
+            tenant_id=caller.tenant_id,
+            status=JobStatus.queued.value,
+            input_key=own_key,
+            input_filename=clean_filename(upload_key.rsplit("/", 1)[-1]),
+            input_size_bytes=size,
+            input_content_type=video_content_type(stored_type, container),
+            options=options.resolved(settings),
+            webhook_url=webhook_url,
+            idempotency_key=key,
+            idempotency_fingerprint=asked,
         )
         submitted = await _insert_and_enqueue(job, settings)
     except BaseException:
@@ -218,8 +249,9 @@ def _validate_upload_request(raw: object) -> JobFromUpload:
         raise from_validation_error(exc, "validation_error", "invalid job request") from None
 
 
-async def _accept_copy(storage: Storage, upload_key: str, own_key: str,
-                       settings: Settings) -> tuple[int, str]:
+async def _accept_copy(
+    storage: Storage, upload_key: str, own_key: str, settings: Settings
+) -> tuple[int, str]:
     """Copy the upload to `own_key` and check the copy; returns its size and container.
     A refused upload is deleted (nobody can use it any more)."""
     limit = max_file_bytes(settings.MAX_UPLOAD_MB)
@@ -232,8 +264,9 @@ async def _accept_copy(storage: Storage, upload_key: str, own_key: str,
     elif size == 0:
         refusal = empty_file()
     else:
-        container = sniff_container(await run_in_threadpool(storage.read_head, own_key,
-                                                            SNIFF_BYTES))
+        container = sniff_container(
+            await run_in_threadpool(storage.read_head, own_key, SNIFF_BYTES)
+        )
         if container is None:
             refusal = not_a_video()
     if refusal is not None:
@@ -260,16 +293,20 @@ def _find_by_key(tenant_id: uuid.UUID, key: str) -> Job | None:
 
 
 def _earlier_with_key(session, tenant_id: uuid.UUID, key: str) -> Job | None:
-    return session.scalars(select(Job).where(
-        Job.tenant_id == tenant_id, Job.idempotency_key == key,
-        Job.created_at > utcnow() - IDEMPOTENCY_WINDOW,
-    )).one_or_none()
+    return session.scalars(
+        select(Job).where(
+            Job.tenant_id == tenant_id,
+            Job.idempotency_key == key,
+            Job.created_at > utcnow() - IDEMPOTENCY_WINDOW,
+        )
+    ).one_or_none()
 
 
 def _replay(earlier: Job, asked: str) -> Submitted:
     if earlier.idempotency_fingerprint != asked:
         raise APIError(
-            422, "idempotency_key_reused",
+            422,
+            "idempotency_key_reused",
             f"this Idempotency-Key was used for job {earlier.id} with a different request "
             "(file or upload, webhook_url or options); use a new key for a new job",
         )
@@ -277,14 +314,21 @@ def _replay(earlier: Job, asked: str) -> Submitted:
 
 
 def _in_flight(session, tenant_id: uuid.UUID) -> int:
-    return session.scalar(select(func.count()).select_from(Job).where(
-        Job.tenant_id == tenant_id, Job.status.in_(IN_FLIGHT)))
+    return session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.tenant_id == tenant_id, Job.status.in_(IN_FLIGHT))
+    )
 
 
 def _too_many_jobs(limit: int) -> APIError:
-    return APIError(429, "too_many_jobs",
-                    f"this tenant already has {limit} jobs queued or processing; "
-                    "submit more when some have finished", headers={"Retry-After": "30"})
+    return APIError(
+        429,
+        "too_many_jobs",
+        f"this tenant already has {limit} jobs queued or processing; "
+        "submit more when some have finished",
+        headers={"Retry-After": "30"},
+    )
 
 
 def _check_in_flight(caller: Caller, limit: int) -> None:
@@ -296,8 +340,14 @@ def _check_in_flight(caller: Caller, limit: int) -> None:
 
 def _own_job_exists(caller: Caller, job_id: uuid.UUID) -> bool:
     with session_scope() as session:
-        return session.scalar(select(func.count()).select_from(Job).where(
-            Job.id == job_id, Job.tenant_id == caller.tenant_id)) > 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(Job.id == job_id, Job.tenant_id == caller.tenant_id)
+            )
+            > 0
+        )
 
 
 def _insert(job: Job, max_in_flight: int) -> Job:
@@ -305,17 +355,21 @@ def _insert(job: Job, max_in_flight: int) -> Job:
     one tenant count jobs in flight and look up idempotency keys one after the other."""
     try:
         with session_scope() as session:
-            session.execute(select(Tenant.id).where(Tenant.id == job.tenant_id)
-                            .with_for_update())
+            session.execute(select(Tenant.id).where(Tenant.id == job.tenant_id).with_for_update())
             if job.idempotency_key:
                 earlier = _earlier_with_key(session, job.tenant_id, job.idempotency_key)
                 if earlier is not None:
                     session.expunge(earlier)  # keep its loaded values through the rollback
                     raise _Duplicate(earlier)
                 # a key older than the window is free again: the old job lets go of it
-                session.execute(update(Job).where(
-                    Job.tenant_id == job.tenant_id, Job.idempotency_key == job.idempotency_key,
-                ).values(idempotency_key=None))
+                session.execute(
+                    update(Job)
+                    .where(
+                        Job.tenant_id == job.tenant_id,
+                        Job.idempotency_key == job.idempotency_key,
+                    )
+                    .values(idempotency_key=None)
+                )
             if _in_flight(session, job.tenant_id) >= max_in_flight:
                 raise _too_many_jobs(max_in_flight)
             session.add(job)
@@ -358,8 +412,9 @@ def _note_enqueued(job_id: uuid.UUID) -> None:
         mark_enqueued(session, [job_id])
 
 
-async def _delete_quietly(storage: Storage, job_id: uuid.UUID | None = None, *,
-                          keys: list[str] | None = None) -> None:
+async def _delete_quietly(
+    storage: Storage, job_id: uuid.UUID | None = None, *, keys: list[str] | None = None
+) -> None:
     """Remove what a refused request stored (a job's objects, or given keys); never raises."""
     with anyio.CancelScope(shield=True):
         try:

@@ -67,14 +67,17 @@ def max_file_bytes(max_upload_mb: int) -> int:
 
 def too_large(limit: int) -> APIError:
     return APIError(
-        413, "file_too_large", f"the video is larger than the limit of {limit // MiB} MiB",
+        413,
+        "file_too_large",
+        f"the video is larger than the limit of {limit // MiB} MiB",
         details={"max_bytes": limit},
     )
 
 
 def not_a_video() -> APIError:
     return APIError(
-        415, "not_a_video",
+        415,
+        "not_a_video",
         "the file is not a video container this service can read "
         "(MP4/MOV, WebM/MKV, AVI, MPEG, MPEG-TS, FLV, Ogg)",
     )
@@ -216,13 +219,15 @@ class VideoFormReader:
             parser.finalize()
             if not self._ended:
                 raise APIError(
-                    400, "malformed_multipart",
+                    400,
+                    "malformed_multipart",
                     "the multipart body ended before its closing boundary",
                 )
             if self._file is None:
                 raise APIError(
-                    422, "missing_file", f"send the video as the multipart file field "
-                    f"`{self._file_field}`",
+                    422,
+                    "missing_file",
+                    f"send the video as the multipart file field `{self._file_field}`",
                 )
             await self._flush()
             assert self._writer is not None and self._container is not None
@@ -264,8 +269,11 @@ class VideoFormReader:
             self._container = container
             key = self._key_for(self._file.filename)
             content_type = video_content_type(self._file.declared_type, container)
-            self._writer = (MultipartWriter(self._storage, key, content_type=content_type)
-                            if self._store else _HashOnly(key, content_type))
+            self._writer = (
+                MultipartWriter(self._storage, key, content_type=content_type)
+                if self._store
+                else _HashOnly(key, content_type)
+            )
         if self._pending and (self._pending_size >= WRITE_BATCH_BYTES or self._file_ended):
             data = b"".join(self._pending)
             self._pending, self._pending_size = [], 0
@@ -353,7 +361,8 @@ class VideoFormReader:
         elif isinstance(part, _FieldPart):
             if len(part.data) + size > FIELD_MAX_BYTES:
                 raise APIError(
-                    413, "field_too_large",
+                    413,
+                    "field_too_large",
                     f"form field `{part.name}` is larger than {FIELD_MAX_BYTES} bytes",
                 )
             part.data += data[start:end]

@@ -73,8 +73,9 @@ print(json.dumps({"seconds_per_frame": (time.perf_counter() - started) / frames}
 
 
 def run(code: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          check=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=900
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -85,14 +86,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         files = {
             "giant (16000x16000, 1 frame)": Path(giant_frame_clip(Path(tmp) / "giant.mp4")),
-            "fast (64x64, 240 fps, 60 s)": Path(black_clip(Path(tmp) / "fast.mp4", fps=240,
-                                                           frames=240 * 60)),
+            "fast (64x64, 240 fps, 60 s)": Path(
+                black_clip(Path(tmp) / "fast.mp4", fps=240, frames=240 * 60)
+            ),
         }
         per_frame = run(_MODEL, str(args.model_frames), str(ROOT))["seconds_per_frame"]
-        print(f"BlazePose on a 64x64 frame: {per_frame * 1000:.1f} ms "
-              f"(mean of {args.model_frames})\n")
-        print(f"{'file':30s} {'size':>8s} | {'refused':>24s} | {'decoded (before)':>34s} | "
-              "ratio time, memory")
+        print(
+            f"BlazePose on a 64x64 frame: {per_frame * 1000:.1f} ms (mean of {args.model_frames})\n"
+        )
+        print(
+            f"{'file':30s} {'size':>8s} | {'refused':>24s} | {'decoded (before)':>34s} | "
+            "ratio time, memory"
+        )
         for name, path in files.items():
             refused = run(_MEASURE, "refused", str(path), str(ROOT))
             decoded = run(_MEASURE, "decoded", str(path), str(ROOT))
@@ -100,12 +105,14 @@ def main() -> int:
             model_s = frames * per_frame if frames > 1 else 0.0
             before_s = decoded["seconds"] + model_s
             note = f" (+{model_s:.0f} s model, est.)" if model_s else ""
-            print(f"{name:30s} {path.stat().st_size / 1024:6.0f}KB | "
-                  f"{refused['outcome']:>17s} {refused['seconds']:5.2f} s "
-                  f"{refused['growth_mib']:4.0f} MiB | "
-                  f"{frames:6d} frames {before_s:7.1f} s{note} {decoded['growth_mib']:4.0f} MiB | "
-                  f"{before_s / max(refused['seconds'], 1e-3):7.0f}x, "
-                  f"{decoded['growth_mib'] / max(refused['growth_mib'], 1):5.1f}x")
+            print(
+                f"{name:30s} {path.stat().st_size / 1024:6.0f}KB | "
+                f"{refused['outcome']:>17s} {refused['seconds']:5.2f} s "
+                f"{refused['growth_mib']:4.0f} MiB | "
+                f"{frames:6d} frames {before_s:7.1f} s{note} {decoded['growth_mib']:4.0f} MiB | "
+                f"{before_s / max(refused['seconds'], 1e-3):7.0f}x, "
+                f"{decoded['growth_mib'] / max(refused['growth_mib'], 1):5.1f}x"
+            )
     return 0
 
 

@@ -43,15 +43,19 @@ def percentile(values: list[float], q: float) -> float:
 class Client(threading.Thread):
     def __init__(self, api: str, key: str, clip: Path, until: float, record: dict):
         super().__init__(daemon=True)
-        self.http = httpx.Client(base_url=api, timeout=60,
-                                 headers={"Authorization": f"Bearer {key}"})
+        self.http = httpx.Client(
+            base_url=api, timeout=60, headers={"Authorization": f"Bearer {key}"}
+        )
         self.clip, self.until, self.record = clip.read_bytes(), until, record
 
     def run(self) -> None:
         while time.monotonic() < self.until:
             started = time.perf_counter()
-            answer = self.http.post("/api/jobs", files={"video": ("clip.mp4", self.clip)},
-                                    headers={"Idempotency-Key": secrets.token_hex(8)})
+            answer = self.http.post(
+                "/api/jobs",
+                files={"video": ("clip.mp4", self.clip)},
+                headers={"Idempotency-Key": secrets.token_hex(8)},
+            )
             self.record["submit"].append(time.perf_counter() - started)
             if answer.status_code != 202:
                 self.record["refused"].append(answer.status_code)
@@ -64,8 +68,7 @@ class Client(threading.Thread):
                 started = time.perf_counter()
                 status = self.http.get(f"/api/status/{job_id}")
                 self.record["status"].append(time.perf_counter() - started)
-                if status.status_code == 200 and status.json()["status"] in (
-                        "succeeded", "failed"):
+                if status.status_code == 200 and status.json()["status"] in ("succeeded", "failed"):
                     break
 
 
@@ -88,21 +91,36 @@ def main() -> int:
     moto.start()
     s3 = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
     suffix = secrets.token_hex(4)
-    env = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": f"{PG_SERVER}/{database}",
-           "REDIS_URL": REDIS_URL, "CELERY_QUEUE": f"load-{suffix}",
-           "WEBHOOK_QUEUE": f"load-webhooks-{suffix}", "S3_ENDPOINT_URL": s3,
-           "S3_BUCKET": "load", "AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load",
-           "WEBHOOK_SECRET": "whsec_" + "bG9hZC10ZXN0LXNlY3JldC1mb3ItYmVuY2g=",
-           "RATE_LIMIT_PER_MINUTE": "0", "MAX_JOBS_IN_FLIGHT": "1000",
-           "RECONCILE_INTERVAL_S": "5", "RECONCILE_QUEUED_AFTER_S": "30"}
+    env = {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": f"{PG_SERVER}/{database}",
+        "REDIS_URL": REDIS_URL,
+        "CELERY_QUEUE": f"load-{suffix}",
+        "WEBHOOK_QUEUE": f"load-webhooks-{suffix}",
+        "S3_ENDPOINT_URL": s3,
+        "S3_BUCKET": "load",
+        "AWS_ACCESS_KEY_ID": "load",
+        "AWS_SECRET_ACCESS_KEY": "load",
+        "WEBHOOK_SECRET": "whsec_" + "bG9hZC10ZXN0LXNlY3JldC1mb3ItYmVuY2g=",
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "MAX_JOBS_IN_FLIGHT": "1000",
+        "RECONCILE_INTERVAL_S": "5",
+        "RECONCILE_QUEUED_AFTER_S": "30",
+    }
     env.pop("CELERY_BROKER_URL", None)
     tmp = Path(tempfile.mkdtemp(prefix="dance-load-"))
     services = ServiceProcesses(env, tmp / "logs")
     try:
         import boto3
-        boto3.client("s3", endpoint_url=s3, aws_access_key_id="load",
-                     aws_secret_access_key="load", region_name="us-east-1"
-                     ).create_bucket(Bucket="load")
+
+        boto3.client(
+            "s3",
+            endpoint_url=s3,
+            aws_access_key_id="load",
+            aws_secret_access_key="load",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="load")
         migrate(env)
         services.start_api()
         for n in range(args.workers):
@@ -111,8 +129,9 @@ def main() -> int:
         services.wait_api(60)
         key = tenant_command(env, "create", "load")["api_key"]
         clip = Path(make_clip(tmp / "clip.mp4", width=320, height=240, frames=15, fps=15))
-        http = httpx.Client(base_url=services.api_url, timeout=60,
-                            headers={"Authorization": f"Bearer {key}"})
+        http = httpx.Client(
+            base_url=services.api_url, timeout=60, headers={"Authorization": f"Bearer {key}"}
+        )
         baseline = []
         for _ in range(50):
             started = time.perf_counter()
@@ -121,8 +140,7 @@ def main() -> int:
 
         record: dict[str, list] = {"submit": [], "status": [], "accepted": [], "refused": []}
         until = time.monotonic() + args.seconds
-        clients = [Client(services.api_url, key, clip, until, record)
-                   for _ in range(args.clients)]
+        clients = [Client(services.api_url, key, clip, until, record) for _ in range(args.clients)]
         began = time.monotonic()
         for client in clients:
             client.start()
@@ -139,25 +157,36 @@ def main() -> int:
                     break
                 time.sleep(0.5)
         logs = "".join(services.log(f"worker{n}") for n in range(args.workers))
-        twice = [job_id for job_id in record["accepted"]
-                 if logs.count(f"job {job_id}: attempt") > 1
-                 or finished.get(job_id, {}).get("attempts", 1) > 1]
+        twice = [
+            job_id
+            for job_id in record["accepted"]
+            if logs.count(f"job {job_id}: attempt") > 1
+            or finished.get(job_id, {}).get("attempts", 1) > 1
+        ]
         accepted = len(record["accepted"])
         succeeded = sum(1 for s in finished.values() if s["status"] == "succeeded")
         idle_p50 = statistics.median(baseline)
-        print(f"{args.clients} clients, {load_s:.0f} s, {args.workers} video worker(s); "
-              f"clip 320x240, 15 frames")
-        print(f"jobs accepted {accepted}, finished {len(finished)} "
-              f"({succeeded} succeeded), lost {accepted - len(finished)}, "
-              f"processed more than once {len(twice)}, refused {len(record['refused'])}")
+        print(
+            f"{args.clients} clients, {load_s:.0f} s, {args.workers} video worker(s); "
+            f"clip 320x240, 15 frames"
+        )
+        print(
+            f"jobs accepted {accepted}, finished {len(finished)} "
+            f"({succeeded} succeeded), lost {accepted - len(finished)}, "
+            f"processed more than once {len(twice)}, refused {len(record['refused'])}"
+        )
         print(f"throughput {len(finished) / load_s * 60:.0f} jobs/min")
-        print(f"submit latency p50 {percentile(record['submit'], 0.5) * 1000:.0f} ms, "
-              f"p99 {percentile(record['submit'], 0.99) * 1000:.0f} ms")
+        print(
+            f"submit latency p50 {percentile(record['submit'], 0.5) * 1000:.0f} ms, "
+            f"p99 {percentile(record['submit'], 0.99) * 1000:.0f} ms"
+        )
         status_p50 = percentile(record["status"], 0.5)
-        print(f"status latency p50 {status_p50 * 1000:.0f} ms, "
-              f"p99 {percentile(record['status'], 0.99) * 1000:.0f} ms "
-              f"({len(record['status'])} polls); idle baseline p50 {idle_p50 * 1000:.1f} ms, "
-              f"ratio {status_p50 / idle_p50:.1f}x")
+        print(
+            f"status latency p50 {status_p50 * 1000:.0f} ms, "
+            f"p99 {percentile(record['status'], 0.99) * 1000:.0f} ms "
+            f"({len(record['status'])} polls); idle baseline p50 {idle_p50 * 1000:.1f} ms, "
+            f"ratio {status_p50 / idle_p50:.1f}x"
+        )
         return 0 if accepted == len(finished) and not twice else 1
     finally:
         services.stop()

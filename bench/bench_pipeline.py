@@ -47,9 +47,10 @@ def make_clip(src: Path, dst: Path, width: int, height: int, frames: int, loops:
     if dst.exists():
         return dst
     with av.open(str(src)) as inp:
-        images = [cv2.resize(f.to_ndarray(format="rgb24"), (width, height),
-                             interpolation=cv2.INTER_CUBIC)
-                  for _, f in zip(range(frames), inp.decode(video=0), strict=False)]
+        images = [
+            cv2.resize(f.to_ndarray(format="rgb24"), (width, height), interpolation=cv2.INTER_CUBIC)
+            for _, f in zip(range(frames), inp.decode(video=0), strict=False)
+        ]
     tmp = dst.with_suffix(".part.mp4")
     with av.open(str(tmp), "w") as out:
         stream = out.add_stream("libx264", rate=30)
@@ -91,8 +92,9 @@ def sequential_fps(clip: Path, out_dir: Path) -> float:
                     sink.write_audio(item.packet)
                     continue
                 landmarks = pose.estimate(item.rgb)
-                overlay.draw(item.rgb, landmarks, frame_index=item.index, total_frames=0,
-                             time_s=item.time_s)
+                overlay.draw(
+                    item.rgb, landmarks, frame_index=item.index, total_frames=0, time_s=item.time_s
+                )
                 sink.write_frame(item.rgb, item.pts)
     return stats.decoded / (time.perf_counter() - started)
 
@@ -115,14 +117,14 @@ print(json.dumps({{"cold_fps": runs[0], "fps": runs[1], "peak_mib": int(status.s
 
 def pipeline_run(clip: Path, out_dir: Path) -> dict:
     code = _CHILD.format(root=str(ROOT), clip=str(clip), out=str(out_dir))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--frames", type=int, default=180)
@@ -130,38 +132,49 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dance-bench")
     args = parser.parse_args()
     if not args.video.exists():
-        print(f"{args.video} is absent: pass --video with a clip that has people in it",
-              file=sys.stderr)
+        print(
+            f"{args.video} is absent: pass --video with a clip that has people in it",
+            file=sys.stderr,
+        )
         return 2
     width, height = (int(v) for v in args.size.split("x"))
     args.cache.mkdir(parents=True, exist_ok=True)
     stem = f"{args.video.stem}_{width}x{height}_{args.frames}"
     clip = make_clip(args.video, args.cache / f"{stem}.mp4", width, height, args.frames)
-    long_clip = make_clip(args.video, args.cache / f"{stem}_x3.mp4", width, height, args.frames,
-                          loops=3)
+    long_clip = make_clip(
+        args.video, args.cache / f"{stem}_x3.mp4", width, height, args.frames, loops=3
+    )
     out_dir = args.cache / "out"
     out_dir.mkdir(exist_ok=True)
 
-    print(f"clip: {clip.name}: {width}x{height}, {args.frames} frames at 30 fps; "
-          f"{os.cpu_count()} CPUs; median of {args.repeat} runs")
+    print(
+        f"clip: {clip.name}: {width}x{height}, {args.frames} frames at 30 fps; "
+        f"{os.cpu_count()} CPUs; median of {args.repeat} runs"
+    )
     model, sequential, pipeline = [], [], []
     for _ in range(args.repeat):  # interleaved, so drifting machine load hits all alike
         model.append(bare_model_fps(clip))
         sequential.append(sequential_fps(clip, out_dir))
         pipeline.append(pipeline_run(clip, out_dir))
     base = statistics.median(model)
-    rows = [("bare model (baseline)", base, None),
-            ("sequential, one thread", statistics.median(sequential), None),
-            ("pipeline, cold process", statistics.median(r["cold_fps"] for r in pipeline),
-             None),
-            ("pipeline (analyze_video)", statistics.median(r["fps"] for r in pipeline),
-             statistics.median(r["peak_mib"] for r in pipeline))]
+    rows = [
+        ("bare model (baseline)", base, None),
+        ("sequential, one thread", statistics.median(sequential), None),
+        ("pipeline, cold process", statistics.median(r["cold_fps"] for r in pipeline), None),
+        (
+            "pipeline (analyze_video)",
+            statistics.median(r["fps"] for r in pipeline),
+            statistics.median(r["peak_mib"] for r in pipeline),
+        ),
+    ]
     for name, fps, peak in rows:
         memory = f"   peak RSS {peak:6.0f} MiB" if peak else ""
         print(f"{name:26s} {fps:6.1f} frames/s   {fps / base:5.2f}x model{memory}")
     longer = pipeline_run(long_clip, out_dir)
-    print(f"memory vs length: {args.frames} frames -> peak {rows[3][2]:.0f} MiB; "
-          f"{longer['frames']} frames -> peak {longer['peak_mib']:.0f} MiB")
+    print(
+        f"memory vs length: {args.frames} frames -> peak {rows[3][2]:.0f} MiB; "
+        f"{longer['frames']} frames -> peak {longer['peak_mib']:.0f} MiB"
+    )
     return 0
 
 

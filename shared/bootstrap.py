@@ -23,11 +23,16 @@ def main() -> int:
         storage.ensure_lifecycle_rules()
     except ClientError as exc:  # e.g. a storage without lifecycle support
         code = exc.response.get("Error", {}).get("Code")
-        print(f"warning: lifecycle rules not set ({code}); the workers' retention purge "
-              "still removes unused uploads", file=sys.stderr)
+        print(
+            f"warning: lifecycle rules not set ({code}); the workers' retention purge "
+            "still removes unused uploads",
+            file=sys.stderr,
+        )
         return 0
-    print(f"lifecycle: unfinished multipart uploads aborted and unused uploads expired after "
-          f"{LIFECYCLE_DAYS} day(s)")
+    print(
+        f"lifecycle: unfinished multipart uploads aborted and unused uploads expired after "
+        f"{LIFECYCLE_DAYS} day(s)"
+    )
     aborted = storage.abort_stale_multipart_uploads(settings.STALE_MULTIPART_UPLOAD_S)
     print(f"abandoned multipart uploads aborted now: {aborted}")
     return 0

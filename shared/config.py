@@ -129,8 +129,10 @@ class Settings(BaseSettings):
         if secret == DEV_WEBHOOK_SECRET:
             raise ValueError(f"WEBHOOK_SECRET is the development secret; set your own ({where})")
         if secret is None and not self.AUTH_REQUIRED:
-            raise ValueError(f"WEBHOOK_SECRET must be set when AUTH_REQUIRED=false ({where}): "
-                             "it signs the default tenant's webhooks")
+            raise ValueError(
+                f"WEBHOOK_SECRET must be set when AUTH_REQUIRED=false ({where}): "
+                "it signs the default tenant's webhooks"
+            )
         if self.AWS_SECRET_ACCESS_KEY.get_secret_value() == DEV_AWS_SECRET_ACCESS_KEY:
             raise ValueError(f"AWS_SECRET_ACCESS_KEY is the default; set the real one ({where})")
         return self

@@ -11,8 +11,20 @@ SNIFF_BYTES = 64
 # ISO BMFF (MP4, MOV, 3GP) top-level boxes that can open a file.
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
 
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".3gp", ".mpg", ".mpeg",
-                    ".ts", ".flv", ".ogv"}
+VIDEO_EXTENSIONS = {
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".avi",
+    ".webm",
+    ".mkv",
+    ".3gp",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".flv",
+    ".ogv",
+}
 
 
 def sniff_container(head: bytes) -> str | None:

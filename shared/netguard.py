@@ -41,7 +41,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NAME_RE = re.compile(r"[a-z0-9_-]{1,63}(\.[a-z0-9_-]{1,63})*\.?")
 _NUMERIC_V4_RE = re.compile(r"[0-9a-fx.]+", re.IGNORECASE)  # what inet_aton may read as IPv4
 _INTERNAL_SUFFIXES = (
-    ".internal", ".local", ".localdomain", ".home.arpa", ".intranet", ".lan", ".corp",
+    ".internal",
+    ".local",
+    ".localdomain",
+    ".home.arpa",
+    ".intranet",
+    ".lan",
+    ".corp",
 )
 
 

@@ -56,8 +56,11 @@ def _transport_options(config: Settings) -> dict:
     if config.broker_url.startswith("filesystem://"):  # the local mode's serverless broker
         folder = config.CELERY_FILESYSTEM_BROKER_DIR
         # every folder under the broker's own, none in the working directory
-        return {"data_folder_in": folder, "data_folder_out": folder,
-                "control_folder": f"{folder}/control"}
+        return {
+            "data_folder_in": folder,
+            "data_folder_out": folder,
+            "control_folder": f"{folder}/control",
+        }
     # Redis redelivers unacked messages after this: keep it above the hard time limit.
     return {"visibility_timeout": config.broker_visibility_timeout_s}
 
@@ -70,8 +73,7 @@ def _client() -> Celery:
 def enqueue_job(job_id: uuid.UUID | str, *, continue_attempt: int | None = None) -> None:
     """Queue the processing of a committed job row (or the continuation of an attempt)."""
     kwargs = {} if continue_attempt is None else {"attempt": continue_attempt}
-    _client().send_task(PROCESS_JOB, args=[str(job_id)], kwargs=kwargs,
-                        queue=settings.CELERY_QUEUE)
+    _client().send_task(PROCESS_JOB, args=[str(job_id)], kwargs=kwargs, queue=settings.CELERY_QUEUE)
 
 
 @dataclass(frozen=True)

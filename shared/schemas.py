@@ -42,19 +42,39 @@ class JobInput(BaseModel):
 class JobStatusPublic(BaseModel):
     """The job status object (contract fields first; the rest are extensions)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "job_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11", "status": "succeeded", "progress": 100,
-        "created_at": "2026-11-26T10:00:00Z", "started_at": "2026-11-26T10:00:01Z",
-        "finished_at": "2026-11-26T10:00:09Z",
-        "metrics": {"total_frames": 180, "processed_frames": 180, "detected_frames": 176,
-                    "failed_frames": 0, "detection_rate": 0.9778, "average_visibility": 0.83,
-                    "fps": 30.0, "width": 1920, "height": 1080, "duration_s": 6.0,
-                    "processing_time_s": 4.4},
-        "result": {"video_url": "https://s3.example.com/dance-videos/outputs/.../annotated.mp4?X-Amz-...",
-                   "keypoints_url": "https://s3.example.com/.../keypoints.json?X-Amz-...",
-                   "expires_at": "2026-11-26T11:00:09Z"},
-        "error": None,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "job_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11",
+                    "status": "succeeded",
+                    "progress": 100,
+                    "created_at": "2026-11-26T10:00:00Z",
+                    "started_at": "2026-11-26T10:00:01Z",
+                    "finished_at": "2026-11-26T10:00:09Z",
+                    "metrics": {
+                        "total_frames": 180,
+                        "processed_frames": 180,
+                        "detected_frames": 176,
+                        "failed_frames": 0,
+                        "detection_rate": 0.9778,
+                        "average_visibility": 0.83,
+                        "fps": 30.0,
+                        "width": 1920,
+                        "height": 1080,
+                        "duration_s": 6.0,
+                        "processing_time_s": 4.4,
+                    },
+                    "result": {
+                        "video_url": "https://s3.example.com/dance-videos/outputs/.../annotated.mp4?X-Amz-...",
+                        "keypoints_url": "https://s3.example.com/.../keypoints.json?X-Amz-...",
+                        "expires_at": "2026-11-26T11:00:09Z",
+                    },
+                    "error": None,
+                }
+            ]
+        }
+    )
 
     job_id: str
     status: JobStatus
@@ -75,40 +95,62 @@ class JobStatusPublic(BaseModel):
     links: dict[str, str] = Field(default_factory=dict)
 
 
-def job_status(job: Job, storage: Storage | None, *, expires_s: int,
-               base_url: str = "") -> JobStatusPublic:
+def job_status(
+    job: Job, storage: Storage | None, *, expires_s: int, base_url: str = ""
+) -> JobStatusPublic:
     """The status object of `job`; on success with fresh presigned URLs (needs `storage`)."""
     status = JobStatus(job.status)
     job_id = str(job.id)
     result = None
     if status is JobStatus.succeeded and storage is not None and job.output_video_key:
         video_url, expires_at = storage.presigned_get(
-            job.output_video_key, expires_s=expires_s, download_name=_download_name(job))
+            job.output_video_key, expires_s=expires_s, download_name=_download_name(job)
+        )
         keypoints_url, _ = storage.presigned_get(job.output_keypoints_key, expires_s=expires_s)
         summary_url = None
         if job.output_summary_key:
             summary_url, _ = storage.presigned_get(job.output_summary_key, expires_s=expires_s)
-        result = JobResult(video_url=video_url, keypoints_url=keypoints_url,
-                           summary_url=summary_url, expires_at=expires_at)
+        result = JobResult(
+            video_url=video_url,
+            keypoints_url=keypoints_url,
+            summary_url=summary_url,
+            expires_at=expires_at,
+        )
     error = None
     if status is JobStatus.failed and job.error_code:
         error = JobError(code=job.error_code, message=job.error_message or job.error_code)
     retry = None
     if status is JobStatus.retrying:
-        retry = JobRetry(reason=job.retry_reason, next_try_at=job.next_retry_at,
-                         waiting_since=job.retrying_since)
+        retry = JobRetry(
+            reason=job.retry_reason, next_try_at=job.next_retry_at, waiting_since=job.retrying_since
+        )
     links = {"self": f"{base_url}/api/jobs/{job_id}"}
     if status is JobStatus.succeeded:
-        links |= {"video": f"{base_url}/api/jobs/{job_id}/video",
-                  "keypoints": f"{base_url}/api/jobs/{job_id}/keypoints"}
+        links |= {
+            "video": f"{base_url}/api/jobs/{job_id}/video",
+            "keypoints": f"{base_url}/api/jobs/{job_id}/keypoints",
+        }
     return JobStatusPublic(
-        job_id=job_id, status=status, progress=job.progress or 0, created_at=job.created_at,
-        started_at=job.started_at, finished_at=job.finished_at, metrics=job.metrics,
-        result=result, error=error, retry=retry, updated_at=job.updated_at,
+        job_id=job_id,
+        status=status,
+        progress=job.progress or 0,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        metrics=job.metrics,
+        result=result,
+        error=error,
+        retry=retry,
+        updated_at=job.updated_at,
         attempts=job.attempts or 0,
-        input=JobInput(filename=job.input_filename, size_bytes=job.input_size_bytes,
-                       content_type=job.input_content_type),
-        options=job.options or {}, webhook_url=_without_user_info(job.webhook_url), links=links,
+        input=JobInput(
+            filename=job.input_filename,
+            size_bytes=job.input_size_bytes,
+            content_type=job.input_content_type,
+        ),
+        options=job.options or {},
+        webhook_url=_without_user_info(job.webhook_url),
+        links=links,
     )
 
 

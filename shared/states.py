@@ -108,9 +108,13 @@ def claim_job(
         return _transition(
             session,
             job_id,
-            [or_(Job.status == JobStatus.retrying.value,
-                 and_(Job.status == JobStatus.processing.value, or_(*ours))),
-             Job.attempts == continue_attempt],
+            [
+                or_(
+                    Job.status == JobStatus.retrying.value,
+                    and_(Job.status == JobStatus.processing.value, or_(*ours)),
+                ),
+                Job.attempts == continue_attempt,
+            ],
             status=JobStatus.processing.value,
             worker_host=worker_host,
             lease_expires_at=now + timedelta(seconds=lease_s),

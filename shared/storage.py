@@ -46,6 +46,7 @@ EXPIRE_UPLOADS_RULE = "dance-expire-unused-uploads"
 
 _DOWNLOAD_NAME_UNSAFE_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
+
 def _expiry(expires_s: int) -> tuple[int, datetime]:
     """Validate an expiry; the returned instant is taken before signing, so never too late."""
     expires_s = int(expires_s)
@@ -135,12 +136,16 @@ class Storage:
             current = []
         ours = {
             ABORT_UPLOADS_RULE: {
-                "ID": ABORT_UPLOADS_RULE, "Status": "Enabled", "Filter": {"Prefix": ""},
+                "ID": ABORT_UPLOADS_RULE,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
                 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": LIFECYCLE_DAYS},
             },
             EXPIRE_UPLOADS_RULE: {
-                "ID": EXPIRE_UPLOADS_RULE, "Status": "Enabled",
-                "Filter": {"Prefix": UPLOADS_PREFIX}, "Expiration": {"Days": LIFECYCLE_DAYS},
+                "ID": EXPIRE_UPLOADS_RULE,
+                "Status": "Enabled",
+                "Filter": {"Prefix": UPLOADS_PREFIX},
+                "Expiration": {"Days": LIFECYCLE_DAYS},
             },
         }
         rules = [rule for rule in current if rule.get("ID") not in ours] + list(ours.values())
@@ -225,7 +230,9 @@ class Storage:
     def copy(self, source_key: str, key: str) -> None:
         """Copy an object within the bucket, server side (one request, objects <= 5 GiB)."""
         self.client.copy_object(
-            Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source_key},
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": source_key},
             MetadataDirective="COPY",
         )
 
@@ -269,13 +276,15 @@ class Storage:
                 if upload["Initiated"] >= cutoff:
                     continue
                 key, upload_id = upload["Key"], upload["UploadId"]
-                parts = self.client.list_parts(Bucket=self.bucket, Key=key,
-                                               UploadId=upload_id).get("Parts", [])
+                parts = self.client.list_parts(Bucket=self.bucket, Key=key, UploadId=upload_id).get(
+                    "Parts", []
+                )
                 if any(part["LastModified"] >= cutoff for part in parts):
                     continue
                 try:
-                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=key,
-                                                       UploadId=upload_id)
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=upload_id
+                    )
                     aborted += 1
                 except ClientError as exc:
                     if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":

@@ -92,8 +92,9 @@ def is_missing_object(exc: BaseException) -> bool:
     return _client_error_code(exc) in ("404", "NoSuchKey")
 
 
-_ACCESS_DENIED = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-                            "AllAccessDisabled", "403"})
+_ACCESS_DENIED = frozenset(
+    {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled", "403"}
+)
 
 
 def storage_failure(exc: BaseException) -> tuple[str, str] | None:

@@ -38,8 +38,9 @@ def safe_extension(filename: str | None) -> str:
     return suffix if _EXTENSION_RE.match(suffix) else ""
 
 
-def input_key(job_id: str | uuid.UUID, filename: str | None = None, *,
-              tag: str | None = None) -> str:
+def input_key(
+    job_id: str | uuid.UUID, filename: str | None = None, *, tag: str | None = None
+) -> str:
     """`inputs/<job_id>/source<.ext>` (or `source-<tag><.ext>`); the client's file name only
     contributes its extension."""
     name = f"source-{_job_segment(tag)}" if tag else "source"
@@ -77,7 +78,8 @@ def upload_prefix(tenant_id: str | uuid.UUID, upload_id: str | uuid.UUID) -> str
     return f"{UPLOADS_PREFIX}{_job_segment(tenant_id)}/{_job_segment(upload_id)}/"
 
 
-def upload_key(tenant_id: str | uuid.UUID, upload_id: str | uuid.UUID,
-               filename: str | None = None) -> str:
+def upload_key(
+    tenant_id: str | uuid.UUID, upload_id: str | uuid.UUID, filename: str | None = None
+) -> str:
     """Where a presigned upload lands: `uploads/<tenant_id>/<upload_id>/source<.ext>`."""
     return f"{upload_prefix(tenant_id, upload_id)}source{safe_extension(filename)}"

@@ -93,8 +93,9 @@ def add_key(session: Session, name: str) -> NewKey:
 
 def _add_key(session: Session, tenant: Tenant) -> NewKey:
     plaintext = new_api_key()
-    key = ApiKey(tenant_id=tenant.id, prefix=plaintext[:SHOWN_PREFIX_CHARS],
-                 key_hash=hash_api_key(plaintext))
+    key = ApiKey(
+        tenant_id=tenant.id, prefix=plaintext[:SHOWN_PREFIX_CHARS], key_hash=hash_api_key(plaintext)
+    )
     session.add(key)
     session.flush()
     return NewKey(key, plaintext)
@@ -125,8 +126,9 @@ def rotate_webhook_secret(session: Session, name: str, *, grace_s: float) -> Ten
     return tenant
 
 
-def signing_secrets(tenant: Tenant, default_secret: str, *,
-                    now: datetime | None = None) -> list[str]:
+def signing_secrets(
+    tenant: Tenant, default_secret: str, *, now: datetime | None = None
+) -> list[str]:
     """The secrets a webhook of `tenant` is signed with, current first: the previous one is
     added during its grace period. `default_secret` stands in for a tenant without its own."""
     current = tenant.webhook_secret or default_secret

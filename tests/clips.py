@@ -21,8 +21,10 @@ PERSON_PHOTO = SHARED_DATA / "person_photo.jpg"
 def shared_file(path: Path) -> Path:
     """A file of ../shared/data; skipped with a plain reason when absent, failed under CI."""
     if not path.exists():
-        message = (f"{path} is absent: this test needs the shared footage beside the checkout "
-                   "(../shared/data), which CI provides")
+        message = (
+            f"{path} is absent: this test needs the shared footage beside the checkout "
+            "(../shared/data), which CI provides"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -47,7 +49,8 @@ def probe(path: str | os.PathLike) -> dict:
             "times": times,
             "audio_codec": audio.codec_context.name if audio else None,
             "audio_duration_s": float(audio.duration * audio.time_base)
-            if audio and audio.duration else None,
+            if audio and audio.duration
+            else None,
         }
 
 
@@ -72,8 +75,7 @@ with av.open(sys.argv[1], "w") as out:
 
 def giant_frame_clip(path: Path) -> Path:
     """One black 16000x16000 H.264 frame: ~750 KB on disk, a 384 MB picture decoded."""
-    subprocess.run([sys.executable, "-c", _GIANT_FRAME_CLIP, str(path)], check=True,
-                   timeout=120)
+    subprocess.run([sys.executable, "-c", _GIANT_FRAME_CLIP, str(path)], check=True, timeout=120)
     return path
 
 
@@ -94,5 +96,12 @@ def black_clip(path, *, fps: int, frames: int, side: int = 64) -> str:
     return str(path)
 
 
-__all__ = ["black_clip", "giant_frame_clip", "make_clip", "probe", "shared_file", "STREET_VIDEO",
-           "PERSON_PHOTO"]
+__all__ = [
+    "black_clip",
+    "giant_frame_clip",
+    "make_clip",
+    "probe",
+    "shared_file",
+    "STREET_VIDEO",
+    "PERSON_PHOTO",
+]

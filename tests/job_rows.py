@@ -11,8 +11,12 @@ from shared.tenants import default_tenant
 def new_job(session_scope, **values) -> uuid.UUID:
     """A job of the default tenant (queued unless `values` say otherwise); returns its id."""
     with session_scope() as session:
-        job = Job(tenant_id=default_tenant(session).id, input_key="inputs/x/video.mp4",
-                  options={}, **values)
+        job = Job(
+            tenant_id=default_tenant(session).id,
+            input_key="inputs/x/video.mp4",
+            options={},
+            **values,
+        )
         session.add(job)
         session.flush()
         return job.id

@@ -15,8 +15,9 @@ from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 from worker.local_stack import ServiceProcesses
 
 
-def service_env(*, pg_url: str, redis_url: str, moto_server: str, bucket: str,
-                **settings: str) -> dict[str, str]:
+def service_env(
+    *, pg_url: str, redis_url: str, moto_server: str, bucket: str, **settings: str
+) -> dict[str, str]:
     """The processes' environment: short leases and reconcile rounds, test credentials,
     presigned URLs for `localhost` (another name of the S3 server); `settings` on top."""
     suffix = secrets.token_hex(4)
@@ -47,8 +48,7 @@ def service_env(*, pg_url: str, redis_url: str, moto_server: str, bucket: str,
 
 
 @contextmanager
-def running_stack(env: dict[str, str], log_dir: Path, **options: Any) -> Iterator[
-        ServiceProcesses]:
+def running_stack(env: dict[str, str], log_dir: Path, **options: Any) -> Iterator[ServiceProcesses]:
     """Start the API and a worker; stop them afterwards and print the end of their logs."""
     services = ServiceProcesses(env, log_dir, **options)
     services.start()

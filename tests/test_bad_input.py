@@ -68,8 +68,9 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
     with av.open(str(path), "w", format="mp4") as out:
         stream = out.add_stream("aac", rate=44100)
         for i in range(20):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = 44100, i * 1024
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
@@ -155,10 +156,23 @@ def test_a_header_that_understates_length_is_caught_while_decoding(tmp_path):
 def test_random_damage_ends_in_a_result_or_a_coded_error(tmp_path, seed):
     """Truncations, flipped bytes, zeroed runs and spliced garbage: never a crash."""
     rng = random.Random(seed)
-    fmt, codec, suffix = rng.choice([("mp4", "libx264", ".mp4"), ("matroska", "libvpx-vp9", ".mkv"),
-                                     ("avi", "mpeg4", ".avi"), ("mov", "libx265", ".mov")])
-    clip = make_clip(tmp_path / f"clip{suffix}", container_format=fmt, codec=codec, frames=10,
-                     width=160, height=120, audio=fmt != "avi")
+    fmt, codec, suffix = rng.choice(
+        [
+            ("mp4", "libx264", ".mp4"),
+            ("matroska", "libvpx-vp9", ".mkv"),
+            ("avi", "mpeg4", ".avi"),
+            ("mov", "libx265", ".mov"),
+        ]
+    )
+    clip = make_clip(
+        tmp_path / f"clip{suffix}",
+        container_format=fmt,
+        codec=codec,
+        frames=10,
+        width=160,
+        height=120,
+        audio=fmt != "avi",
+    )
     data = bytearray(open(clip, "rb").read())
     start = rng.randrange(len(data))
     damage = rng.choice(["truncate", "flip", "zero", "splice"])
@@ -168,7 +182,7 @@ def test_random_damage_ends_in_a_result_or_a_coded_error(tmp_path, seed):
         for _ in range(rng.randint(1, 50)):
             data[rng.randrange(len(data))] = rng.randrange(256)
     elif damage == "zero":
-        data[start:start + 2000] = bytes(len(data[start:start + 2000]))
+        data[start : start + 2000] = bytes(len(data[start : start + 2000]))
     else:
         data[start:start] = rng.randbytes(rng.randint(1, 500))
     (tmp_path / f"damaged{suffix}").write_bytes(bytes(data))

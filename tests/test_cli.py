@@ -10,8 +10,9 @@ from tests.clips import make_clip
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_analyze_writes_the_three_files_and_a_summary(tmp_path):
@@ -19,7 +20,10 @@ def test_analyze_writes_the_three_files_and_a_summary(tmp_path):
     done = run_cli("analyze", clip, "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert {p.name for p in (tmp_path / "out").iterdir()} == {
-        "annotated.mp4", "keypoints.json", "summary.json"}
+        "annotated.mp4",
+        "keypoints.json",
+        "summary.json",
+    }
     assert "12 frames" in done.stdout and "pose detected in" in done.stdout
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["total_frames"] == 12
 

@@ -16,8 +16,9 @@ def make(**env) -> Settings:
 
 def test_public_s3_endpoint_defaults_to_the_internal_one():
     assert make(S3_ENDPOINT_URL="http://minio:9000").s3_public_endpoint_url == "http://minio:9000"
-    config = make(S3_ENDPOINT_URL="http://minio:9000",
-                  S3_PUBLIC_ENDPOINT_URL="https://files.example.com")
+    config = make(
+        S3_ENDPOINT_URL="http://minio:9000", S3_PUBLIC_ENDPOINT_URL="https://files.example.com"
+    )
     assert config.s3_public_endpoint_url == "https://files.example.com"
 
 
@@ -40,9 +41,15 @@ def test_settings_are_read_from_the_environment(monkeypatch):
     assert config.CORS_ORIGINS == ["https://app.example.com"]
 
 
-@pytest.mark.parametrize("bad", [{"MAX_UPLOAD_MB": 0}, {"MIN_DETECTION_CONFIDENCE": 1.5},
-                                 {"PRESIGNED_URL_EXPIRY_S": 8 * 24 * 3600},
-                                 {"WEBHOOK_SECRET": "plain-text"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"MAX_UPLOAD_MB": 0},
+        {"MIN_DETECTION_CONFIDENCE": 1.5},
+        {"PRESIGNED_URL_EXPIRY_S": 8 * 24 * 3600},
+        {"WEBHOOK_SECRET": "plain-text"},
+    ],
+)
 def test_impossible_values_are_refused(bad):
     with pytest.raises(ValidationError):
         make(**bad)
@@ -51,8 +58,9 @@ def test_impossible_values_are_refused(bad):
 @pytest.mark.parametrize("environment", ["production", "test"])
 def test_default_secrets_are_refused_outside_development(environment):
     with pytest.raises(ValidationError, match="WEBHOOK_SECRET"):
-        make(ENVIRONMENT=environment, WEBHOOK_SECRET=DEV_WEBHOOK_SECRET,
-             AWS_SECRET_ACCESS_KEY="real")
+        make(
+            ENVIRONMENT=environment, WEBHOOK_SECRET=DEV_WEBHOOK_SECRET, AWS_SECRET_ACCESS_KEY="real"
+        )
     with pytest.raises(ValidationError, match="AWS_SECRET_ACCESS_KEY"):
         make(ENVIRONMENT=environment, WEBHOOK_SECRET=SECRET)
     config = make(ENVIRONMENT=environment, WEBHOOK_SECRET=SECRET, AWS_SECRET_ACCESS_KEY="real")
@@ -84,9 +92,10 @@ def test_secrets_are_hidden_in_reprs_and_dumps():
     ("raw", "expected"),
     [
         ("127.0.0.1", ["127.0.0.1"]),
-        ("127.0.0.1, hooks.internal.example ,10.0.0.0/8", ["127.0.0.1",
-                                                           "hooks.internal.example",
-                                                           "10.0.0.0/8"]),
+        (
+            "127.0.0.1, hooks.internal.example ,10.0.0.0/8",
+            ["127.0.0.1", "hooks.internal.example", "10.0.0.0/8"],
+        ),
         ('["::1", "192.168.0.0/16"]', ["::1", "192.168.0.0/16"]),
         ("", []),
     ],
@@ -97,7 +106,8 @@ def test_list_settings_take_commas_or_json(monkeypatch, raw, expected):
     config = make()
     assert config.WEBHOOK_ALLOWED_HOSTS == expected
     assert config.webhook_host_policy.allows_name("hooks.internal.example") == (
-        "hooks.internal.example" in expected)
+        "hooks.internal.example" in expected
+    )
     assert len(config.CORS_ORIGINS) == len(expected)
 
 

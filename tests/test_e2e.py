@@ -27,16 +27,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 @pytest.fixture(scope="module")
 def bucket(moto_server):
     name = f"e2e-{secrets.token_hex(4)}"
-    s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing",
-                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     s3.create_bucket(Bucket=name)
     return s3, name
 
 
 @pytest.fixture(scope="module")
 def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):
-    env = service_env(pg_url=pg_url, redis_url=redis_url, moto_server=moto_server,
-                      bucket=bucket[1], WEBHOOK_ALLOWED_HOSTS="127.0.0.1")  # the receivers
+    env = service_env(
+        pg_url=pg_url,
+        redis_url=redis_url,
+        moto_server=moto_server,
+        bucket=bucket[1],
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+    )  # the receivers
     with running_stack(env, tmp_path_factory.mktemp("logs")) as services:
         yield services
 
@@ -50,15 +60,15 @@ def tenant(stack):
 @pytest.fixture(scope="module")
 def api(stack, tenant):
     """An HTTP client of the API, authenticated as `tenant`."""
-    with httpx.Client(base_url=stack.api_url, timeout=60,
-                      headers={"Authorization": f"Bearer {tenant['api_key']}"}) as client:
+    with httpx.Client(
+        base_url=stack.api_url, timeout=60, headers={"Authorization": f"Bearer {tenant['api_key']}"}
+    ) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return make_clip(tmp_path_factory.mktemp("clips") / "dance.mp4", frames=30, fps=15,
-                     audio=True)
+    return make_clip(tmp_path_factory.mktemp("clips") / "dance.mp4", frames=30, fps=15, audio=True)
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +80,9 @@ def rows(pg_url):
 
 def submit(api, path, route="/api/jobs", **form) -> httpx.Response:
     with open(path, "rb") as fh:
-        return api.post(route, data=form,
-                          files={"video": (os.path.basename(path), fh, "video/mp4")}, timeout=60)
+        return api.post(
+            route, data=form, files={"video": (os.path.basename(path), fh, "video/mp4")}, timeout=60
+        )
 
 
 def wait_for_end(api, job_id: str, timeout_s: float = 120) -> tuple[dict, list[int]]:
@@ -90,13 +101,15 @@ def objects_of(bucket, job_id: str) -> list[str]:
     s3, name = bucket
     keys = []
     for prefix in (f"inputs/{job_id}/", f"outputs/{job_id}/"):
-        keys += [o["Key"] for o in s3.list_objects_v2(Bucket=name, Prefix=prefix)
-                 .get("Contents", [])]
+        keys += [
+            o["Key"] for o in s3.list_objects_v2(Bucket=name, Prefix=prefix).get("Contents", [])
+        ]
     return keys
 
 
 def test_a_dance_clip_goes_through_upload_queue_worker_and_back(
-        tenant, api, stack, clip, webhook_receiver, rows, tmp_path):
+    tenant, api, stack, clip, webhook_receiver, rows, tmp_path
+):
     answer = submit(api, clip, webhook_url=webhook_receiver.url)
     assert answer.status_code == 202, answer.text
     job_id = answer.json()["job_id"]
@@ -130,13 +143,15 @@ def test_a_dance_clip_goes_through_upload_queue_worker_and_back(
     assert event["data"]["job_id"] == job_id
     assert event["data"]["metrics"] == metrics
     with rows() as session:
-        deliveries = session.scalars(select(WebhookDelivery).where(
-            WebhookDelivery.job_id == uuid.UUID(job_id))).all()
+        deliveries = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.job_id == uuid.UUID(job_id))
+        ).all()
     assert [(d.attempt, d.status_code) for d in deliveries] == [(1, 200)]
 
 
-def test_a_broken_video_fails_with_a_code_and_a_failed_webhook(tenant, api, webhook_receiver,
-                                                               tmp_path):
+def test_a_broken_video_fails_with_a_code_and_a_failed_webhook(
+    tenant, api, webhook_receiver, tmp_path
+):
     fake = tmp_path / "broken.mp4"  # looks like MP4 to the gateway, is not one
     fake.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(50_000))
     answer = submit(api, fake, webhook_url=webhook_receiver.url)
@@ -166,9 +181,14 @@ def test_a_failed_webhook_is_retried_with_the_same_id(tenant, api, clip, webhook
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with rows() as session:
-            attempts = [(d.attempt, d.status_code) for d in session.scalars(
-                select(WebhookDelivery).where(WebhookDelivery.job_id == uuid.UUID(job_id))
-                .order_by(WebhookDelivery.attempt))]
+            attempts = [
+                (d.attempt, d.status_code)
+                for d in session.scalars(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.job_id == uuid.UUID(job_id))
+                    .order_by(WebhookDelivery.attempt)
+                )
+            ]
         if len(attempts) == 2:
             break
         time.sleep(0.2)
@@ -176,16 +196,20 @@ def test_a_failed_webhook_is_retried_with_the_same_id(tenant, api, clip, webhook
 
 
 def test_a_presigned_upload_becomes_a_job(api, stack, clip):
-    grant = api.post("/api/uploads",
-                       json={"filename": "dance.mp4", "content_type": "video/mp4"}, timeout=10)
+    grant = api.post(
+        "/api/uploads", json={"filename": "dance.mp4", "content_type": "video/mp4"}, timeout=10
+    )
     assert grant.status_code == 201, grant.text
     grant = grant.json()
     with open(clip, "rb") as fh:
-        uploaded = httpx.post(grant["url"], data=grant["fields"],
-                              files={"file": ("dance.mp4", fh, "video/mp4")}, timeout=30)
+        uploaded = httpx.post(
+            grant["url"],
+            data=grant["fields"],
+            files={"file": ("dance.mp4", fh, "video/mp4")},
+            timeout=30,
+        )
     assert uploaded.status_code in (200, 201, 204), uploaded.text
-    answer = api.post("/api/jobs", json={"upload_id": grant["upload_id"]},
-                        timeout=10)
+    answer = api.post("/api/jobs", json={"upload_id": grant["upload_id"]}, timeout=10)
     assert answer.status_code == 202, answer.text
     status, _ = wait_for_end(api, answer.json()["job_id"])
     assert status["status"] == "succeeded"

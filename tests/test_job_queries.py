@@ -27,8 +27,11 @@ def claim(session_scope, job_id: uuid.UUID) -> None:
 def test_queued_jobs_not_sent_lately_are_found_oldest_first(any_db):
     long_ago = utcnow() - timedelta(hours=1)
     older = new_job(any_db, created_at=long_ago)  # never sent
-    old = new_job(any_db, created_at=long_ago + timedelta(minutes=1),
-                  enqueued_at=long_ago + timedelta(minutes=1))
+    old = new_job(
+        any_db,
+        created_at=long_ago + timedelta(minutes=1),
+        enqueued_at=long_ago + timedelta(minutes=1),
+    )
     new_job(any_db)  # fresh
     new_job(any_db, created_at=long_ago, enqueued_at=utcnow())  # sent again just now
     started = new_job(any_db, created_at=long_ago)
@@ -58,8 +61,13 @@ def test_overdue_retries_are_found_with_the_attempt_to_continue(any_db):
     for job_id in (overdue, due_soon):
         claim(any_db, job_id)
         with any_db() as session:
-            states.release_for_retry(session, job_id, attempt=1, reason="storage unavailable",
-                                     next_retry_at=utcnow() + timedelta(seconds=30))
+            states.release_for_retry(
+                session,
+                job_id,
+                attempt=1,
+                reason="storage unavailable",
+                next_retry_at=utcnow() + timedelta(seconds=30),
+            )
     set_values(any_db, overdue, next_retry_at=utcnow() - timedelta(minutes=10))
 
     with any_db() as session:

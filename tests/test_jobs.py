@@ -36,8 +36,15 @@ def submit(db, storage, tmp_path):
             content = open(make_clip(tmp_path / f"{job_id}.mp4", frames=frames), "rb").read()
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=content)
         with db() as session:
-            session.add(Job(id=job_id, tenant_id=default_tenant(session).id, input_key=key,
-                            options={}, **row))
+            session.add(
+                Job(
+                    id=job_id,
+                    tenant_id=default_tenant(session).id,
+                    input_key=key,
+                    options={},
+                    **row,
+                )
+            )
         return job_id
 
     return submit
@@ -91,8 +98,9 @@ def test_a_missing_input_fails_with_input_missing(db, storage, submit):
 
 
 def test_a_job_leased_by_a_live_worker_is_looked_at_again_after_the_lease(db, storage, submit):
-    job_id = submit(status="processing", attempts=1,
-                    lease_expires_at=utcnow() + timedelta(seconds=40))
+    job_id = submit(
+        status="processing", attempts=1, lease_expires_at=utcnow() + timedelta(seconds=40)
+    )
     with pytest.raises(jobs.RetryLater) as later:
         jobs.process_job(job_id, storage)
     assert 40 <= later.value.delay_s <= 46
@@ -100,27 +108,31 @@ def test_a_job_leased_by_a_live_worker_is_looked_at_again_after_the_lease(db, st
 
 
 def test_a_job_whose_worker_died_is_taken_over(db, storage, submit):
-    job_id = submit(status="processing", attempts=1,
-                    lease_expires_at=utcnow() - timedelta(seconds=1))
+    job_id = submit(
+        status="processing", attempts=1, lease_expires_at=utcnow() - timedelta(seconds=1)
+    )
     assert jobs.process_job(job_id, storage).status == "succeeded"
     assert load(db, job_id).attempts == 2
 
 
 def test_a_job_out_of_attempts_fails(db, storage, submit):
-    job_id = submit(status="processing", attempts=settings.JOB_MAX_ATTEMPTS,
-                    lease_expires_at=utcnow() - timedelta(seconds=1))
+    job_id = submit(
+        status="processing",
+        attempts=settings.JOB_MAX_ATTEMPTS,
+        lease_expires_at=utcnow() - timedelta(seconds=1),
+    )
     outcome = jobs.process_job(job_id, storage)
     assert (outcome.status, outcome.event) == ("failed", "job.failed")
     assert load(db, job_id).error_code == "attempts_exhausted"
 
 
-def test_a_job_deleted_while_it_runs_stops_and_leaves_no_outputs(db, storage, submit,
-                                                                  monkeypatch):
+def test_a_job_deleted_while_it_runs_stops_and_leaves_no_outputs(db, storage, submit, monkeypatch):
     monkeypatch.setattr(settings, "PROGRESS_INTERVAL_S", 0.05)
     job_id = submit(frames=150)
     result = {}
-    runner = threading.Thread(target=lambda: result.update(
-        outcome=jobs.process_job(job_id, storage)))
+    runner = threading.Thread(
+        target=lambda: result.update(outcome=jobs.process_job(job_id, storage))
+    )
     runner.start()
     deadline = time.monotonic() + 60
     while load(db, job_id).progress < 5 and time.monotonic() < deadline:
@@ -133,8 +145,9 @@ def test_a_job_deleted_while_it_runs_stops_and_leaves_no_outputs(db, storage, su
     assert stored(storage, job_id) == []
 
 
-def test_a_storage_outage_releases_the_attempt_until_its_next_try(db, submit, s3_settings,
-                                                                   tmp_path, monkeypatch):
+def test_a_storage_outage_releases_the_attempt_until_its_next_try(
+    db, submit, s3_settings, tmp_path, monkeypatch
+):
     monkeypatch.setattr(settings, "WORKER_SCRATCH_DIR", str(tmp_path / "scratch"))
     job_id = submit()
     unreachable = s3_settings.model_copy(update={"S3_ENDPOINT_URL": "http://127.0.0.1:9"})
@@ -149,13 +162,14 @@ def test_a_storage_outage_releases_the_attempt_until_its_next_try(db, submit, s3
     assert waiting.value.attempt == 1 and waiting.value.since == job.retrying_since
     assert 8 * 0.8 <= waiting.value.delay_s <= 8 * 1.2  # 2 s doubled twice, +-20 %
     assert (job.next_retry_at - utcnow()).total_seconds() == pytest.approx(
-        waiting.value.delay_s, abs=2)
+        waiting.value.delay_s, abs=2
+    )
     assert jobs.process_job(job_id, storage).status == "skipped"  # a plain message waits
 
 
-def test_the_continued_attempt_succeeds_without_using_an_attempt(db, storage, submit,
-                                                                 s3_settings, tmp_path,
-                                                                 monkeypatch):
+def test_the_continued_attempt_succeeds_without_using_an_attempt(
+    db, storage, submit, s3_settings, tmp_path, monkeypatch
+):
     monkeypatch.setattr(settings, "WORKER_SCRATCH_DIR", str(tmp_path / "scratch"))
     job_id = submit()
     unreachable = s3_settings.model_copy(update={"S3_ENDPOINT_URL": "http://127.0.0.1:9"})
@@ -172,7 +186,8 @@ def test_the_continued_attempt_succeeds_without_using_an_attempt(db, storage, su
 
 
 def test_an_output_upload_to_a_missing_bucket_fails_with_a_storage_code(
-        db, storage, submit, s3_settings, tmp_path, monkeypatch):
+    db, storage, submit, s3_settings, tmp_path, monkeypatch
+):
     monkeypatch.setattr(settings, "WORKER_SCRATCH_DIR", str(tmp_path / "scratch"))
     job_id = submit()
     # The input is staged (as by an earlier try of the attempt); the outputs then go to a
@@ -183,15 +198,16 @@ def test_an_output_upload_to_a_missing_bucket_fails_with_a_storage_code(
     scratch = Scratch(settings.scratch_dir, job_id, 1)
     scratch.input(".mp4", lambda path: storage.download_file(load(db, job_id).input_key, path))
     with db() as session:
-        states.release_for_retry(session, job_id, attempt=1, reason="test",
-                                 next_retry_at=utcnow())
+        states.release_for_retry(session, job_id, attempt=1, reason="test", next_retry_at=utcnow())
 
     outcome = jobs.process_job(job_id, gone, continue_attempt=1)
 
     job = load(db, job_id)
     assert outcome.status == "failed"
     assert (job.error_code, job.error_message) == (
-        "storage_bucket_missing", "the storage bucket does not exist")
+        "storage_bucket_missing",
+        "the storage bucket does not exist",
+    )
 
 
 def test_dependency_delays_grow_to_the_cap_with_jitter():

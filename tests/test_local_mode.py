@@ -17,11 +17,25 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 def test_local_mode_processes_a_sample_through_the_api_and_a_worker(tmp_path):
     home = tmp_path / "home"
     done = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "local", "--home", str(home),
-         "--port", str(free_port())],
-        capture_output=True, text=True, timeout=360)
-    logs = "".join(p.read_text() for p in (home / "logs").glob("*.log")) if (
-        home / "logs").exists() else ""
+        [
+            sys.executable,
+            "-m",
+            "worker.cli",
+            "local",
+            "--home",
+            str(home),
+            "--port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=360,
+    )
+    logs = (
+        "".join(p.read_text() for p in (home / "logs").glob("*.log"))
+        if (home / "logs").exists()
+        else ""
+    )
     assert done.returncode == 0, done.stdout + done.stderr + logs[-4000:]
     assert '"status": "succeeded"' in done.stdout
     [results] = list((home / "results").iterdir())

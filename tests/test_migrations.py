@@ -89,16 +89,22 @@ def test_jobs_from_before_tenants_belong_to_the_default_tenant(empty_pg_url):
     migrate(empty_pg_url, "0001")
     engine = create_engine(empty_pg_url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO jobs (id, status, progress, created_at, updated_at, input_key, options, "
-            "attempts, idempotency_key) VALUES (gen_random_uuid(), 'succeeded', 100, now(), "
-            "now(), 'inputs/x/source.mp4', '{}', 1, 'k1')"))
+        conn.execute(
+            text(
+                "INSERT INTO jobs (id, status, progress, created_at, updated_at, input_key, "
+                "options, attempts, idempotency_key) VALUES (gen_random_uuid(), 'succeeded', "
+                "100, now(), now(), 'inputs/x/source.mp4', '{}', 1, 'k1')"
+            )
+        )
 
     migrate(empty_pg_url)
 
     with engine.begin() as conn:
-        rows = conn.execute(text(
-            "SELECT t.name, t.webhook_secret, j.idempotency_key FROM jobs j "
-            "JOIN tenants t ON t.id = j.tenant_id")).all()
+        rows = conn.execute(
+            text(
+                "SELECT t.name, t.webhook_secret, j.idempotency_key FROM jobs j "
+                "JOIN tenants t ON t.id = j.tenant_id"
+            )
+        ).all()
     engine.dispose()
     assert rows == [("default", None, "k1")]  # signed with WEBHOOK_SECRET, as before

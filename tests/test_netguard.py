@@ -155,8 +155,19 @@ def test_the_categories_are_named():
 
 
 @pytest.mark.parametrize(
-    "host", ["localhost", "api.localhost", "db.internal", "printer.local", "nas.home.arpa",
-             "wiki.corp", "router.lan", "metadata", "intranet-server", "Metadata.Google.Internal."],
+    "host",
+    [
+        "localhost",
+        "api.localhost",
+        "db.internal",
+        "printer.local",
+        "nas.home.arpa",
+        "wiki.corp",
+        "router.lan",
+        "metadata",
+        "intranet-server",
+        "Metadata.Google.Internal.",
+    ],
 )
 def test_local_and_single_label_names_are_refused_without_resolving(host):
     assert forbidden_name_reason(host) is not None
@@ -269,7 +280,8 @@ def test_resolved_addresses_are_deduplicated_in_resolver_order(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", answers)
     assert resolve_host("hooks.example.com", 443) == [
-        IPv6Address("2606:4700::1111"), IPv4Address(PUBLIC_V4)
+        IPv6Address("2606:4700::1111"),
+        IPv4Address(PUBLIC_V4),
     ]
 
 

@@ -14,16 +14,26 @@ from worker.pipeline.runner import PipelineOptions, analyze_video
 from worker.samples import render_frames
 
 CONTRACT_METRICS = {
-    "total_frames", "processed_frames", "detected_frames", "failed_frames", "detection_rate",
-    "average_visibility", "fps", "width", "height", "duration_s", "processing_time_s",
+    "total_frames",
+    "processed_frames",
+    "detected_frames",
+    "failed_frames",
+    "detection_rate",
+    "average_visibility",
+    "fps",
+    "width",
+    "height",
+    "duration_s",
+    "processing_time_s",
 }
 
 
 @pytest.fixture(scope="module")
 def astronaut_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("astronaut")
-    clip = make_clip(folder / "in.mp4", person="astronaut", width=480, height=360, frames=30,
-                     fps=15, audio=True)
+    clip = make_clip(
+        folder / "in.mp4", person="astronaut", width=480, height=360, frames=30, fps=15, audio=True
+    )
     return clip, analyze_video(clip, folder / "out")
 
 
@@ -38,7 +48,10 @@ def test_output_is_browser_playable_h264_with_the_input_frames(astronaut_run):
     clip, result = astronaut_run
     source, output = probe(clip), probe(result.video_path)
     assert (output["format"], output["codec"], output["pix_fmt"]) == (
-        "mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p")
+        "mov,mp4,m4a,3gp,3g2,mj2",
+        "h264",
+        "yuv420p",
+    )
     assert (output["width"], output["height"], output["frames"]) == (480, 360, 30)
     assert output["times"] == pytest.approx(source["times"], abs=1e-3)
 
@@ -81,7 +94,10 @@ def test_summary_json_holds_the_contract_metrics_as_numbers(astronaut_run):
     assert all(isinstance(summary[k], (int, float)) for k in CONTRACT_METRICS)
     assert summary == result.metrics
     assert (summary["total_frames"], summary["processed_frames"], summary["failed_frames"]) == (
-        30, 30, 0)
+        30,
+        30,
+        0,
+    )
     assert summary["duration_s"] == pytest.approx(2.0, abs=0.01)
     assert summary["movement"]["hip_travel_x"] > 0.1  # the clip moves the person sideways
 
@@ -95,7 +111,7 @@ def test_overlay_is_drawn_where_the_person_is(astronaut_run, tmp_path):
     doc = json.loads(result.keypoints_path.read_text())
     nose = doc["frames"][0]["landmarks"][0]
     y, x = int(nose["y"] * 360), int(nose["x"] * 480)
-    assert changed[max(0, y - 8):y + 8, max(0, x - 8):x + 8].any()
+    assert changed[max(0, y - 8) : y + 8, max(0, x - 8) : x + 8].any()
     assert changed[:40, :240].any()  # the HUD
     assert changed.mean() < 0.2  # an overlay, not a different picture
 
@@ -115,20 +131,34 @@ def test_the_grayscale_camera_photo_person_is_detected(tmp_path):
     assert analyze_video(clip, tmp_path / "out").metrics["detection_rate"] >= 0.8
 
 
-@pytest.mark.parametrize(("name", "codec", "fmt", "pix_fmt"), [
-    ("clip.mov", "libx264", "mov", "yuv420p"),
-    ("clip.avi", "mpeg4", "avi", "yuv420p"),
-    ("clip.webm", "libvpx-vp9", "webm", "yuv420p"),
-    ("clip.mkv", "libx265", "matroska", "yuv420p"),
-    ("clip.mp4", "libx265", "mp4", "yuv420p10le"),  # 10-bit HEVC, as recent phones record
-])
+@pytest.mark.parametrize(
+    ("name", "codec", "fmt", "pix_fmt"),
+    [
+        ("clip.mov", "libx264", "mov", "yuv420p"),
+        ("clip.avi", "mpeg4", "avi", "yuv420p"),
+        ("clip.webm", "libvpx-vp9", "webm", "yuv420p"),
+        ("clip.mkv", "libx265", "matroska", "yuv420p"),
+        ("clip.mp4", "libx265", "mp4", "yuv420p10le"),  # 10-bit HEVC, as recent phones record
+    ],
+)
 def test_common_containers_and_codecs_are_read(tmp_path, name, codec, fmt, pix_fmt):
-    clip = make_clip(tmp_path / name, codec=codec, container_format=fmt, pix_fmt=pix_fmt,
-                     frames=12, width=320, height=240)
+    clip = make_clip(
+        tmp_path / name,
+        codec=codec,
+        container_format=fmt,
+        pix_fmt=pix_fmt,
+        frames=12,
+        width=320,
+        height=240,
+    )
     result = analyze_video(clip, tmp_path / "out")
     output = probe(result.video_path)
     assert (output["codec"], output["frames"], output["width"], output["height"]) == (
-        "h264", 12, 320, 240)
+        "h264",
+        12,
+        320,
+        240,
+    )
     assert result.metrics["detected_frames"] >= 10
 
 
@@ -157,8 +187,9 @@ def test_other_rotations_are_honoured(tmp_path, rotation):
 
 def test_variable_frame_rate_keeps_every_frame_at_its_time(tmp_path):
     times = [0.0, 0.04, 0.1, 0.12, 0.2, 0.35, 0.4, 0.41, 0.5, 0.7]
-    clip = make_clip(tmp_path / "vfr.mkv", container_format="matroska", frames=len(times),
-                     frame_times=times)
+    clip = make_clip(
+        tmp_path / "vfr.mkv", container_format="matroska", frames=len(times), frame_times=times
+    )
     result = analyze_video(clip, tmp_path / "out")
     output = probe(result.video_path)
     assert output["frames"] == len(times)
@@ -177,8 +208,15 @@ def test_audio_that_mp4_players_dislike_is_converted_to_aac(tmp_path):
 
 
 def test_odd_dimensions_lose_one_pixel_for_yuv420p(tmp_path):
-    clip = make_clip(tmp_path / "odd.mkv", container_format="matroska", codec="libx264",
-                     pix_fmt="yuv444p", width=321, height=241, frames=5)
+    clip = make_clip(
+        tmp_path / "odd.mkv",
+        container_format="matroska",
+        codec="libx264",
+        pix_fmt="yuv444p",
+        width=321,
+        height=241,
+        frames=5,
+    )
     result = analyze_video(clip, tmp_path / "out")
     output = probe(result.video_path)
     assert (output["width"], output["height"], output["frames"]) == (320, 240, 5)
@@ -187,8 +225,12 @@ def test_odd_dimensions_lose_one_pixel_for_yuv420p(tmp_path):
 def test_progress_is_reported_up_to_the_last_frame(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=10)
     seen = []
-    analyze_video(clip, tmp_path / "out", PipelineOptions(),
-                  on_progress=lambda done, total: seen.append((done, total)))
+    analyze_video(
+        clip,
+        tmp_path / "out",
+        PipelineOptions(),
+        on_progress=lambda done, total: seen.append((done, total)),
+    )
     assert [d for d, _ in seen] == list(range(1, 11))
     assert seen[-1] == (10, 10)
 
@@ -199,7 +241,11 @@ def test_the_street_video_people_are_detected_and_audio_kept(tmp_path):
     result = analyze_video(video, tmp_path / "out")
     output = probe(result.video_path)
     assert (output["codec"], output["width"], output["height"], output["frames"]) == (
-        "h264", 1280, 720, 205)
+        "h264",
+        1280,
+        720,
+        205,
+    )
     assert output["audio_codec"] == "aac"
     assert result.metrics["total_frames"] == 205
     assert result.metrics["fps"] == 50
@@ -219,8 +265,9 @@ def _add_audio(video, out_path, *, codec: str, rate: int) -> None:
             out.mux(packet)
         samples = (0.2 * np.sin(np.arange(rate) * 2 * np.pi * 440 / rate)).astype(np.float32)
         for start in range(0, rate, 960):
-            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 960], format="fltp",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, start : start + 960], format="fltp", layout="mono"
+            )
             frame.sample_rate, frame.pts = rate, start
             out.mux(aout.encode(frame))
         out.mux(aout.encode(None))
@@ -230,8 +277,9 @@ def test_colours_survive_for_a_bt709_hd_source(tmp_path):
     """HD video is BT.709; the output says which matrix it used, so players show the same
     colours as the source (an untagged BT.601 output would shift them)."""
     path = tmp_path / "hd709.mp4"
-    frames = list(render_frames("astronaut", width=320, height=240, frames=6,
-                                background=(200, 30, 60)))  # saturated: matrices differ most
+    frames = list(
+        render_frames("astronaut", width=320, height=240, frames=6, background=(200, 30, 60))
+    )  # saturated: matrices differ most
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=15)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
@@ -239,7 +287,8 @@ def test_colours_survive_for_a_bt709_hd_source(tmp_path):
         ctx.colorspace = ctx.color_primaries = ctx.color_trc = 1  # BT.709
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                format="yuv420p", dst_colorspace="ITU709")
+                format="yuv420p", dst_colorspace="ITU709"
+            )
             frame.colorspace, frame.pts = 1, i
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
@@ -247,15 +296,17 @@ def test_colours_survive_for_a_bt709_hd_source(tmp_path):
     with av.open(str(path)) as a, av.open(str(result.video_path)) as b:
         source = list(a.decode(video=0))[-1].to_ndarray(format="rgb24").astype(int)
         output = list(b.decode(video=0))[-1].to_ndarray(format="rgb24").astype(int)
-        tags = (b.streams.video[0].codec_context.colorspace,
-                b.streams.video[0].codec_context.color_primaries)
+        tags = (
+            b.streams.video[0].codec_context.colorspace,
+            b.streams.video[0].codec_context.color_primaries,
+        )
     doc = json.loads(result.keypoints_path.read_text())
     points = np.array([[p["x"], p["y"]] for p in doc["frames"][-1]["landmarks"]])
     x0, y0 = (points.min(axis=0) * (320, 240)).astype(int)
     x1, y1 = (points.max(axis=0) * (320, 240)).astype(int)
     untouched = np.ones((240, 320), bool)
     untouched[:40] = False  # HUD
-    untouched[max(0, y0 - 12):y1 + 12, max(0, x0 - 12):x1 + 12] = False  # skeleton
+    untouched[max(0, y0 - 12) : y1 + 12, max(0, x0 - 12) : x1 + 12] = False  # skeleton
     assert untouched.sum() > 5000
     error = np.abs(output - source)[untouched].mean(axis=0)
     assert error.max() < 4, error  # per channel, in 0..255, decoded as the tags say

@@ -21,15 +21,25 @@ def finished_job(db, storage, *, days_ago: float, status: str = "succeeded") -> 
     for key in (input_key(job_id, "a.mp4"), *output_keys(job_id).all()):
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
     with db() as session:
-        session.add(Job(id=job_id, tenant_id=default_tenant(session).id, status=status,
-                        input_key=input_key(job_id, "a.mp4"), options={},
-                        finished_at=utcnow() - timedelta(days=days_ago)))
+        session.add(
+            Job(
+                id=job_id,
+                tenant_id=default_tenant(session).id,
+                status=status,
+                input_key=input_key(job_id, "a.mp4"),
+                options={},
+                finished_at=utcnow() - timedelta(days=days_ago),
+            )
+        )
     return job_id
 
 
 def keys_of(storage, job_id) -> list[str]:
-    return [key for prefix in (f"inputs/{job_id}/", f"outputs/{job_id}/")
-            for key, _ in storage.objects_under(prefix)]
+    return [
+        key
+        for prefix in (f"inputs/{job_id}/", f"outputs/{job_id}/")
+        for key, _ in storage.objects_under(prefix)
+    ]
 
 
 def test_jobs_past_retention_lose_their_files_and_are_marked_expired(db, storage, s3_settings):
@@ -44,7 +54,10 @@ def test_jobs_past_retention_lose_their_files_and_are_marked_expired(db, storage
     with db() as session:
         rows = {job_id: session.get(Job, job_id) for job_id in (old, old_failure, recent)}
     assert [rows[old].status, rows[old_failure].status, rows[recent].status] == [
-        "expired", "expired", "succeeded"]
+        "expired",
+        "expired",
+        "succeeded",
+    ]
     assert rows[old].expired_at is not None
     assert keys_of(storage, old) == [] and keys_of(storage, old_failure) == []
     assert len(keys_of(storage, recent)) == 4

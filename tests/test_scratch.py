@@ -16,8 +16,13 @@ def fake_run(calls: list[str]):
         out.mkdir(parents=True, exist_ok=True)
         for name in (ANNOTATED_VIDEO, KEYPOINTS_JSON, SUMMARY_JSON):
             (out / name).write_text(name)
-        return PipelineResult(out / ANNOTATED_VIDEO, out / KEYPOINTS_JSON, out / SUMMARY_JSON,
-                              metrics={"processed_frames": 3})
+        return PipelineResult(
+            out / ANNOTATED_VIDEO,
+            out / KEYPOINTS_JSON,
+            out / SUMMARY_JSON,
+            metrics={"processed_frames": 3},
+        )
+
     return run
 
 

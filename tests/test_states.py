@@ -73,13 +73,18 @@ def test_processing_job_can_be_reclaimed_or_released_for_a_retry():
 
 def test_a_retrying_job_continues_fails_or_is_deleted():
     assert [s for s in JobStatus if can_transition(JobStatus.retrying, s)] == [
-        JobStatus.processing, JobStatus.failed, JobStatus.deleted]
+        JobStatus.processing,
+        JobStatus.failed,
+        JobStatus.deleted,
+    ]
 
 
 @pytest.mark.parametrize("status", [JobStatus.succeeded, JobStatus.failed])
 def test_finished_job_can_only_be_deleted_or_expire(status):
     assert [target for target in JobStatus if can_transition(status, target)] == [
-        JobStatus.deleted, JobStatus.expired]
+        JobStatus.deleted,
+        JobStatus.expired,
+    ]
 
 
 def test_an_expired_job_can_still_be_deleted():
@@ -155,29 +160,39 @@ def test_claim_of_unknown_job_returns_none(any_db):
     assert claim(any_db, uuid.uuid4()) is None
 
 
-def release(session_scope, job_id: uuid.UUID, attempt: int, *, in_s: float = 5,
-            reason: str = "storage unavailable") -> Job | None:
+def release(
+    session_scope,
+    job_id: uuid.UUID,
+    attempt: int,
+    *,
+    in_s: float = 5,
+    reason: str = "storage unavailable",
+) -> Job | None:
     with session_scope() as session:
-        return states.release_for_retry(session, job_id, attempt=attempt, reason=reason,
-                                        next_retry_at=utcnow() + timedelta(seconds=in_s))
+        return states.release_for_retry(
+            session,
+            job_id,
+            attempt=attempt,
+            reason=reason,
+            next_retry_at=utcnow() + timedelta(seconds=in_s),
+        )
 
 
-def test_a_released_attempt_waits_with_its_reason_and_continues_without_a_new_attempt(
-        any_db):
+def test_a_released_attempt_waits_with_its_reason_and_continues_without_a_new_attempt(any_db):
     job_id = new_job(any_db)
     first = claim(any_db, job_id)
     with any_db() as session:
         states.update_progress(session, job_id, 40, lease_s=LEASE_S, attempt=1)
     released = release(any_db, job_id, first.attempts)
 
-    assert (released.status, released.attempts, released.lease_expires_at) == (
-        "retrying", 1, None)
+    assert (released.status, released.attempts, released.lease_expires_at) == ("retrying", 1, None)
     assert released.retry_reason == "storage unavailable"
     assert released.next_retry_at > utcnow() and released.retrying_since is not None
     assert claim(any_db, job_id) is None  # a plain message does not take a retrying job
     with any_db() as session:
-        again = states.claim_job(session, job_id, worker_host="worker-2", lease_s=LEASE_S,
-                                 continue_attempt=1)
+        again = states.claim_job(
+            session, job_id, worker_host="worker-2", lease_s=LEASE_S, continue_attempt=1
+        )
     assert (again.status, again.attempts, again.progress) == ("processing", 1, 40)
     assert again.retry_reason is None and again.next_retry_at is None
     assert again.retrying_since == released.retrying_since  # the outage window's start
@@ -202,8 +217,14 @@ def test_the_chain_that_holds_the_lease_continues_at_once_and_no_one_else(any_db
 
     def continue_with(token: str | None) -> Job | None:
         with any_db() as session:
-            return states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S,
-                                    continue_attempt=1, lease_token=token)
+            return states.claim_job(
+                session,
+                job_id,
+                worker_host="w",
+                lease_s=LEASE_S,
+                continue_attempt=1,
+                lease_token=token,
+            )
 
     assert continue_with("someone-elses") is None
     assert continue_with(None) is None
@@ -218,8 +239,9 @@ def test_continuing_needs_the_same_attempt_and_no_live_lease(any_db):
 
     def continue_attempt(n: int) -> Job | None:
         with any_db() as session:
-            return states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S,
-                                    continue_attempt=n)
+            return states.claim_job(
+                session, job_id, worker_host="w", lease_s=LEASE_S, continue_attempt=n
+            )
 
     assert continue_attempt(1) is None  # the lease is still alive
     expire_lease(any_db, job_id)
@@ -232,12 +254,12 @@ def test_finishing_clears_the_wait(any_db):
     claim(any_db, job_id)
     release(any_db, job_id, 1)
     with any_db() as session:
-        failed = states.mark_failed(session, job_id, code="dependency_unavailable",
-                                    message="gave up", attempt=1)
+        failed = states.mark_failed(
+            session, job_id, code="dependency_unavailable", message="gave up", attempt=1
+        )
 
     assert failed.status == "failed"
-    assert (failed.retry_reason, failed.next_retry_at, failed.retrying_since) == (
-        None, None, None)
+    assert (failed.retry_reason, failed.next_retry_at, failed.retrying_since) == (None, None, None)
 
 
 def test_a_lease_is_renewed_only_for_its_attempt(any_db):
@@ -457,13 +479,17 @@ def test_finished_job_cannot_be_changed_by_a_worker(any_db, final):
         assert not states.update_progress(session, job_id, 50, lease_s=LEASE_S)
         assert states.mark_succeeded(session, job_id, metrics={}, **OUTPUTS) is None
         assert states.mark_failed(session, job_id, code="x", message="y") is None
-        assert states.release_for_retry(session, job_id, attempt=1, reason="r",
-                                        next_retry_at=utcnow()) is None
+        assert (
+            states.release_for_retry(session, job_id, attempt=1, reason="r", next_retry_at=utcnow())
+            is None
+        )
         assert not states.renew_lease(session, job_id, attempt=1, lease_s=LEASE_S)
     assert claim(any_db, job_id) is None
     with any_db() as session:
-        assert states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S,
-                                continue_attempt=1) is None
+        assert (
+            states.claim_job(session, job_id, worker_host="w", lease_s=LEASE_S, continue_attempt=1)
+            is None
+        )
 
     assert load(any_db, job_id).status == final
 
@@ -472,8 +498,14 @@ def test_finished_job_cannot_be_changed_by_a_worker(any_db, final):
 
 
 @pytest.mark.parametrize(
-    "status", [JobStatus.queued, JobStatus.processing, JobStatus.retrying, JobStatus.succeeded,
-               JobStatus.failed]
+    "status",
+    [
+        JobStatus.queued,
+        JobStatus.processing,
+        JobStatus.retrying,
+        JobStatus.succeeded,
+        JobStatus.failed,
+    ],
 )
 def test_any_job_can_be_deleted_once(any_db, status):
     job_id = new_job(any_db, status=status.value)

@@ -201,8 +201,9 @@ def test_each_test_gets_its_own_empty_bucket(storage):
 
 
 def test_copy_makes_an_independent_object(storage):
-    storage.client.put_object(Bucket=storage.bucket, Key="uploads/t/u/source.mp4", Body=b"first",
-                              ContentType="video/mp4")
+    storage.client.put_object(
+        Bucket=storage.bucket, Key="uploads/t/u/source.mp4", Body=b"first", ContentType="video/mp4"
+    )
 
     storage.copy("uploads/t/u/source.mp4", f"inputs/{JOB}/source-1.mp4")
     storage.client.put_object(Bucket=storage.bucket, Key="uploads/t/u/source.mp4", Body=b"later")
@@ -225,10 +226,15 @@ def test_objects_under_a_prefix_and_deleting_keys(storage):
 
 
 def test_lifecycle_rules_are_set_once_and_keep_other_rules(storage):
-    other = {"ID": "operators-own", "Status": "Enabled", "Filter": {"Prefix": "logs/"},
-             "Expiration": {"Days": 90}}
+    other = {
+        "ID": "operators-own",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "logs/"},
+        "Expiration": {"Days": 90},
+    }
     storage.client.put_bucket_lifecycle_configuration(
-        Bucket=storage.bucket, LifecycleConfiguration={"Rules": [other]})
+        Bucket=storage.bucket, LifecycleConfiguration={"Rules": [other]}
+    )
 
     storage.ensure_lifecycle_rules()
     storage.ensure_lifecycle_rules()
@@ -243,13 +249,23 @@ def test_lifecycle_rules_are_set_once_and_keep_other_rules(storage):
 
 def test_abandoned_multipart_uploads_are_aborted_and_live_ones_kept(storage):
     abandoned = storage.client.create_multipart_upload(Bucket=storage.bucket, Key="inputs/a/x")
-    storage.client.upload_part(Bucket=storage.bucket, Key="inputs/a/x", PartNumber=1,
-                               UploadId=abandoned["UploadId"], Body=b"x" * 100)
+    storage.client.upload_part(
+        Bucket=storage.bucket,
+        Key="inputs/a/x",
+        PartNumber=1,
+        UploadId=abandoned["UploadId"],
+        Body=b"x" * 100,
+    )
     time.sleep(3)  # S3 reports whole seconds
     live = storage.client.create_multipart_upload(Bucket=storage.bucket, Key="inputs/b/y")
     # (moto reports a fixed, old `Initiated`: the live upload shows its life by a new part)
-    storage.client.upload_part(Bucket=storage.bucket, Key="inputs/b/y", PartNumber=1,
-                               UploadId=live["UploadId"], Body=b"y" * 100)
+    storage.client.upload_part(
+        Bucket=storage.bucket,
+        Key="inputs/b/y",
+        PartNumber=1,
+        UploadId=live["UploadId"],
+        Body=b"y" * 100,
+    )
 
     assert storage.abort_stale_multipart_uploads(older_than_s=2) == 1
 

@@ -1,11 +1,11 @@
 """`dance-analyzer`: the pipeline from a command line, no services needed.
 
-    dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json
-    dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
-    dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
-                                               submits a video through the API and waits
-    dance-analyzer tenants create NAME         tenants, API keys, webhook secrets (also list,
-                                               add-key, revoke-key, rotate-webhook-secret)
+dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json
+dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
+dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
+                                           submits a video through the API and waits
+dance-analyzer tenants create NAME         tenants, API keys, webhook secrets (also list,
+                                           add-key, revoke-key, rotate-webhook-secret)
 """
 
 from __future__ import annotations
@@ -34,26 +34,44 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from shared.config import settings  # defaults follow the service's settings
 
-    parser = argparse.ArgumentParser(prog="dance-analyzer", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="dance-analyzer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     analyze = commands.add_parser("analyze", help="annotate a video and extract landmarks")
     analyze.add_argument("video", help="input video (MP4, MOV, AVI, WebM, MKV, ...)")
     analyze.add_argument("--out", required=True, help="output directory (created if missing)")
-    analyze.add_argument("--min-detection-confidence", type=_unit, metavar="0..1",
-                         default=settings.MIN_DETECTION_CONFIDENCE,
-                         help="score needed to detect a new person (default %(default)s)")
-    analyze.add_argument("--min-tracking-confidence", type=_unit, metavar="0..1",
-                         default=settings.MIN_TRACKING_CONFIDENCE,
-                         help="score needed to keep tracking; lower tracks through blur, "
-                              "higher re-detects more often (default %(default)s)")
-    analyze.add_argument("--max-duration", type=float, metavar="SECONDS",
-                         default=settings.MAX_VIDEO_DURATION_S,
-                         help="refuse longer videos (default %(default)s)")
-    analyze.add_argument("--preset", default="ultrafast",
-                         choices=["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"],
-                         help="x264 preset: slower gives smaller files (default %(default)s)")
+    analyze.add_argument(
+        "--min-detection-confidence",
+        type=_unit,
+        metavar="0..1",
+        default=settings.MIN_DETECTION_CONFIDENCE,
+        help="score needed to detect a new person (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--min-tracking-confidence",
+        type=_unit,
+        metavar="0..1",
+        default=settings.MIN_TRACKING_CONFIDENCE,
+        help="score needed to keep tracking; lower tracks through blur, "
+        "higher re-detects more often (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--max-duration",
+        type=float,
+        metavar="SECONDS",
+        default=settings.MAX_VIDEO_DURATION_S,
+        help="refuse longer videos (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--preset",
+        default="ultrafast",
+        choices=["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"],
+        help="x264 preset: slower gives smaller files (default %(default)s)",
+    )
     analyze.add_argument("--quiet", action="store_true", help="no progress output")
     analyze.set_defaults(run=_analyze)
 
@@ -64,13 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     sample.set_defaults(run=_sample)
 
     local = commands.add_parser(
-        "local", help="run the API and a worker locally (SQLite, embedded S3, file broker), "
-                      "process a video through them end to end")
+        "local",
+        help="run the API and a worker locally (SQLite, embedded S3, file broker), "
+        "process a video through them end to end",
+    )
     local.add_argument("--video", help="video to submit (default: a generated sample clip)")
     local.add_argument("--home", default=".local", help="state and logs (default %(default)s)")
     local.add_argument("--port", type=int, default=8000, help="API port (default %(default)s)")
-    local.add_argument("--serve", action="store_true",
-                       help="keep the service running afterwards until Ctrl-C")
+    local.add_argument(
+        "--serve", action="store_true", help="keep the service running afterwards until Ctrl-C"
+    )
     local.set_defaults(run=_local)
 
     tenant_commands.add_parser(commands)
@@ -112,12 +133,16 @@ def _analyze(args: argparse.Namespace) -> int:
     if progress:
         progress.finish()
     m = result.metrics
-    print(f"{m['processed_frames']} frames ({m['width']}x{m['height']}, {m['fps']:g} fps, "
-          f"{m['duration_s']:.1f} s) in {m['processing_time_s']:.1f} s "
-          f"({m['processing_fps']:.1f} frames/s)")
-    print(f"pose detected in {m['detected_frames']} frames ({m['detection_rate']:.0%}), "
-          f"average visibility {m['average_visibility']:.2f}, "
-          f"{m['failed_frames']} frames failed to decode")
+    print(
+        f"{m['processed_frames']} frames ({m['width']}x{m['height']}, {m['fps']:g} fps, "
+        f"{m['duration_s']:.1f} s) in {m['processing_time_s']:.1f} s "
+        f"({m['processing_fps']:.1f} frames/s)"
+    )
+    print(
+        f"pose detected in {m['detected_frames']} frames ({m['detection_rate']:.0%}), "
+        f"average visibility {m['average_visibility']:.2f}, "
+        f"{m['failed_frames']} frames failed to decode"
+    )
     for path in (result.video_path, result.keypoints_path, result.summary_path):
         print(f"  {path}")
     return 0
@@ -128,8 +153,14 @@ def _sample(args: argparse.Namespace) -> int:
 
     width, height = (int(v) for v in args.size.lower().split("x"))
     fps = 15
-    make_clip(args.path, width=width, height=height, fps=fps,
-              frames=max(1, round(args.seconds * fps)), audio=True)
+    make_clip(
+        args.path,
+        width=width,
+        height=height,
+        fps=fps,
+        frames=max(1, round(args.seconds * fps)),
+        audio=True,
+    )
     print(args.path)
     return 0
 
@@ -145,8 +176,13 @@ def _local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     home = Path(args.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    video = Path(args.video) if args.video else Path(
-        make_clip(home / "sample.mp4", width=640, height=480, frames=60, fps=15, audio=True))
+    video = (
+        Path(args.video)
+        if args.video
+        else Path(
+            make_clip(home / "sample.mp4", width=640, height=480, frames=60, fps=15, audio=True)
+        )
+    )
     print(f"starting the API and a worker (state and logs in {home}) ...")
     with embedded_stack(home, api_port=args.port) as stack:
         api = stack.api_url
@@ -156,8 +192,12 @@ def _local(args: argparse.Namespace) -> int:
         print(f"API key of the tenant 'demo': {key}")
         print(f"  e.g. curl -H 'Authorization: Bearer {key}' {api}/api/jobs")
         with open(video, "rb") as fh:
-            answer = httpx.post(f"{api}/api/jobs", files={"video": (video.name, fh, "video/mp4")},
-                                headers=auth, timeout=300)
+            answer = httpx.post(
+                f"{api}/api/jobs",
+                files={"video": (video.name, fh, "video/mp4")},
+                headers=auth,
+                timeout=300,
+            )
         if answer.status_code != 202:
             print(f"error: the API answered {answer.status_code}: {answer.text}", file=sys.stderr)
             return EXIT_FAILURE
@@ -166,8 +206,9 @@ def _local(args: argparse.Namespace) -> int:
             status_url = api + status_url
         print(f"submitted {video} -> {status_url}")
         status = _wait_for_job(status_url, auth)
-        print(json.dumps({k: status[k] for k in ("job_id", "status", "error", "metrics")},
-                         indent=2))
+        print(
+            json.dumps({k: status[k] for k in ("job_id", "status", "error", "metrics")}, indent=2)
+        )
         if status["status"] != "succeeded":
             print(f"see the worker log: {home / 'logs' / 'worker.log'}", file=sys.stderr)
             return EXIT_FAILURE

@@ -77,8 +77,9 @@ class WaitForDependency(Exception):
     database could not be reached to record it); `lease_token` names the claim that still
     holds the lease when the release could not be written."""
 
-    def __init__(self, attempt: int, delay_s: float, reason: str, since: datetime | None,
-                 lease_token: str):
+    def __init__(
+        self, attempt: int, delay_s: float, reason: str, since: datetime | None, lease_token: str
+    ):
         super().__init__(reason)
         self.attempt, self.delay_s, self.reason = attempt, delay_s, reason
         self.since, self.lease_token = since, lease_token
@@ -98,29 +99,47 @@ class Outcome:
     event: str | None = None  # webhook event to send, if any
 
 
-def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
-                continue_attempt: int | None = None, lease_token: str | None = None,
-                retries: int = 0) -> Outcome:
+def process_job(
+    job_id: uuid.UUID,
+    storage: Storage,
+    *,
+    worker: str = HOSTNAME,
+    continue_attempt: int | None = None,
+    lease_token: str | None = None,
+    retries: int = 0,
+) -> Outcome:
     """Process one job (or continue attempt `continue_attempt` after a wait; `lease_token`:
     of this chain's last claim). Safe to run twice: every step is guarded in the database.
     `retries`: how many waits came before."""
     with session_scope() as session:
-        job = claim_job(session, job_id, worker_host=worker, lease_s=settings.JOB_LEASE_S,
-                        continue_attempt=continue_attempt, lease_token=lease_token)
+        job = claim_job(
+            session,
+            job_id,
+            worker_host=worker,
+            lease_s=settings.JOB_LEASE_S,
+            continue_attempt=continue_attempt,
+            lease_token=lease_token,
+        )
         if job is None:
             return _not_claimed(session, job_id, continue_attempt)
         attempt, token = job.attempts, job.lease_token
         input_key, options = job.input_key, dict(job.options or {})
-    log.info("job %s: attempt %d on %s%s", job_id, attempt, worker,
-             " (continued)" if continue_attempt else "")
+    log.info(
+        "job %s: attempt %d on %s%s",
+        job_id,
+        attempt,
+        worker,
+        " (continued)" if continue_attempt else "",
+    )
     scratch = Scratch(settings.scratch_dir, job_id, attempt)
     started = time.perf_counter()
     try:
         with LeaseKeeper(job_id, attempt, settings.JOB_LEASE_S) as lease:
             result = _run(job_id, attempt, input_key, options, storage, scratch, lease)
             if scratch.reused:
-                log.info("job %s: reused from an earlier try: %s", job_id,
-                         " and ".join(scratch.reused))
+                log.info(
+                    "job %s: reused from an earlier try: %s", job_id, " and ".join(scratch.reused)
+                )
             keys = output_keys(job_id)
             shutdown.check()
             storage.upload_file(result.video_path, keys.video, "video/mp4")
@@ -128,10 +147,15 @@ def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
             storage.upload_file(result.summary_path, keys.summary, "application/json")
             with session_scope() as session:
                 done = mark_succeeded(
-                    session, job_id, metrics=result.metrics, output_video_key=keys.video,
-                    output_keypoints_key=keys.keypoints, output_summary_key=keys.summary,
+                    session,
+                    job_id,
+                    metrics=result.metrics,
+                    output_video_key=keys.video,
+                    output_keypoints_key=keys.keypoints,
+                    output_summary_key=keys.summary,
                     processing_time_s=round(time.perf_counter() - started, 3),
-                    attempt=attempt)
+                    attempt=attempt,
+                )
         if done is None:
             raise JobCancelled()
         scratch.remove()
@@ -151,8 +175,12 @@ def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
         raise HandedBack(attempt) from None
     except SoftTimeLimitExceeded:
         scratch.remove()
-        return _fail(job_id, attempt, "time_limit_exceeded",
-                     f"processing took longer than {settings.JOB_SOFT_TIME_LIMIT_S} s")
+        return _fail(
+            job_id,
+            attempt,
+            "time_limit_exceeded",
+            f"processing took longer than {settings.JOB_SOFT_TIME_LIMIT_S} s",
+        )
     except Exception as exc:
         if is_missing_object(exc):
             scratch.remove()
@@ -160,8 +188,9 @@ def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
         if is_transient(exc):
             delay = dependency_delay_s(retries)
             reason = f"{_dependency(exc)} unavailable ({type(exc).__name__})"
-            log.warning("job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt,
-                        delay)
+            log.warning(
+                "job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt, delay
+            )
             since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
             raise WaitForDependency(attempt, delay, reason, since, token) from exc
         scratch.remove()
@@ -169,28 +198,41 @@ def process_job(job_id: uuid.UUID, storage: Storage, *, worker: str = HOSTNAME,
             log.error("job %s: storage refused: %s", job_id, exc)
             return _fail(job_id, attempt, *failure)
         log.exception("job %s: failed unexpectedly", job_id)
-        return _fail(job_id, attempt, "internal_error",
-                     f"processing failed unexpectedly ({type(exc).__name__})")
+        return _fail(
+            job_id,
+            attempt,
+            "internal_error",
+            f"processing failed unexpectedly ({type(exc).__name__})",
+        )
 
 
-def _run(job_id: uuid.UUID, attempt: int, input_key: str, options: dict, storage: Storage,
-         scratch: Scratch, lease: LeaseKeeper) -> PipelineResult:
+def _run(
+    job_id: uuid.UUID,
+    attempt: int,
+    input_key: str,
+    options: dict,
+    storage: Storage,
+    scratch: Scratch,
+    lease: LeaseKeeper,
+) -> PipelineResult:
     """The input and the pipeline's outputs, from the scratch space when an earlier try of
     this attempt made them."""
-    source = scratch.input(Path(input_key).suffix,
-                           lambda path: storage.download_file(input_key, path))
+    source = scratch.input(
+        Path(input_key).suffix, lambda path: storage.download_file(input_key, path)
+    )
     if lease.lost.is_set():
         raise JobCancelled()
     shutdown.check()
     recorder = _ProgressRecorder(job_id, attempt, lease)
-    return scratch.outputs(lambda out: analyze_video(source, out, _pipeline_options(options),
-                                                     on_progress=recorder))
+    return scratch.outputs(
+        lambda out: analyze_video(source, out, _pipeline_options(options), on_progress=recorder)
+    )
 
 
 def dependency_delay_s(retries: int, rng: random.Random | None = None) -> float:
     """Wait before the next try after `retries` earlier ones: 2, 4, 8 ... s, at most
     DEPENDENCY_RETRY_MAX_DELAY_S, +-20 % jitter so that workers do not retry in step."""
-    base = min(settings.DEPENDENCY_RETRY_MAX_DELAY_S, FIRST_RETRY_DELAY_S * 2 ** retries)
+    base = min(settings.DEPENDENCY_RETRY_MAX_DELAY_S, FIRST_RETRY_DELAY_S * 2**retries)
     return base * (rng or random).uniform(1 - JITTER, 1 + JITTER)
 
 
@@ -199,23 +241,27 @@ def fail_dependency_unavailable(job_id: uuid.UUID, attempt: int | None) -> Outco
     this write) while the database is still down."""
     with session_scope() as session:
         job = mark_failed(
-            session, job_id, code="dependency_unavailable", attempt=attempt,
+            session,
+            job_id,
+            code="dependency_unavailable",
+            attempt=attempt,
             message="storage or the database stayed unavailable for more than "
-                    f"{settings.DEPENDENCY_RETRY_WINDOW_S:g} s")
+            f"{settings.DEPENDENCY_RETRY_WINDOW_S:g} s",
+        )
     if job is None:
         return Outcome("skipped")
     Scratch(settings.scratch_dir, job_id, job.attempts).remove()
     return Outcome("failed", "job.failed")
 
 
-def _release(job_id: uuid.UUID, attempt: int, reason: str, next_at: datetime
-             ) -> datetime | None:
+def _release(job_id: uuid.UUID, attempt: int, reason: str, next_at: datetime) -> datetime | None:
     """Release the attempt until `next_at`; the start of its wait, or None if the database
     could not take it (the attempt continues all the same once it is back)."""
     try:
         with session_scope() as session:
-            job = release_for_retry(session, job_id, attempt=attempt, reason=reason,
-                                    next_retry_at=next_at)
+            job = release_for_retry(
+                session, job_id, attempt=attempt, reason=reason, next_retry_at=next_at
+            )
         return job.retrying_since if job else None
     except Exception as exc:
         log.warning("job %s: could not record the release: %s", job_id, exc)
@@ -261,9 +307,11 @@ def _remove_outputs_if_deleted(job_id: uuid.UUID, storage: Storage) -> None:
 def _pipeline_options(options: dict) -> PipelineOptions:
     return PipelineOptions(
         min_detection_confidence=float(
-            options.get("min_detection_confidence", settings.MIN_DETECTION_CONFIDENCE)),
+            options.get("min_detection_confidence", settings.MIN_DETECTION_CONFIDENCE)
+        ),
         min_tracking_confidence=float(
-            options.get("min_tracking_confidence", settings.MIN_TRACKING_CONFIDENCE)),
+            options.get("min_tracking_confidence", settings.MIN_TRACKING_CONFIDENCE)
+        ),
         limits=video_limits(settings),
     )
 
@@ -289,8 +337,13 @@ class _ProgressRecorder:
         percent = int(95 * done / total) if total else 0
         try:
             with session_scope() as session:
-                ours = update_progress(session, self.job_id, percent,
-                                       lease_s=settings.JOB_LEASE_S, attempt=self.attempt)
+                ours = update_progress(
+                    session,
+                    self.job_id,
+                    percent,
+                    lease_s=settings.JOB_LEASE_S,
+                    attempt=self.attempt,
+                )
         except Exception as exc:
             if not is_transient(exc):
                 raise

@@ -33,8 +33,9 @@ class LeaseKeeper:
         while not self._stop.wait(max(1.0, self.lease_s / 3)):
             try:
                 with session_scope() as session:
-                    ours = renew_lease(session, self.job_id, attempt=self.attempt,
-                                       lease_s=self.lease_s)
+                    ours = renew_lease(
+                        session, self.job_id, attempt=self.attempt, lease_s=self.lease_s
+                    )
             except Exception as exc:  # the database is down: try again next time
                 log.warning("job %s: lease not renewed: %s", self.job_id, exc)
                 continue

@@ -31,14 +31,25 @@ def free_port() -> int:
 
 def migrate(env: dict[str, str]) -> None:
     """`alembic upgrade head`, exactly as operators run it (contract)."""
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO_ROOT,
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def tenant_command(env: dict[str, str], *args: str) -> dict:
     """`dance-analyzer tenants ARGS --json` on the stack's database; its JSON answer."""
-    done = subprocess.run([sys.executable, "-m", "worker.cli", "tenants", *args, "--json"],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "tenants", *args, "--json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -53,8 +64,15 @@ def demo_api_key(env: dict[str, str], name: str = "demo") -> str:
 class ServiceProcesses:
     """The API and worker processes of one stack, with their logs in `log_dir`."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path, *, api_port: int | None = None,
-                 worker_concurrency: int = 1, api_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        api_port: int | None = None,
+        worker_concurrency: int = 1,
+        api_env: dict[str, str] | None = None,
+    ):
         self.env = env
         self.api_env = {**env, **(api_env or {})}  # the API's own settings, if they differ
         self.log_dir = Path(log_dir)
@@ -71,32 +89,85 @@ class ServiceProcesses:
         self.wait_api(timeout_s)
 
     def start_api(self) -> None:
-        self._spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host",
-                            "127.0.0.1", "--port", str(self.api_port), "--no-access-log",
-                            "--no-server-header"], env=self.api_env)
+        self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--no-access-log",
+                "--no-server-header",
+            ],
+            env=self.api_env,
+        )
 
     def start_worker(self, name: str = "worker", **settings: str) -> subprocess.Popen:
         """A video worker named `name@<host>`; `settings` on top of the stack's environment."""
-        return self._spawn(name, [
-            sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-            "--loglevel", "INFO", "--concurrency", str(self.worker_concurrency),
-            "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
-        ], env={**self.env, **settings})
+        return self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--hostname",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env={**self.env, **settings},
+        )
 
     def start_webhook_worker(self, name: str = "webhooks") -> subprocess.Popen:
         """The light worker of the webhooks queue (threads: deliveries wait on the network)."""
         queue = self.env.get("WEBHOOK_QUEUE", "webhooks")
-        return self._spawn(name, [
-            sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-            "--loglevel", "INFO", "-Q", queue, "--pool", "threads", "--concurrency", "4",
-            "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
-        ])
+        return self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "-Q",
+                queue,
+                "--pool",
+                "threads",
+                "--concurrency",
+                "4",
+                "--hostname",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
 
-    def _spawn(self, name: str, command: list[str],
-               env: dict[str, str] | None = None) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env or self.env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes[name] = process
         return process
 
@@ -175,8 +246,11 @@ def embedded_stack(home: Path, *, api_port: int | None = None):
 def _create_bucket(env: dict[str, str]) -> None:
     import boto3
 
-    client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"],
-                          aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                          aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                          region_name=env["AWS_REGION"])
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_REGION"],
+    )
     client.create_bucket(Bucket=env["S3_BUCKET"])

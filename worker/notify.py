@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 RESOLVE_TIMEOUT_S = 5.0
 
 
-def attempt_delivery(job_id: uuid.UUID, event_type: str, attempt: int,
-                     storage: Storage) -> float | None:
+def attempt_delivery(
+    job_id: uuid.UUID, event_type: str, attempt: int, storage: Storage
+) -> float | None:
     """POST the job's event once and record the attempt.
 
     Returns the seconds to wait before the next attempt, or None when delivery is over
@@ -43,27 +44,54 @@ def attempt_delivery(job_id: uuid.UUID, event_type: str, attempt: int,
         if job is None or not job.webhook_url or job.status == JobStatus.deleted:
             return None
         url = job.webhook_url
-        secrets = signing_secrets(session.get(Tenant, job.tenant_id),
-                                  settings.default_webhook_secret)
-        data = job_status(job, storage, expires_s=settings.PRESIGNED_URL_EXPIRY_S,
-                          base_url=settings.API_PUBLIC_URL or "")
+        secrets = signing_secrets(
+            session.get(Tenant, job.tenant_id), settings.default_webhook_secret
+        )
+        data = job_status(
+            job,
+            storage,
+            expires_s=settings.PRESIGNED_URL_EXPIRY_S,
+            base_url=settings.API_PUBLIC_URL or "",
+        )
     webhook_id = webhook_id_for(job_id, event_type)  # the same on every retry of this event
     try:
-        target = check_webhook_url(url, settings.webhook_host_policy,
-                                   timeout_s=RESOLVE_TIMEOUT_S)
+        target = check_webhook_url(url, settings.webhook_host_policy, timeout_s=RESOLVE_TIMEOUT_S)
     except WebhookURLError as exc:  # not sent: retried only if the host may resolve later
         result = AttemptResult(
             outcome="retry" if isinstance(exc, UnresolvableHost) else "give_up",
-            status_code=None, latency_ms=0, error=f"not sent: {exc.message}")
+            status_code=None,
+            latency_ms=0,
+            error=f"not sent: {exc.message}",
+        )
     else:
         body = build_event(event_type, data.model_dump(mode="json"))
-        result = deliver_once(url, webhook_id=webhook_id, body=body, secrets=secrets,
-                              timeout_s=settings.WEBHOOK_TIMEOUT_S, address=str(target.address))
+        result = deliver_once(
+            url,
+            webhook_id=webhook_id,
+            body=body,
+            secrets=secrets,
+            timeout_s=settings.WEBHOOK_TIMEOUT_S,
+            address=str(target.address),
+        )
     with session_scope() as session:
-        session.add(WebhookDelivery(
-            job_id=job_id, event_type=event_type, webhook_id=webhook_id, attempt=attempt,
-            url=data.webhook_url or "", status_code=result.status_code,
-            latency_ms=result.latency_ms, error=result.error))
-    log.info("job %s: webhook %s attempt %d -> %s (%s)", job_id, event_type, attempt,
-             result.outcome, result.status_code or result.error)
+        session.add(
+            WebhookDelivery(
+                job_id=job_id,
+                event_type=event_type,
+                webhook_id=webhook_id,
+                attempt=attempt,
+                url=data.webhook_url or "",
+                status_code=result.status_code,
+                latency_ms=result.latency_ms,
+                error=result.error,
+            )
+        )
+    log.info(
+        "job %s: webhook %s attempt %d -> %s (%s)",
+        job_id,
+        event_type,
+        attempt,
+        result.outcome,
+        result.status_code or result.error,
+    )
     return next_retry_delay_s(result, attempt, settings.WEBHOOK_MAX_ATTEMPTS)

@@ -56,15 +56,19 @@ class Reconciler:
             # a worker that could not renew its lease through a database outage takes its
             # job back within its longest retry delay: only then is the worker lost
             leases = find_expired_leases(
-                session, expired_for_s=2 * settings.DEPENDENCY_RETRY_MAX_DELAY_S,
-                resend_after_s=after)
+                session,
+                expired_for_s=2 * settings.DEPENDENCY_RETRY_MAX_DELAY_S,
+                resend_after_s=after,
+            )
             overdue = find_overdue_retries(session, after)
             broker = _broker_view()
-            missing = {job_id for job_id, enqueued in queued
-                       if _message_missing(job_id, enqueued, broker)}
+            missing = {
+                job_id for job_id, enqueued in queued if _message_missing(job_id, enqueued, broker)
+            }
             # a lease expired: its worker died, so its unacknowledged message is no sign
-            missing |= {job_id for job_id in leases
-                        if broker is None or str(job_id) not in broker.waiting}
+            missing |= {
+                job_id for job_id in leases if broker is None or str(job_id) not in broker.waiting
+            }
             if broker is not None:  # re-send only what was missing last round too
                 missing, self.suspects = missing & self.suspects, missing
             to_send = [(job_id, None) for job_id in missing] + overdue
@@ -76,15 +80,15 @@ class Reconciler:
         return len(to_send)
 
 
-def _message_missing(job_id: uuid.UUID, enqueued: object, broker: QueuedMessages | None
-                     ) -> bool:
+def _message_missing(job_id: uuid.UUID, enqueued: object, broker: QueuedMessages | None) -> bool:
     """Whether a queued job has no message: none was ever sent (no broker view), or it is
     neither waiting nor recently delivered."""
     if broker is None:
         return enqueued is None
     delivered = broker.delivered_at.get(str(job_id))
     return str(job_id) not in broker.waiting and (
-        delivered is None or time.time() - delivered > settings.RECONCILE_QUEUED_AFTER_S)
+        delivered is None or time.time() - delivered > settings.RECONCILE_QUEUED_AFTER_S
+    )
 
 
 def _leader(session) -> bool:

@@ -38,13 +38,15 @@ def purge_expired_jobs(storage: Storage, config: Settings) -> int:
             storage.delete_job_objects(job_id)
             mark_expired(session, job_id)
     if job_ids:
-        log.info("retention: %d jobs older than %d days expired", len(job_ids),
-                 config.RETENTION_DAYS)
+        log.info(
+            "retention: %d jobs older than %d days expired", len(job_ids), config.RETENTION_DAYS
+        )
     return len(job_ids)
 
 
-def purge_unused_uploads(storage: Storage, *,
-                         older_than: timedelta = timedelta(days=LIFECYCLE_DAYS)) -> int:
+def purge_unused_uploads(
+    storage: Storage, *, older_than: timedelta = timedelta(days=LIFECYCLE_DAYS)
+) -> int:
     """Delete direct uploads older than a day that no job took; returns how many."""
     cutoff = utcnow() - older_than
     stale = [key for key, modified in storage.objects_under(UPLOADS_PREFIX) if modified < cutoff]

@@ -28,16 +28,27 @@ def person_image(name: str = "astronaut") -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3])
 
 
-def render_frames(person: str | None, *, width: int, height: int, frames: int,
-                  background: tuple[int, int, int] = (70, 90, 110)):
+def render_frames(
+    person: str | None,
+    *,
+    width: int,
+    height: int,
+    frames: int,
+    background: tuple[int, int, int] = (70, 90, 110),
+):
     """Yield RGB frames: the person photo drifting and breathing in scale, or an empty scene."""
     photo = person_image(person) if person else None
     for i in range(frames):
         canvas = np.empty((height, width, 3), np.uint8)
         canvas[:] = background
         # a little texture so the encoder has something real to do
-        cv2.circle(canvas, (int(width * (0.1 + 0.8 * i / max(frames, 1))), height // 8),
-                   max(4, height // 30), (200, 200, 80), -1)
+        cv2.circle(
+            canvas,
+            (int(width * (0.1 + 0.8 * i / max(frames, 1))), height // 8),
+            max(4, height // 30),
+            (200, 200, 80),
+            -1,
+        )
         if photo is not None:
             phase = 2 * math.pi * i / max(frames, 1)
             side = int(min(width, height) * (0.8 + 0.12 * math.sin(phase)))
@@ -45,15 +56,25 @@ def render_frames(person: str | None, *, width: int, height: int, frames: int,
             x = int((width - side) * (0.5 + 0.35 * math.sin(phase)))
             y = max(0, (height - side) // 2)
             h, w = min(side, height - y), min(side, width - x)
-            canvas[y:y + h, x:x + w] = tile[:h, :w]
+            canvas[y : y + h, x : x + w] = tile[:h, :w]
         yield canvas
 
 
-def make_clip(path: str | os.PathLike, *, person: str | None = "astronaut", width: int = 480,
-              height: int = 360, frames: int = 30, fps: int = 15, codec: str = "libx264",
-              container_format: str | None = None, audio: bool = False,
-              rotation: int = 0, pix_fmt: str = "yuv420p",
-              frame_times: list[float] | None = None) -> str:
+def make_clip(
+    path: str | os.PathLike,
+    *,
+    person: str | None = "astronaut",
+    width: int = 480,
+    height: int = 360,
+    frames: int = 30,
+    fps: int = 15,
+    codec: str = "libx264",
+    container_format: str | None = None,
+    audio: bool = False,
+    rotation: int = 0,
+    pix_fmt: str = "yuv420p",
+    frame_times: list[float] | None = None,
+) -> str:
     """Encode a clip. `rotation` stores the frames turned and a display matrix that turns them
     back (as phones do); `frame_times` gives each frame's time for a variable frame rate."""
     path = os.fspath(path)

@@ -42,8 +42,12 @@ class Scratch:
         out, record = self.dir / "out", self.dir / "outputs.json"
         if record.exists():
             self.reused.append("outputs")
-            return PipelineResult(out / ANNOTATED_VIDEO, out / KEYPOINTS_JSON, out / SUMMARY_JSON,
-                                  metrics=json.loads(record.read_text()))
+            return PipelineResult(
+                out / ANNOTATED_VIDEO,
+                out / KEYPOINTS_JSON,
+                out / SUMMARY_JSON,
+                metrics=json.loads(record.read_text()),
+            )
         result = run(out)
         partial = record.with_suffix(".part")
         partial.write_text(json.dumps(result.metrics))

@@ -32,34 +32,53 @@ MAX_COUNTDOWN_S = settings.broker_visibility_timeout_s // 2
 
 
 @app.task(name=PROCESS_JOB, bind=True, max_retries=None)
-def process_job(self, job_id: str, attempt: int | None = None, since: float | None = None,
-                fail: bool = False, lease_token: str | None = None) -> str:
+def process_job(
+    self,
+    job_id: str,
+    attempt: int | None = None,
+    since: float | None = None,
+    fail: bool = False,
+    lease_token: str | None = None,
+) -> str:
     job_uuid = uuid.UUID(job_id)
 
     def again(countdown: float, **kwargs) -> Exception:
-        return self.retry(countdown=countdown, kwargs={
-            "attempt": attempt, "since": since, "fail": fail, "lease_token": lease_token,
-            **kwargs})
+        return self.retry(
+            countdown=countdown,
+            kwargs={
+                "attempt": attempt,
+                "since": since,
+                "fail": fail,
+                "lease_token": lease_token,
+                **kwargs,
+            },
+        )
 
     try:
         if fail:
             outcome = jobs.fail_dependency_unavailable(job_uuid, attempt)
         else:
-            outcome = jobs.process_job(job_uuid, get_storage(),
-                                       worker=self.request.hostname or jobs.HOSTNAME,
-                                       continue_attempt=attempt, lease_token=lease_token,
-                                       retries=self.request.retries)
+            outcome = jobs.process_job(
+                job_uuid,
+                get_storage(),
+                worker=self.request.hostname or jobs.HOSTNAME,
+                continue_attempt=attempt,
+                lease_token=lease_token,
+                retries=self.request.retries,
+            )
     except jobs.RetryLater as exc:
         raise again(exc.delay_s) from None
     except jobs.HandedBack as exc:
         raise again(0, attempt=exc.attempt) from None
     except jobs.WaitForDependency as exc:
-        began = min(filter(None, [since, exc.since.timestamp() if exc.since else None,
-                                  time.time()]))
+        began = min(
+            filter(None, [since, exc.since.timestamp() if exc.since else None, time.time()])
+        )
         if time.time() - began > settings.DEPENDENCY_RETRY_WINDOW_S:
             raise again(0, attempt=exc.attempt, since=began, fail=True) from None
-        raise again(exc.delay_s, attempt=exc.attempt, since=began,
-                    lease_token=exc.lease_token) from None
+        raise again(
+            exc.delay_s, attempt=exc.attempt, since=began, lease_token=exc.lease_token
+        ) from None
     except Exception as exc:
         if not jobs.is_transient(exc):
             raise
@@ -83,8 +102,9 @@ def queue_webhook(job_id: uuid.UUID, event_type: str) -> None:
 @app.task(name=DELIVER_WEBHOOK)
 def deliver_webhook(job_id: str, event_type: str, attempt: int, due_at: float) -> None:
     if (wait := due_at - time.time()) > 1:  # woke early from a capped countdown
-        deliver_webhook.apply_async((job_id, event_type, attempt, due_at),
-                                    countdown=min(wait, MAX_COUNTDOWN_S))
+        deliver_webhook.apply_async(
+            (job_id, event_type, attempt, due_at), countdown=min(wait, MAX_COUNTDOWN_S)
+        )
         return
     send_webhook(uuid.UUID(job_id), event_type, attempt=attempt)
 
@@ -97,5 +117,7 @@ def send_webhook(job_id: uuid.UUID, event_type: str, *, attempt: int) -> None:
         log.exception("job %s: webhook attempt %d could not be made", job_id, attempt)
         delay = 30.0 if attempt < settings.WEBHOOK_MAX_ATTEMPTS else None
     if delay is not None:
-        deliver_webhook.apply_async((str(job_id), event_type, attempt + 1, time.time() + delay),
-                                    countdown=min(delay, MAX_COUNTDOWN_S))
+        deliver_webhook.apply_async(
+            (str(job_id), event_type, attempt + 1, time.time() + delay),
+            countdown=min(delay, MAX_COUNTDOWN_S),
+        )

@@ -19,12 +19,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     tenants = commands.add_parser("tenants", help="manage tenants, API keys and webhook secrets")
     actions = tenants.add_subparsers(required=True, metavar="ACTION")
 
-    create = actions.add_parser("create", help="a new tenant with one API key and its own "
-                                               "webhook signing secret")
+    create = actions.add_parser(
+        "create", help="a new tenant with one API key and its own webhook signing secret"
+    )
     create.add_argument("name")
-    create.add_argument("--json", action="store_true",
-                        help='print one JSON object: {"tenant_id", "name", "api_key", '
-                             '"webhook_secret"}')
+    create.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object: {"tenant_id", "name", "api_key", "webhook_secret"}',
+    )
     create.set_defaults(run=_create)
 
     listing = actions.add_parser("list", help="tenants and their keys (prefixes only)")
@@ -42,7 +45,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
     rotate = actions.add_parser(
         "rotate-webhook-secret",
-        help="a new signing secret; the old one also signs during WEBHOOK_SECRET_GRACE_S")
+        help="a new signing secret; the old one also signs during WEBHOOK_SECRET_GRACE_S",
+    )
     rotate.add_argument("name")
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(run=_rotate)
@@ -78,23 +82,42 @@ def _create(args: argparse.Namespace) -> int:
 
     def create(session):
         tenant, new = create_tenant(session, args.name)
-        return {"tenant_id": str(tenant.id), "name": tenant.name, "api_key": new.plaintext,
-                "webhook_secret": tenant.webhook_secret}
+        return {
+            "tenant_id": str(tenant.id),
+            "name": tenant.name,
+            "api_key": new.plaintext,
+            "webhook_secret": tenant.webhook_secret,
+        }
 
-    return _print(_run(create), args.json,
-                  "keep the API key and the webhook secret now: they are not shown again")
+    return _print(
+        _run(create),
+        args.json,
+        "keep the API key and the webhook secret now: they are not shown again",
+    )
 
 
 def _list(args: argparse.Namespace) -> int:
     from shared.tenants import list_tenants
 
     def listing(session):
-        return [{
-            "tenant_id": str(t.id), "name": t.name, "created_at": _time(t.created_at),
-            "keys": [{"key_id": str(k.id), "prefix": k.prefix, "created_at": _time(k.created_at),
-                      "last_used_at": _time(k.last_used_at), "revoked_at": _time(k.revoked_at)}
-                     for k in t.keys],
-        } for t in list_tenants(session)]
+        return [
+            {
+                "tenant_id": str(t.id),
+                "name": t.name,
+                "created_at": _time(t.created_at),
+                "keys": [
+                    {
+                        "key_id": str(k.id),
+                        "prefix": k.prefix,
+                        "created_at": _time(k.created_at),
+                        "last_used_at": _time(k.last_used_at),
+                        "revoked_at": _time(k.revoked_at),
+                    }
+                    for k in t.keys
+                ],
+            }
+            for t in list_tenants(session)
+        ]
 
     tenants = _run(listing)
     if args.json:
@@ -104,8 +127,10 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{tenant['name']}  {tenant['tenant_id']}  created {tenant['created_at']}")
         for key in tenant["keys"]:
             state = f"revoked {key['revoked_at']}" if key["revoked_at"] else "active"
-            print(f"    {key['prefix']}…  {key['key_id']}  {state}, "
-                  f"last used {key['last_used_at'] or 'never'}")
+            print(
+                f"    {key['prefix']}…  {key['key_id']}  {state}, "
+                f"last used {key['last_used_at'] or 'never'}"
+            )
     return 0
 
 
@@ -135,11 +160,18 @@ def _rotate(args: argparse.Namespace) -> int:
 
     def rotate(session):
         tenant = rotate_webhook_secret(session, args.name, grace_s=settings.WEBHOOK_SECRET_GRACE_S)
-        return {"name": tenant.name, "webhook_secret": tenant.webhook_secret,
-                "previous_secret_signs_until": _time(tenant.previous_secret_expires_at)}
+        return {
+            "name": tenant.name,
+            "webhook_secret": tenant.webhook_secret,
+            "previous_secret_signs_until": _time(tenant.previous_secret_expires_at),
+        }
 
-    return _print(_run(rotate), args.json, "keep the new webhook secret now: it is not shown "
-                                           "again; webhooks carry both signatures until then")
+    return _print(
+        _run(rotate),
+        args.json,
+        "keep the new webhook secret now: it is not shown "
+        "again; webhooks carry both signatures until then",
+    )
 
 
 def _time(value: datetime | None) -> str | None:

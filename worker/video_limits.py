@@ -11,6 +11,8 @@ def video_limits(config: Settings = settings, *, max_duration_s: float | None = 
     duration)."""
     return Limits(
         max_duration_s=config.MAX_VIDEO_DURATION_S if max_duration_s is None else max_duration_s,
-        max_side=config.MAX_VIDEO_SIDE, max_pixels=config.MAX_VIDEO_PIXELS,
-        max_frames=config.MAX_VIDEO_FRAMES, max_fps=config.MAX_VIDEO_FPS,
+        max_side=config.MAX_VIDEO_SIDE,
+        max_pixels=config.MAX_VIDEO_PIXELS,
+        max_frames=config.MAX_VIDEO_FRAMES,
+        max_fps=config.MAX_VIDEO_FPS,
     )

@@ -54,7 +54,7 @@ def _ping_broker(url: str, timeout_s: float) -> None:
 
 
 async def _run_check(check: Callable[[], None], timeout_s: float) -> str:
-    """"ok", "timeout" or "error: <exception type>"; the check runs in a worker thread."""
+    """ "ok", "timeout" or "error: <exception type>"; the check runs in a worker thread."""
     with anyio.move_on_after(timeout_s):
         try:
             await anyio.to_thread.run_sync(check, abandon_on_cancel=True)
@@ -71,11 +71,21 @@ async def _run_check(check: Callable[[], None], timeout_s: float) -> str:
     summary="Readiness",
     description="200 when the database, the broker and storage all answer within "
     f"{CHECK_TIMEOUT_S:g} s; 503 `not_ready` naming what is down otherwise.",
-    responses={503: {"model": ErrorBody, "description": "A dependency is down (`not_ready`).",
-                     "content": {"application/json": {"example": {
-                         "code": "not_ready", "message": "not ready: redis",
-                         "checks": {"postgres": "ok", "redis": "error: ConnectionError",
-                                    "s3": "ok"}}}}}},
+    responses={
+        503: {
+            "model": ErrorBody,
+            "description": "A dependency is down (`not_ready`).",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "code": "not_ready",
+                        "message": "not ready: redis",
+                        "checks": {"postgres": "ok", "redis": "error: ConnectionError", "s3": "ok"},
+                    }
+                }
+            },
+        }
+    },
 )
 async def ready(settings: SettingsDep, storage: StorageDep) -> Readiness:
     broker_url = settings.broker_url
@@ -98,7 +108,10 @@ async def ready(settings: SettingsDep, storage: StorageDep) -> Readiness:
     failed = [name for name, result in checks.items() if result != "ok"]
     if failed:
         raise APIError(
-            503, "not_ready", f"not ready: {', '.join(failed)}",
-            headers={"Retry-After": "5"}, extra={"checks": checks},
+            503,
+            "not_ready",
+            f"not ready: {', '.join(failed)}",
+            headers={"Retry-After": "5"},
+            extra={"checks": checks},
         )
     return Readiness(checks=checks)

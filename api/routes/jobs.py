@@ -42,9 +42,15 @@ SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def accept(request: Request, response: Response, caller: CallerDep, settings: SettingsDep,
-                 storage: StorageDep, slots: UploadSlots, idempotency_key: str | None
-                 ) -> JobStatusPublic:
+async def accept(
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    slots: UploadSlots,
+    idempotency_key: str | None,
+) -> JobStatusPublic:
     """Submit, then answer 202 with the status object and its `Location`."""
     submitted = await submit(request, caller, settings, storage, slots, idempotency_key)
     job = submitted.job
@@ -87,8 +93,9 @@ async def create_job(
     "outputs (`result`), when failed an `error` with a code.",
     responses=error_responses(401, 404, 429),
 )
-def get_status(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-               settings: SettingsDep) -> JobStatusPublic:
+def get_status(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> JobStatusPublic:
     return present(load_job(session, caller, job_id), storage, settings)
 
 
@@ -98,8 +105,9 @@ def get_status(job_id: str, caller: CallerDep, session: SessionDep, storage: Sto
     summary="Job status (same as /api/status/{job_id})",
     responses=error_responses(401, 404, 429),
 )
-def get_job(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-            settings: SettingsDep) -> JobStatusPublic:
+def get_job(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> JobStatusPublic:
     return present(load_job(session, caller, job_id), storage, settings)
 
 
@@ -117,8 +125,9 @@ OUTPUT_RESPONSES: dict[int | str, dict[str, Any]] = {
     description="The input video with the pose skeleton drawn on it (H.264 MP4).",
     responses=OUTPUT_RESPONSES,
 )
-def get_video(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-              settings: SettingsDep) -> Response:
+def get_video(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
     return output_redirect(load_job(session, caller, job_id), "video", storage, settings)
 
 
@@ -130,8 +139,9 @@ def get_video(job_id: str, caller: CallerDep, session: SessionDep, storage: Stor
     description="keypoints.json: per frame, the 33 BlazePose landmarks (x, y, z, visibility).",
     responses=OUTPUT_RESPONSES,
 )
-def get_keypoints(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-                  settings: SettingsDep) -> Response:
+def get_keypoints(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
     return output_redirect(load_job(session, caller, job_id), "keypoints", storage, settings)
 
 
@@ -143,8 +153,9 @@ def get_keypoints(job_id: str, caller: CallerDep, session: SessionDep, storage: 
     description="summary.json: the movement metrics of the job.",
     responses=OUTPUT_RESPONSES,
 )
-def get_summary(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-                settings: SettingsDep) -> Response:
+def get_summary(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
     return output_redirect(load_job(session, caller, job_id), "summary", storage, settings)
 
 
@@ -168,8 +179,15 @@ def list_jobs(
     status: Annotated[JobStatus | None, Query(description="Only jobs in this status.")] = None,
     include_deleted: Annotated[bool, Query(description="Also list deleted jobs.")] = False,
 ) -> JobList:
-    page, next_url = page_of_jobs(session, caller, limit=limit, cursor=cursor, status=status,
-                                  include_deleted=include_deleted, base_url=base_url(settings))
+    page, next_url = page_of_jobs(
+        session,
+        caller,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        include_deleted=include_deleted,
+        base_url=base_url(settings),
+    )
     return JobList(items=[present(job, storage, settings) for job in page], next=next_url)
 
 
@@ -184,7 +202,8 @@ def list_jobs(
     "Deleting again answers 200 too.",
     responses=error_responses(401, 404, 429),
 )
-def delete_job(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-               settings: SettingsDep) -> JobStatusPublic:
+def delete_job(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> JobStatusPublic:
     job, _ = delete_job_and_objects(session, storage, caller, job_id)
     return present(job, None, settings)

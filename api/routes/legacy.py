@@ -52,12 +52,15 @@ async def analyze(
     "/download/{job_id}",
     status_code=302,
     summary="Download the annotated video (legacy; same as GET /api/jobs/{job_id}/video)",
-    responses={302: {"description": "Redirect to a presigned URL."},
-               **error_responses(401, 404, 409, 410, 429)},
+    responses={
+        302: {"description": "Redirect to a presigned URL."},
+        **error_responses(401, 404, 409, 410, 429),
+    },
     deprecated=True,
 )
-def download(job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep,
-             settings: SettingsDep) -> Response:
+def download(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
     return output_redirect(load_job(session, caller, job_id), "video", storage, settings)
 
 
@@ -69,7 +72,8 @@ def download(job_id: str, caller: CallerDep, session: SessionDep, storage: Stora
     responses=error_responses(401, 404, 429),
     deprecated=True,
 )
-def cleanup(job_id: str, caller: CallerDep, session: SessionDep,
-            storage: StorageDep) -> DeletedFiles:
+def cleanup(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep
+) -> DeletedFiles:
     job, keys = delete_job_and_objects(session, storage, caller, job_id)
     return DeletedFiles(job_id=str(job.id), deleted_files=keys, count=len(keys))

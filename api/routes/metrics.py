@@ -31,14 +31,19 @@ def require_metrics_token(request: Request, settings: SettingsDep) -> None:
     it, /metrics is open in development and test, refused (403) in production."""
     if settings.METRICS_TOKEN is None:
         if settings.ENVIRONMENT == "production":
-            raise APIError(403, "metrics_disabled",
-                           "set METRICS_TOKEN to serve /metrics in production")
+            raise APIError(
+                403, "metrics_disabled", "set METRICS_TOKEN to serve /metrics in production"
+            )
         return
     expected = f"Bearer {settings.METRICS_TOKEN.get_secret_value()}".encode()
     sent = request.headers.get("authorization", "").encode()
     if not hmac.compare_digest(sent, expected):
-        raise APIError(401, "unauthorized", "send `Authorization: Bearer <METRICS_TOKEN>`",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise APIError(
+            401,
+            "unauthorized",
+            "send `Authorization: Bearer <METRICS_TOKEN>`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 router = APIRouter(tags=["health"], dependencies=[Depends(require_metrics_token)])
@@ -71,8 +76,13 @@ def render_metrics(settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _metric(lines: list[str], name: str, kind: str, help_text: str,
-            samples: list[tuple[dict[str, str], float]]) -> None:
+def _metric(
+    lines: list[str],
+    name: str,
+    kind: str,
+    help_text: str,
+    samples: list[tuple[dict[str, str], float]],
+) -> None:
     lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
     for labels, value in samples:
         label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
@@ -81,8 +91,13 @@ def _metric(lines: list[str], name: str, kind: str, help_text: str,
 
 def _job_metrics(session: Session, lines: list[str]) -> None:
     counts = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-    _metric(lines, "dance_jobs", "gauge", "Jobs by current status.",
-            [({"status": s.value}, counts.get(s.value, 0)) for s in JobStatus])
+    _metric(
+        lines,
+        "dance_jobs",
+        "gauge",
+        "Jobs by current status.",
+        [({"status": s.value}, counts.get(s.value, 0)) for s in JobStatus],
+    )
 
     since = utcnow() - WINDOW
     recent = session.execute(
@@ -97,19 +112,35 @@ def _job_metrics(session: Session, lines: list[str]) -> None:
         finished[status] = finished.get(status, 0) + 1
         if status == JobStatus.failed.value:
             failures[code or "unknown"] = failures.get(code or "unknown", 0) + 1
-    _metric(lines, "dance_jobs_finished_last_hour", "gauge",
-            "Jobs that ended in the last hour, by status.",
-            [({"status": s}, finished.get(s, 0))
-             for s in (JobStatus.succeeded.value, JobStatus.failed.value)])
-    _metric(lines, "dance_job_failures_last_hour", "gauge",
-            "Jobs that failed in the last hour, by error code.",
-            [({"code": code}, n) for code, n in sorted(failures.items())])
-    _summary(lines, "dance_job_processing_seconds",
-             "Processing time of the jobs that succeeded in the last hour.",
-             [row[2] for row in recent if row[0] == JobStatus.succeeded.value and row[2]])
-    _summary(lines, "dance_job_queue_wait_seconds",
-             "Time from submission to a worker's first claim, jobs ended in the last hour.",
-             [row[3] for row in recent if row[3] is not None])
+    _metric(
+        lines,
+        "dance_jobs_finished_last_hour",
+        "gauge",
+        "Jobs that ended in the last hour, by status.",
+        [
+            ({"status": s}, finished.get(s, 0))
+            for s in (JobStatus.succeeded.value, JobStatus.failed.value)
+        ],
+    )
+    _metric(
+        lines,
+        "dance_job_failures_last_hour",
+        "gauge",
+        "Jobs that failed in the last hour, by error code.",
+        [({"code": code}, n) for code, n in sorted(failures.items())],
+    )
+    _summary(
+        lines,
+        "dance_job_processing_seconds",
+        "Processing time of the jobs that succeeded in the last hour.",
+        [row[2] for row in recent if row[0] == JobStatus.succeeded.value and row[2]],
+    )
+    _summary(
+        lines,
+        "dance_job_queue_wait_seconds",
+        "Time from submission to a worker's first claim, jobs ended in the last hour.",
+        [row[3] for row in recent if row[3] is not None],
+    )
 
 
 def _summary(lines: list[str], name: str, help_text: str, values: list[float]) -> None:
@@ -117,8 +148,9 @@ def _summary(lines: list[str], name: str, help_text: str, values: list[float]) -
     if values:
         ordered = sorted(values)
         for q in QUANTILES:
-            samples.append(({"quantile": f"{q:g}"}, ordered[min(len(ordered) - 1,
-                                                               int(q * len(ordered)))]))
+            samples.append(
+                ({"quantile": f"{q:g}"}, ordered[min(len(ordered) - 1, int(q * len(ordered)))])
+            )
     _metric(lines, name, "summary", help_text, samples)
     lines.append(f"{name}_sum {sum(values):g}")
     lines.append(f"{name}_count {len(values)}")
@@ -128,19 +160,28 @@ def _webhook_metrics(session: Session, lines: list[str]) -> None:
     since = utcnow() - WINDOW
     rows = session.execute(
         select(WebhookDelivery.status_code, WebhookDelivery.latency_ms)
-        .where(WebhookDelivery.created_at >= since).limit(MAX_SAMPLES)
+        .where(WebhookDelivery.created_at >= since)
+        .limit(MAX_SAMPLES)
     ).all()
     results: dict[str, int] = {}
     for code, _ in rows:
         result = "error" if code is None else "2xx" if 200 <= code < 300 else f"{code // 100}xx"
         results[result] = results.get(result, 0) + 1
-    _metric(lines, "dance_webhook_attempts_last_hour", "gauge",
-            "Webhook delivery attempts in the last hour, by answer class (error: no answer).",
-            [({"result": r}, n) for r, n in sorted(results.items())])
+    _metric(
+        lines,
+        "dance_webhook_attempts_last_hour",
+        "gauge",
+        "Webhook delivery attempts in the last hour, by answer class (error: no answer).",
+        [({"result": r}, n) for r, n in sorted(results.items())],
+    )
     latencies = [latency for code, latency in rows if code is not None and latency is not None]
-    _metric(lines, "dance_webhook_latency_ms_median", "gauge",
-            "Median latency of answered webhook attempts in the last hour.",
-            [({}, statistics.median(latencies))] if latencies else [])
+    _metric(
+        lines,
+        "dance_webhook_latency_ms_median",
+        "gauge",
+        "Median latency of answered webhook attempts in the last hour.",
+        [({}, statistics.median(latencies))] if latencies else [],
+    )
 
 
 def _queue_metrics(settings: Settings, lines: list[str]) -> None:
@@ -150,8 +191,9 @@ def _queue_metrics(settings: Settings, lines: list[str]) -> None:
         return
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        depths = [({"queue": q}, client.llen(q))
-                  for q in (settings.CELERY_QUEUE, settings.WEBHOOK_QUEUE)]
+        depths = [
+            ({"queue": q}, client.llen(q)) for q in (settings.CELERY_QUEUE, settings.WEBHOOK_QUEUE)
+        ]
     except redis.RedisError as exc:
         log.warning("metrics: broker unreachable: %s", exc)
         return

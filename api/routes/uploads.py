@@ -30,8 +30,9 @@ router = APIRouter(prefix="/api", tags=["uploads"], dependencies=[Depends(enforc
     openapi_extra=UPLOAD_OPENAPI,
     responses=error_responses(401, 408, 413, 415, 422, 429),
 )
-async def create_upload(request: Request, caller: CallerDep, settings: SettingsDep,
-                        storage: StorageDep) -> UploadTicket:
+async def create_upload(
+    request: Request, caller: CallerDep, settings: SettingsDep, storage: StorageDep
+) -> UploadTicket:
     raw = await read_json_body(request, idle_timeout_s=settings.UPLOAD_IDLE_TIMEOUT_S)
     try:
         body = UploadCreate.model_validate(raw)
@@ -40,8 +41,12 @@ async def create_upload(request: Request, caller: CallerDep, settings: SettingsD
     upload_id = uuid.uuid4()
     key = upload_key(caller.tenant_id, upload_id, body.filename)
     limit = max_file_bytes(settings.MAX_UPLOAD_MB)
-    post = storage.presigned_post(key, max_bytes=limit, expires_s=settings.PRESIGNED_URL_EXPIRY_S,
-                                  content_type=body.content_type)
+    post = storage.presigned_post(
+        key,
+        max_bytes=limit,
+        expires_s=settings.PRESIGNED_URL_EXPIRY_S,
+        content_type=body.content_type,
+    )
     return UploadTicket(
         upload_id=upload_id,
         url=post["url"],

@@ -53,7 +53,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_api_keys_tenant_id_tenants"),
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_api_keys_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
     )
@@ -78,9 +80,7 @@ def upgrade() -> None:
         batch.drop_index(op.f("ix_jobs_client_id"))
         batch.drop_column("client_id")
         batch.drop_index(op.f("ix_jobs_created_at_id"))
-        batch.create_index(
-            "ix_jobs_tenant_id_created_at_id", ["tenant_id", "created_at", "id"]
-        )
+        batch.create_index("ix_jobs_tenant_id_created_at_id", ["tenant_id", "created_at", "id"])
         batch.create_index("ix_jobs_tenant_id_status", ["tenant_id", "status"])
         batch.create_index("ix_jobs_status_finished_at", ["status", "finished_at"])
         batch.drop_constraint(op.f("ck_jobs_status"), type_="check")
@@ -98,8 +98,11 @@ def _give_existing_jobs_the_default_tenant() -> None:
         sa.column("created_at", TIMESTAMP),
     )
     tenant_id = uuid.uuid4()
-    bind.execute(sa.insert(tenants).values(
-        id=tenant_id, name=DEFAULT_TENANT, created_at=datetime.now(timezone.utc)))
+    bind.execute(
+        sa.insert(tenants).values(
+            id=tenant_id, name=DEFAULT_TENANT, created_at=datetime.now(timezone.utc)
+        )
+    )
     jobs = sa.table("jobs", sa.column("tenant_id", sa.Uuid()))
     bind.execute(sa.update(jobs).values(tenant_id=tenant_id))
 

@@ -49,24 +49,30 @@ def broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
 def api_settings(s3_settings: Settings, broker: Broker) -> Settings:
     """Settings of the app under test: the test bucket and queue; rate limits counted in
     memory (each app its own), so tests do not share budgets through Redis."""
-    return s3_settings.model_copy(update={
-        "REDIS_URL": broker.url,
-        "CELERY_BROKER_URL": None,
-        "CELERY_QUEUE": broker.queue,
-        "MAX_UPLOAD_MB": 64,
-        "API_PUBLIC_URL": None,
-        "CORS_ORIGINS": [],
-        "RATE_LIMIT_STORAGE_URL": f"memory://{uuid.uuid4().hex}",
-    })
+    return s3_settings.model_copy(
+        update={
+            "REDIS_URL": broker.url,
+            "CELERY_BROKER_URL": None,
+            "CELERY_QUEUE": broker.queue,
+            "MAX_UPLOAD_MB": 64,
+            "API_PUBLIC_URL": None,
+            "CORS_ORIGINS": [],
+            "RATE_LIMIT_STORAGE_URL": f"memory://{uuid.uuid4().hex}",
+        }
+    )
 
 
 def make_tenant(db: Any, name: str) -> ApiTenant:
     """A tenant made the way `dance-analyzer tenants create` makes one."""
     with db() as session:
         tenant, new = create_tenant(session, name)
-        return ApiTenant(id=tenant.id, name=tenant.name, api_key=new.plaintext,
-                         webhook_secret=tenant.webhook_secret,
-                         headers={"Authorization": f"Bearer {new.plaintext}"})
+        return ApiTenant(
+            id=tenant.id,
+            name=tenant.name,
+            api_key=new.plaintext,
+            webhook_secret=tenant.webhook_secret,
+            headers={"Authorization": f"Bearer {new.plaintext}"},
+        )
 
 
 @pytest.fixture

@@ -71,8 +71,12 @@ class Broker:
 
 @asynccontextmanager
 async def api_client(
-    config: Settings, storage: Storage, *, headers: dict[str, str] | None = None,
-    raise_app_exceptions: bool = True, app: Any = None,
+    config: Settings,
+    storage: Storage,
+    *,
+    headers: dict[str, str] | None = None,
+    raise_app_exceptions: bool = True,
+    app: Any = None,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to an in-process app that uses `config` and `storage`, sending
     `headers` (e.g. a tenant's Authorization) with every request."""
@@ -80,8 +84,9 @@ async def api_client(
     app.dependency_overrides[get_settings] = lambda: config
     app.dependency_overrides[get_storage] = lambda: storage
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                 headers=headers or {}) as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", headers=headers or {}
+    ) as client:
         yield client
 
 
@@ -160,8 +165,9 @@ def add_job(db: Any, tenant: ApiTenant, **fields: Any) -> Job:
     return job
 
 
-def add_finished_job(db: Any, storage: Storage, tenant: ApiTenant, status: str = "succeeded",
-                     **fields: Any) -> Job:
+def add_finished_job(
+    db: Any, storage: Storage, tenant: ApiTenant, status: str = "succeeded", **fields: Any
+) -> Job:
     """A job as a worker leaves it, with its input and outputs in the bucket."""
     job_id = uuid.uuid4()
     keys = output_keys(job_id)
@@ -169,8 +175,9 @@ def add_finished_job(db: Any, storage: Storage, tenant: ApiTenant, status: str =
         Bucket=storage.bucket, Key=input_key(job_id, "dance.mp4"), Body=fake_video(1024)
     )
     if status == JobStatus.succeeded.value:
-        for key, body in zip(keys.all(), (b"annotated video", b'{"frames": []}', b"{}"),
-                             strict=True):
+        for key, body in zip(
+            keys.all(), (b"annotated video", b'{"frames": []}', b"{}"), strict=True
+        ):
             storage.client.put_object(Bucket=storage.bucket, Key=key, Body=body)
         fields |= {
             "output_video_key": keys.video,
@@ -181,5 +188,6 @@ def add_finished_job(db: Any, storage: Storage, tenant: ApiTenant, status: str =
         }
     if status == JobStatus.failed.value:
         fields |= {"error_code": "not_a_video", "error_message": "the file is not a video"}
-    return add_job(db, tenant, id=job_id, status=status, started_at=utcnow(),
-                   finished_at=utcnow(), **fields)
+    return add_job(
+        db, tenant, id=job_id, status=status, started_at=utcnow(), finished_at=utcnow(), **fields
+    )

@@ -54,8 +54,11 @@ async def test_presigned_post_upload_then_job_creation(
 
     created = await client.post(
         "/api/jobs",
-        json={"upload_id": upload_id, "webhook_url": "https://93.184.215.14/h",
-              "options": {"min_tracking_confidence": 0.25}},
+        json={
+            "upload_id": upload_id,
+            "webhook_url": "https://93.184.215.14/h",
+            "options": {"min_tracking_confidence": 0.25},
+        },
     )
 
     assert created.status_code == 202, created.text
@@ -175,8 +178,7 @@ async def test_an_idempotent_replay_of_a_job_from_an_upload(client, db, storage)
 
     first = await client.post("/api/jobs", json=body, headers=headers)
     again = await client.post("/api/jobs", json=body, headers=headers)
-    other = await client.post("/api/jobs", json={"upload_id": str(uuid.uuid4())},
-                              headers=headers)
+    other = await client.post("/api/jobs", json={"upload_id": str(uuid.uuid4())}, headers=headers)
 
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.headers["idempotent-replayed"] == "true"

@@ -75,6 +75,7 @@ async def test_status_of_a_failed_job_has_its_error(tenant, client, db, storage)
     assert body["error"] == {"code": "not_a_video", "message": "the file is not a video"}
     assert body["result"] is None
 
+
 # --- outputs --------------------------------------------------------------------------------
 
 
@@ -82,8 +83,11 @@ async def test_status_of_a_failed_job_has_its_error(tenant, client, db, storage)
 def public_storage(s3_settings: Settings) -> Storage:
     """The test bucket, with presigned URLs signed for another host name of the same server."""
     port = urlsplit(s3_settings.S3_ENDPOINT_URL).port
-    config = s3_test_settings(s3_settings.S3_ENDPOINT_URL, s3_settings.S3_BUCKET,
-                              S3_PUBLIC_ENDPOINT_URL=f"http://localhost:{port}")
+    config = s3_test_settings(
+        s3_settings.S3_ENDPOINT_URL,
+        s3_settings.S3_BUCKET,
+        S3_PUBLIC_ENDPOINT_URL=f"http://localhost:{port}",
+    )
     return Storage(config)
 
 

@@ -42,9 +42,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.services]
 
 
 async def test_health_answers_without_dependencies(storage, api_settings):
-    broken = api_settings.model_copy(
-        update={"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
-    )
+    broken = api_settings.model_copy(update={"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"})
     async with api_client(broken, storage) as client:
         response = await client.get("/health")
 
@@ -57,14 +55,13 @@ async def test_ready_when_every_dependency_answers(client):
 
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ready", "checks": {"postgres": "ok", "redis": "ok", "s3": "ok"}
+        "status": "ready",
+        "checks": {"postgres": "ok", "redis": "ok", "s3": "ok"},
     }
 
 
 async def test_not_ready_names_a_redis_that_is_down(db, storage, api_settings):
-    broken = api_settings.model_copy(
-        update={"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
-    )
+    broken = api_settings.model_copy(update={"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"})
     async with api_client(broken, storage) as client:
         response = await client.get("/ready")
 
@@ -124,8 +121,13 @@ async def test_a_client_disconnect_mid_upload_leaves_nothing_in_the_bucket(stora
             yield chunk
         raise ClientDisconnect()
 
-    reader = VideoFormReader(storage, key_for=lambda name: input_key(uuid.uuid4(), name),
-                             max_bytes=64 * MiB, field_parsers={}, idle_timeout_s=30)
+    reader = VideoFormReader(
+        storage,
+        key_for=lambda name: input_key(uuid.uuid4(), name),
+        max_bytes=64 * MiB,
+        field_parsers={},
+        idle_timeout_s=30,
+    )
     with pytest.raises(APIError) as refused:
         await reader.read(disconnects_after_10_mib(), boundary.encode())
 
@@ -188,16 +190,27 @@ async def test_the_openapi_document_describes_the_contract(client):
     assert "application/json" in submit["requestBody"]["content"]
     assert "202" in submit["responses"] and "413" in submit["responses"]
     assert schema["components"]["schemas"]["JobStatusPublic"]["examples"]
-    for path in ("/api/status/{job_id}", "/api/jobs/{job_id}/video", "/api/jobs/{job_id}/keypoints",
-                 "/api/uploads", "/health", "/ready", "/api/analyze", "/api/download/{job_id}",
-                 "/api/cleanup/{job_id}"):
+    for path in (
+        "/api/status/{job_id}",
+        "/api/jobs/{job_id}/video",
+        "/api/jobs/{job_id}/keypoints",
+        "/api/uploads",
+        "/health",
+        "/ready",
+        "/api/analyze",
+        "/api/download/{job_id}",
+        "/api/cleanup/{job_id}",
+    ):
         assert path in schema["paths"]
 
 
 async def test_cors_is_enabled_only_for_configured_origins(db, storage, api_settings):
     config = api_settings.model_copy(update={"CORS_ORIGINS": ["https://app.example.com"]})
-    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "idempotency-key"}
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "idempotency-key",
+    }
     async with api_client(config, storage) as client:
         allowed = await client.options("/api/jobs", headers=preflight)
         other = await client.options(
@@ -220,12 +233,16 @@ def test_the_api_imports_no_video_library_and_no_worker_code():
         "print(sorted({m.split('.')[0] for m in sys.modules} & banned))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=60,
         cwd=Path(__file__).resolve().parent.parent,
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
 
 # --- metrics --------------------------------------------------------------------------------
 
@@ -247,22 +264,49 @@ async def test_metrics_count_jobs_failures_latency_webhooks_and_queue_depth(
     add_job(db, tenant)
     add_job(db, tenant, status="processing")
     for seconds in (2.0, 4.0, 6.0):
-        add_job(db, tenant, status="succeeded", finished_at=now, processing_time_s=seconds,
-                queue_wait_s=0.5)
-    failed = add_job(db, tenant, status="failed", finished_at=now, error_code="not_a_video",
-                     queue_wait_s=1.5)
+        add_job(
+            db,
+            tenant,
+            status="succeeded",
+            finished_at=now,
+            processing_time_s=seconds,
+            queue_wait_s=0.5,
+        )
+    failed = add_job(
+        db, tenant, status="failed", finished_at=now, error_code="not_a_video", queue_wait_s=1.5
+    )
     add_job(db, tenant, status="failed", finished_at=now - timedelta(hours=2), error_code="old")
     with db() as session:
-        session.add_all([
-            WebhookDelivery(job_id=failed.id, event_type="job.failed", webhook_id="msg_1",
-                            attempt=1, url="https://example.com", status_code=500,
-                            latency_ms=30.0),
-            WebhookDelivery(job_id=failed.id, event_type="job.failed", webhook_id="msg_1",
-                            attempt=2, url="https://example.com", status_code=204,
-                            latency_ms=10.0),
-            WebhookDelivery(job_id=failed.id, event_type="job.failed", webhook_id="msg_1",
-                            attempt=3, url="https://example.com", error="timeout"),
-        ])
+        session.add_all(
+            [
+                WebhookDelivery(
+                    job_id=failed.id,
+                    event_type="job.failed",
+                    webhook_id="msg_1",
+                    attempt=1,
+                    url="https://example.com",
+                    status_code=500,
+                    latency_ms=30.0,
+                ),
+                WebhookDelivery(
+                    job_id=failed.id,
+                    event_type="job.failed",
+                    webhook_id="msg_1",
+                    attempt=2,
+                    url="https://example.com",
+                    status_code=204,
+                    latency_ms=10.0,
+                ),
+                WebhookDelivery(
+                    job_id=failed.id,
+                    event_type="job.failed",
+                    webhook_id="msg_1",
+                    attempt=3,
+                    url="https://example.com",
+                    error="timeout",
+                ),
+            ]
+        )
     real_enqueue_job(uuid.uuid4())  # one message waiting in the (test) video queue
 
     answer = await client.get("/metrics")
@@ -278,7 +322,9 @@ async def test_metrics_count_jobs_failures_latency_webhooks_and_queue_depth(
     assert 'dance_job_failures_last_hour{code="old"}' not in m
     assert m['dance_job_processing_seconds{quantile="0.5"}'] == 4.0
     assert (m["dance_job_processing_seconds_sum"], m["dance_job_processing_seconds_count"]) == (
-        12.0, 3)
+        12.0,
+        3,
+    )
     assert m["dance_job_queue_wait_seconds_count"] == 4
     assert m['dance_webhook_attempts_last_hour{result="5xx"}'] == 1
     assert m['dance_webhook_attempts_last_hour{result="2xx"}'] == 1

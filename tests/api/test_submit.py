@@ -46,8 +46,10 @@ async def test_submit_stores_the_video_records_the_job_and_queues_it(
     response = await client.post(
         "/api/jobs",
         files={"video": ("My Dance.MP4", video, "video/mp4")},
-        data={"webhook_url": "https://93.184.215.14/hooks?x=1",
-              "options": '{"min_detection_confidence": 0.7}'},
+        data={
+            "webhook_url": "https://93.184.215.14/hooks?x=1",
+            "options": '{"min_detection_confidence": 0.7}',
+        },
     )
 
     assert response.status_code == 202, response.text
@@ -145,11 +147,13 @@ async def test_the_legacy_analyze_route_submits_like_post_jobs(client, db, stora
 
 async def test_the_filename_is_reduced_to_a_safe_base_name(client, db, storage):
     boundary = "names"
-    body = multipart([("video", "..\\..\\C:\\temp\\x/../evil\x07.mp4", None, fake_video(2048))],
-                     boundary)
+    body = multipart(
+        [("video", "..\\..\\C:\\temp\\x/../evil\x07.mp4", None, fake_video(2048))], boundary
+    )
 
     response = await client.post(
-        "/api/jobs", content=body,
+        "/api/jobs",
+        content=body,
         headers={"content-type": f"multipart/form-data; boundary={boundary}"},
     )
 
@@ -198,13 +202,17 @@ async def test_a_declared_size_over_the_limit_is_refused_before_reading(
 ):
     config = api_settings.model_copy(update={"MAX_UPLOAD_MB": 1})
     boundary = "early"
-    body = TrackedBody(multipart([("video", "big.mp4", "video/mp4", fake_video(2 * MiB))],
-                                 boundary))
+    body = TrackedBody(
+        multipart([("video", "big.mp4", "video/mp4", fake_video(2 * MiB))], boundary)
+    )
     async with api_client(config, storage, headers=tenant.headers) as client:
         response = await client.post(
-            "/api/jobs", content=body,
-            headers={"content-type": f"multipart/form-data; boundary={boundary}",
-                     "content-length": str(len(body.data))},
+            "/api/jobs",
+            content=body,
+            headers={
+                "content-type": f"multipart/form-data; boundary={boundary}",
+                "content-length": str(len(body.data)),
+            },
         )
 
     assert body.read == 0
@@ -316,7 +324,8 @@ async def test_two_video_parts_are_refused(client, db, storage, broker):
     )
 
     response = await client.post(
-        "/api/jobs", content=body,
+        "/api/jobs",
+        content=body,
         headers={"content-type": f"multipart/form-data; boundary={boundary}"},
     )
 
@@ -389,7 +398,8 @@ async def test_a_field_after_the_file_is_validated_before_the_object_is_kept(
         yield body[split:]
 
     response = await client.post(
-        "/api/jobs", content=file_then_options(),
+        "/api/jobs",
+        content=file_then_options(),
         headers={"content-type": f"multipart/form-data; boundary={boundary}"},
     )
 
@@ -422,10 +432,12 @@ async def test_an_idempotency_key_answers_the_same_job_without_storing_again(
         "/api/jobs", files={"video": ("a.mp4", video)}, data={"options": "{}"}, headers=headers
     )
     boundary = "again"
-    repeat = TrackedBody(multipart([("video", "a.mp4", None, video),
-                                    ("options", None, None, b"{}")], boundary))
+    repeat = TrackedBody(
+        multipart([("video", "a.mp4", None, video), ("options", None, None, b"{}")], boundary)
+    )
     again = await client.post(
-        "/api/jobs", content=repeat,
+        "/api/jobs",
+        content=repeat,
         headers=headers | {"content-type": f"multipart/form-data; boundary={boundary}"},
     )
 
@@ -472,14 +484,16 @@ async def test_an_idempotency_key_reused_for_another_request_is_refused(
 
 async def test_an_idempotency_key_is_remembered_for_24_hours(client, db):
     headers = {"Idempotency-Key": "daily"}
-    first = await client.post("/api/jobs", files={"video": ("a.mp4", fake_video(2048))},
-                              headers=headers)
+    first = await client.post(
+        "/api/jobs", files={"video": ("a.mp4", fake_video(2048))}, headers=headers
+    )
     with db() as session:  # the first submission was a day and a minute ago
         job = session.get(Job, uuid.UUID(first.json()["job_id"]))
         job.created_at = utcnow() - timedelta(hours=24, minutes=1)
 
-    again = await client.post("/api/jobs", files={"video": ("b.mp4", fake_video(2048))},
-                              headers=headers)
+    again = await client.post(
+        "/api/jobs", files={"video": ("b.mp4", fake_video(2048))}, headers=headers
+    )
 
     assert again.status_code == 202
     assert "idempotent-replayed" not in again.headers
@@ -495,7 +509,9 @@ async def test_concurrent_requests_with_one_idempotency_key_make_one_job(
 
     async def submit() -> httpx.Response:
         return await client.post(
-            "/api/jobs", files={"video": ("a.mp4", video)}, headers={"Idempotency-Key": "same"},
+            "/api/jobs",
+            files={"video": ("a.mp4", video)},
+            headers={"Idempotency-Key": "same"},
         )
 
     results: list[httpx.Response] = []
@@ -517,7 +533,8 @@ async def test_concurrent_requests_with_one_idempotency_key_make_one_job(
 async def test_different_idempotency_keys_make_different_jobs(client, db):
     for key in ("k1", "k2"):
         response = await client.post(
-            "/api/jobs", files={"video": ("a.mp4", fake_video(2048))},
+            "/api/jobs",
+            files={"video": ("a.mp4", fake_video(2048))},
             headers={"Idempotency-Key": key},
         )
         assert response.status_code == 202
@@ -526,7 +543,8 @@ async def test_different_idempotency_keys_make_different_jobs(client, db):
 
 async def test_an_overlong_idempotency_key_is_refused(client, db, storage, broker):
     response = await client.post(
-        "/api/jobs", files={"video": ("a.mp4", fake_video(2048))},
+        "/api/jobs",
+        files={"video": ("a.mp4", fake_video(2048))},
         headers={"Idempotency-Key": "k" * 256},
     )
 

@@ -66,13 +66,19 @@ class FaultStack:
 
     def submit(self, path, **form) -> str:
         with open(path, "rb") as fh:
-            answer = self.api.post("/api/jobs", data=form,
-                                   files={"video": (os.path.basename(str(path)), fh)})
+            answer = self.api.post(
+                "/api/jobs", data=form, files={"video": (os.path.basename(str(path)), fh)}
+            )
         assert answer.status_code == 202, answer.text
         return answer.json()["job_id"]
 
-    def wait(self, job_id: str, until=("succeeded", "failed"), timeout_s: float = 180,
-             seen: list | None = None) -> dict:
+    def wait(
+        self,
+        job_id: str,
+        until=("succeeded", "failed"),
+        timeout_s: float = 180,
+        seen: list | None = None,
+    ) -> dict:
         """Poll until the job's status is one of `until`; `seen` collects every status."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -108,19 +114,31 @@ def _through(url: str, proxy: TcpProxy) -> str:
 @pytest.fixture(scope="package")
 def fault_stack(pg_url, redis_url, moto_server, tmp_path_factory) -> Iterator[FaultStack]:
     bucket = f"faults-{secrets.token_hex(4)}"
-    s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing",
-                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     s3.create_bucket(Bucket=bucket)
     s3_proxy = TcpProxy(urlsplit(moto_server).port)
     pg_proxy = TcpProxy(urlsplit(pg_url).port or 5432)
-    env = service_env(pg_url=_through(pg_url, pg_proxy), redis_url=redis_url,
-                      moto_server=_through(moto_server, s3_proxy), bucket=bucket,
-                      **FAULT_SETTINGS)
+    env = service_env(
+        pg_url=_through(pg_url, pg_proxy),
+        redis_url=redis_url,
+        moto_server=_through(moto_server, s3_proxy),
+        bucket=bucket,
+        **FAULT_SETTINGS,
+    )
     direct = {"DATABASE_URL": pg_url, "S3_ENDPOINT_URL": moto_server}
     with running_stack(env, tmp_path_factory.mktemp("fault-logs"), api_env=direct) as services:
         made = tenant_command({**env, **direct}, "create", f"faults-{secrets.token_hex(3)}")
-        with httpx.Client(base_url=services.api_url, timeout=60,
-                          headers={"Authorization": f"Bearer {made['api_key']}"}) as api:
+        with httpx.Client(
+            base_url=services.api_url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {made['api_key']}"},
+        ) as api:
             engine = create_engine(pg_url)
             yield FaultStack(services, s3_proxy, pg_proxy, bucket, s3, api, engine)
             engine.dispose()

@@ -29,8 +29,9 @@ MiB = 1024 * 1024
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
     """About 6 s of work on this machine: long enough to be caught mid-job."""
-    return make_clip(tmp_path_factory.mktemp("clips") / "long.mp4", width=640, height=480,
-                     frames=240, fps=30)
+    return make_clip(
+        tmp_path_factory.mktemp("clips") / "long.mp4", width=640, height=480, frames=240, fps=30
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,7 @@ def progress_never_falls(seen: list[dict]) -> bool:
 
 
 @pytest.mark.parametrize("outage_s", [60, 300])
-def test_a_storage_outage_mid_job_costs_no_attempt_and_no_rework(fault_stack, long_clip,
-                                                                 outage_s):
+def test_a_storage_outage_mid_job_costs_no_attempt_and_no_rework(fault_stack, long_clip, outage_s):
     started = time.monotonic()
     job_id = fault_stack.submit(long_clip)
     fault_stack.wait_progress(job_id, 20)
@@ -70,12 +70,15 @@ def test_a_storage_outage_mid_job_costs_no_attempt_and_no_rework(fault_stack, lo
     assert time.monotonic() - up_at < 30  # picked up again within the retry cap
     log = fault_stack.worker_log()
     assert f"job {job_id}: reused from an earlier try: input and outputs" in log
-    print(f"storage down {outage_s} s: succeeded {time.monotonic() - up_at:.1f} s after it "
-          f"came back, {time.monotonic() - started:.0f} s in all, attempts 1")
+    print(
+        f"storage down {outage_s} s: succeeded {time.monotonic() - up_at:.1f} s after it "
+        f"came back, {time.monotonic() - started:.0f} s in all, attempts 1"
+    )
 
 
 def test_an_outage_longer_than_the_window_fails_the_job_without_using_attempts(
-        fault_stack, short_clip):
+    fault_stack, short_clip
+):
     fault_stack.services.kill("worker")
     fault_stack.services.start_worker("worker", DEPENDENCY_RETRY_WINDOW_S="8")
     fault_stack.s3.refuse()
@@ -164,8 +167,10 @@ def test_sigterm_to_the_process_group_lets_the_running_job_finish(fault_stack, l
     stopped_at = time.monotonic()
     os.killpg(worker.pid, signal.SIGTERM)  # as systemd and shell entrypoints do
     worker.wait(timeout=90)
-    print(f"SIGTERM to the group: the job finished, the worker exited "
-          f"{time.monotonic() - stopped_at:.1f} s later")
+    print(
+        f"SIGTERM to the group: the job finished, the worker exited "
+        f"{time.monotonic() - stopped_at:.1f} s later"
+    )
     final = fault_stack.status(job_id)
     fault_stack.services.start_worker("worker")
 
@@ -216,23 +221,30 @@ def test_a_hanging_webhook_receiver_does_not_hold_the_next_video_job(fault_stack
     finally:
         receiver.close()
 
-    gap = (datetime.fromisoformat(started["started_at"].replace("Z", "+00:00"))
-           - datetime.fromisoformat(done["finished_at"].replace("Z", "+00:00")))
+    gap = datetime.fromisoformat(
+        started["started_at"].replace("Z", "+00:00")
+    ) - datetime.fromisoformat(done["finished_at"].replace("Z", "+00:00"))
     assert gap.total_seconds() < 2, f"the next job started {gap.total_seconds():.1f} s later"
     print(f"hanging receiver: the next job started {gap.total_seconds():.2f} s after the last")
 
 
-def test_an_upload_cut_by_a_killed_gateway_leaves_no_multipart_upload_after_cleanup(
-        fault_stack):
+def test_an_upload_cut_by_a_killed_gateway_leaves_no_multipart_upload_after_cleanup(fault_stack):
     services = fault_stack.services
-    head = (b"--cut\r\nContent-Disposition: form-data; name=\"video\"; filename=\"a.mp4\"\r\n"
-            b"Content-Type: video/mp4\r\n\r\n")
+    head = (
+        b'--cut\r\nContent-Disposition: form-data; name="video"; filename="a.mp4"\r\n'
+        b"Content-Type: video/mp4\r\n\r\n"
+    )
     token = fault_stack.api.headers["authorization"]
     body = head + b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(9 * MiB)
     with socket.create_connection(("127.0.0.1", services.api_port)) as conn:
-        conn.sendall((f"POST /api/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
-                      "Content-Type: multipart/form-data; boundary=cut\r\n"
-                      f"Content-Length: {len(body) + 1000}\r\n\r\n").encode() + body)
+        conn.sendall(
+            (
+                f"POST /api/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
+                "Content-Type: multipart/form-data; boundary=cut\r\n"
+                f"Content-Length: {len(body) + 1000}\r\n\r\n"
+            ).encode()
+            + body
+        )
         deadline = time.monotonic() + 30
         while not uploads(fault_stack) and time.monotonic() < deadline:
             time.sleep(0.2)  # the first 8 MiB part reached storage
@@ -241,8 +253,14 @@ def test_an_upload_cut_by_a_killed_gateway_leaves_no_multipart_upload_after_clea
     assert uploads(fault_stack)
     time.sleep(3)  # STALE_MULTIPART_UPLOAD_S=2
 
-    cleanup = subprocess.run([sys.executable, "-m", "shared.bootstrap"], cwd=REPO_ROOT,
-                             env=services.api_env, capture_output=True, text=True, timeout=60)
+    cleanup = subprocess.run(
+        [sys.executable, "-m", "shared.bootstrap"],
+        cwd=REPO_ROOT,
+        env=services.api_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     services.start_api()
     services.wait_api(60)
 
@@ -253,5 +271,5 @@ def test_an_upload_cut_by_a_killed_gateway_leaves_no_multipart_upload_after_clea
 
 def uploads(fault_stack) -> list:
     return fault_stack.s3_client.list_multipart_uploads(Bucket=fault_stack.bucket).get(
-        "Uploads", [])
-
+        "Uploads", []
+    )

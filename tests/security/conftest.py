@@ -40,8 +40,9 @@ class Bucket:
     name: str
 
     def keys(self, prefix: str = "") -> list[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name,
-                                                                       Prefix=prefix)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.name, Prefix=prefix
+        )
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def unfinished_uploads(self) -> list[dict]:
@@ -51,21 +52,35 @@ class Bucket:
 @pytest.fixture(scope="package")
 def bucket(moto_server) -> Bucket:
     name = f"security-{secrets.token_hex(4)}"
-    s3 = boto3.client("s3", endpoint_url=moto_server, aws_access_key_id="testing",
-                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
     s3.create_bucket(Bucket=name)
     return Bucket(s3, name)
 
 
 @pytest.fixture(scope="package")
 def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
-    env = service_env(pg_url=pg_url, redis_url=redis_url, moto_server=moto_server,
-                      bucket=bucket.name, WEBHOOK_ALLOWED_HOSTS=RECEIVERS,
-                      METRICS_TOKEN=METRICS_TOKEN, CORS_ORIGINS="https://app.example.com",
-                      **LIMITS)
+    env = service_env(
+        pg_url=pg_url,
+        redis_url=redis_url,
+        moto_server=moto_server,
+        bucket=bucket.name,
+        WEBHOOK_ALLOWED_HOSTS=RECEIVERS,
+        METRICS_TOKEN=METRICS_TOKEN,
+        CORS_ORIGINS="https://app.example.com",
+        **LIMITS,
+    )
     # The API also accepts 127.0.0.2, which the worker refuses: the delivery check's test.
-    with running_stack(env, tmp_path_factory.mktemp("security-logs"),
-                       api_env={"WEBHOOK_ALLOWED_HOSTS": f"{RECEIVERS},127.0.0.2"}) as services:
+    with running_stack(
+        env,
+        tmp_path_factory.mktemp("security-logs"),
+        api_env={"WEBHOOK_ALLOWED_HOSTS": f"{RECEIVERS},127.0.0.2"},
+    ) as services:
         yield services
 
 
@@ -95,8 +110,11 @@ def make_tenant(stack) -> Iterator:
 
     def make(prefix: str = "t") -> Tenant:
         made = tenant_command(stack.env, "create", f"{prefix}-{secrets.token_hex(3)}")
-        client = httpx.Client(base_url=stack.api_url, timeout=60,
-                              headers={"Authorization": f"Bearer {made['api_key']}"})
+        client = httpx.Client(
+            base_url=stack.api_url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {made['api_key']}"},
+        )
         clients.append(client)
         return Tenant(api=client, **made)
 
@@ -113,12 +131,20 @@ def tenant(make_tenant) -> Tenant:
 
 def submit(api: httpx.Client, path, route: str = "/api/jobs", headers=None, **form):
     with open(path, "rb") as fh:
-        return api.post(route, data=form, headers=headers or {},
-                        files={"video": (os.path.basename(str(path)), fh, "video/mp4")})
+        return api.post(
+            route,
+            data=form,
+            headers=headers or {},
+            files={"video": (os.path.basename(str(path)), fh, "video/mp4")},
+        )
 
 
-def wait_for_end(api: httpx.Client, job_id: str, timeout_s: float = 120,
-                 until: tuple[str, ...] = ("succeeded", "failed")) -> dict:
+def wait_for_end(
+    api: httpx.Client,
+    job_id: str,
+    timeout_s: float = 120,
+    until: tuple[str, ...] = ("succeeded", "failed"),
+) -> dict:
     """Poll the status (within the rate limit) until the job reaches one of `until`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

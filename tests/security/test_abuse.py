@@ -47,8 +47,13 @@ def deliveries(rows, job_id: str, n: int = 1, timeout_s: float = 30) -> list[Web
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with rows() as session:
-            found = list(session.scalars(select(WebhookDelivery).where(
-                WebhookDelivery.job_id == uuid.UUID(job_id)).order_by(WebhookDelivery.attempt)))
+            found = list(
+                session.scalars(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.job_id == uuid.UUID(job_id))
+                    .order_by(WebhookDelivery.attempt)
+                )
+            )
         if len(found) >= n:
             return found
         time.sleep(0.2)
@@ -58,40 +63,64 @@ def deliveries(rows, job_id: str, n: int = 1, timeout_s: float = 30) -> list[Web
 # --- webhook URLs that lead inside ----------------------------------------------------------
 
 LEADING_INSIDE = [
-    "http://127.0.0.1:6379/", "http://localhost/hook", "http://[::1]/", "http://2130706433/",
-    "http://0x7f000001/", "http://0177.0.0.1/", "http://127.1/", "http://[::ffff:127.0.0.1]/",
-    "http://[::ffff:7f00:1]/", "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/",
-    "http://169.254.169.254/latest/meta-data/", "http://metadata.google.internal/",
-    "http://metadata/", "http://10.1.2.3/", "http://172.16.5.4/", "http://192.168.1.1/",
-    "http://100.64.0.1/", "http://0.0.0.0/", "http://[::]/", "http://224.0.0.1/",
-    "http://[fd00::1]/", "http://[fe80::1]/", "http://[fc00::5]:8080/",
+    "http://127.0.0.1:6379/",
+    "http://localhost/hook",
+    "http://[::1]/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://127.1/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[2002:7f00:1::]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://metadata.google.internal/",
+    "http://metadata/",
+    "http://10.1.2.3/",
+    "http://172.16.5.4/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://0.0.0.0/",
+    "http://[::]/",
+    "http://224.0.0.1/",
+    "http://[fd00::1]/",
+    "http://[fe80::1]/",
+    "http://[fc00::5]:8080/",
 ]
 
 
 @pytest.mark.parametrize("url", LEADING_INSIDE)
 def test_a_webhook_url_leading_inside_is_refused_at_submission(tenant, bucket, url):
     before = bucket.keys("inputs/")
-    answer = tenant.api.post("/api/jobs", data={"webhook_url": url},
-                             files={"video": ("a.mp4", MP4_HEAD + bytes(4000))})
+    answer = tenant.api.post(
+        "/api/jobs", data={"webhook_url": url}, files={"video": ("a.mp4", MP4_HEAD + bytes(4000))}
+    )
 
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "webhook_url_not_allowed"
     assert bucket.keys("inputs/") == before  # the stored upload was removed again
 
 
-@pytest.mark.parametrize("url", ["http://user:secret@93.184.215.14/", "ftp://93.184.215.14/",
-                                 "http://93.184.215.14/" + "a" * 2048])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:secret@93.184.215.14/",
+        "ftp://93.184.215.14/",
+        "http://93.184.215.14/" + "a" * 2048,
+    ],
+)
 def test_a_malformed_webhook_url_is_refused(tenant, url):
-    answer = tenant.api.post("/api/jobs", data={"webhook_url": url},
-                             files={"video": ("a.mp4", MP4_HEAD + bytes(4000))})
+    answer = tenant.api.post(
+        "/api/jobs", data={"webhook_url": url}, files={"video": ("a.mp4", MP4_HEAD + bytes(4000))}
+    )
 
     assert answer.status_code == 422
     assert answer.json()["code"] == "invalid_webhook_url"
     assert "secret" not in answer.text
 
 
-def test_the_worker_checks_the_webhook_url_again_before_calling_it(tenant, clip, rows,
-                                                                     raw_server):
+def test_the_worker_checks_the_webhook_url_again_before_calling_it(tenant, clip, rows, raw_server):
     # 127.0.0.2 is exempt in the API's settings but not in the worker's: as if the name had
     # been re-pointed at an internal address between submission and delivery.
     inside = raw_server(drip(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n", 0), host="127.0.0.2")
@@ -107,10 +136,10 @@ def test_the_worker_checks_the_webhook_url_again_before_calling_it(tenant, clip,
     assert len(deliveries(rows, answer.json()["job_id"])) == 1  # given up: not retried
 
 
-def test_a_dripping_receiver_holds_the_worker_no_longer_than_the_timeout(tenant, clip, rows,
-                                                                           raw_server):
-    slow = raw_server(drip(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 0.5),
-                      host=RECEIVERS)
+def test_a_dripping_receiver_holds_the_worker_no_longer_than_the_timeout(
+    tenant, clip, rows, raw_server
+):
+    slow = raw_server(drip(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", 0.5), host=RECEIVERS)
     answer = submit(tenant.api, clip, webhook_url=f"http://{RECEIVERS}:{slow.port}/hook")
 
     [attempt] = deliveries(rows, answer.json()["job_id"])
@@ -121,7 +150,8 @@ def test_a_dripping_receiver_holds_the_worker_no_longer_than_the_timeout(tenant,
 
 
 def test_webhooks_carry_the_old_and_the_new_signature_during_a_rotation(
-        stack, tenant, clip, receiver):
+    stack, tenant, clip, receiver
+):
     rotated = tenant_command(stack.env, "rotate-webhook-secret", tenant.name)
     assert rotated["webhook_secret"] != tenant.webhook_secret
     assert rotated["previous_secret_signs_until"]
@@ -143,8 +173,9 @@ def test_a_swapped_presigned_upload_changes_nothing(tenant, bucket, tmp_path):
     swap = Path(make_clip(tmp_path / "swap.mp4", frames=45, fps=15, person="camera"))
     t = tenant.api.post("/api/uploads", json={"filename": "dance.mp4"}).json()
     form = {"data": t["fields"]}
-    assert httpx.post(t["url"], files={"file": ("dance.mp4", first.read_bytes())},
-                      **form).status_code in (200, 204)
+    assert httpx.post(
+        t["url"], files={"file": ("dance.mp4", first.read_bytes())}, **form
+    ).status_code in (200, 204)
     created = tenant.api.post("/api/jobs", json={"upload_id": t["upload_id"]})
     assert created.status_code == 202, created.text
 
@@ -156,7 +187,8 @@ def test_a_swapped_presigned_upload_changes_nothing(tenant, bucket, tmp_path):
     assert status["metrics"]["total_frames"] == 20  # ... but the job processed the first
     [own] = bucket.keys(f"inputs/{t['upload_id']}/")
     assert bucket.client.get_object(Bucket=bucket.name, Key=own)["Body"].read() == (
-        first.read_bytes())
+        first.read_bytes()
+    )
     again = tenant.api.post("/api/jobs", json={"upload_id": t["upload_id"]})
     assert again.status_code == 409  # and the swapped file cannot become a job either
 
@@ -164,13 +196,21 @@ def test_a_swapped_presigned_upload_changes_nothing(tenant, bucket, tmp_path):
 def _stalled_upload(stack, api_key: str, sent: bytes, declared: int) -> socket.socket:
     """A multipart upload that sends `sent` of its body, then nothing more."""
     boundary = "stall"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"video\"; "
-            f"filename=\"a.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="video"; '
+        f'filename="a.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+    ).encode()
     conn = socket.create_connection(("127.0.0.1", stack.api_port), timeout=30)
-    conn.sendall((f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  f"Authorization: Bearer {api_key}\r\n"
-                  f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-                  f"Content-Length: {declared}\r\n\r\n").encode() + head + sent)
+    conn.sendall(
+        (
+            f"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {api_key}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {declared}\r\n\r\n"
+        ).encode()
+        + head
+        + sent
+    )
     return conn
 
 
@@ -207,8 +247,7 @@ def test_a_stalled_upload_is_answered_408_and_its_storage_upload_aborted(stack, 
     assert bucket.unfinished_uploads() == []
 
 
-def test_uploads_beyond_the_concurrency_cap_get_503_until_a_slot_frees(stack, make_tenant,
-                                                                        clip):
+def test_uploads_beyond_the_concurrency_cap_get_503_until_a_slot_frees(stack, make_tenant, clip):
     stallers = [make_tenant("stall") for _ in range(2)]  # MAX_CONCURRENT_UPLOADS=2
     third = make_tenant("third")
     conns = [_stalled_upload(stack, t.api_key, MP4_HEAD, declared=100_000) for t in stallers]
@@ -232,12 +271,17 @@ def test_uploads_beyond_the_concurrency_cap_get_503_until_a_slot_frees(stack, ma
 def test_deeply_nested_json_is_422_never_500(tenant):
     deep = "[" * 1000 + "]" * 1000
     answers = {
-        "options field": tenant.api.post("/api/jobs", data={"options": deep},
-                                         files={"video": ("a.mp4", MP4_HEAD + bytes(4000))}),
-        "job body": tenant.api.post("/api/jobs", content=f'{{"options": {deep}}}',
-                                    headers={"content-type": "application/json"}),
-        "upload body": tenant.api.post("/api/uploads", content=deep,
-                                       headers={"content-type": "application/json"}),
+        "options field": tenant.api.post(
+            "/api/jobs", data={"options": deep}, files={"video": ("a.mp4", MP4_HEAD + bytes(4000))}
+        ),
+        "job body": tenant.api.post(
+            "/api/jobs",
+            content=f'{{"options": {deep}}}',
+            headers={"content-type": "application/json"},
+        ),
+        "upload body": tenant.api.post(
+            "/api/uploads", content=deep, headers={"content-type": "application/json"}
+        ),
     }
     for where, answer in answers.items():
         assert answer.status_code == 422, (where, answer.text)
@@ -298,15 +342,17 @@ def test_costly_files_are_refused_in_seconds_with_little_memory(stack, tenant, t
 # --- retention ------------------------------------------------------------------------------
 
 
-def test_a_job_older_than_the_retention_expires_and_loses_its_files(tenant, clip, pg_url,
-                                                                      bucket):
+def test_a_job_older_than_the_retention_expires_and_loses_its_files(tenant, clip, pg_url, bucket):
     job_id = submit(tenant.api, clip).json()["job_id"]
     assert wait_for_end(tenant.api, job_id)["status"] == "succeeded"
     assert len(bucket.keys(f"outputs/{job_id}/")) == 3
     engine = create_engine(pg_url)
     with engine.begin() as conn:  # as if it had finished 31 days ago (RETENTION_DAYS=30)
-        conn.execute(update(Job).where(Job.id == uuid.UUID(job_id))
-                     .values(finished_at=utcnow() - timedelta(days=31)))
+        conn.execute(
+            update(Job)
+            .where(Job.id == uuid.UUID(job_id))
+            .values(finished_at=utcnow() - timedelta(days=31))
+        )
     engine.dispose()
 
     status = wait_for_end(tenant.api, job_id, timeout_s=30, until=("expired",))

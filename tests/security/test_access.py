@@ -29,8 +29,12 @@ def clip(tmp_path_factory):
 def api_operations(stack) -> list[tuple[str, str]]:
     """Every (method, path) under /api in the served OpenAPI document."""
     document = httpx.get(f"{stack.api_url}/openapi.json", timeout=10).json()
-    return [(method.upper(), path) for path, item in document["paths"].items()
-            if path.startswith("/api/") for method in item]
+    return [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        if path.startswith("/api/")
+        for method in item
+    ]
 
 
 def call(client: httpx.Client, method: str, path: str, job_id: str) -> httpx.Response:
@@ -42,8 +46,7 @@ def call(client: httpx.Client, method: str, path: str, job_id: str) -> httpx.Res
 
 def test_every_api_route_needs_a_valid_key(stack, make_tenant):
     revoked = make_tenant()
-    [key] = next(t for t in tenant_command(stack.env, "list")
-                 if t["name"] == revoked.name)["keys"]
+    [key] = next(t for t in tenant_command(stack.env, "list") if t["name"] == revoked.name)["keys"]
     tenant_command_plain(stack, "revoke-key", key["key_id"])
     callers = {
         "no key": {},
@@ -58,17 +61,23 @@ def test_every_api_route_needs_a_valid_key(stack, make_tenant):
     with httpx.Client(base_url=stack.api_url, timeout=30) as anonymous:
         for who, headers in callers.items():
             for method, path in operations:
-                answer = anonymous.request(method, path.replace("{job_id}", str(uuid.uuid4())),
-                                           headers=headers)
+                answer = anonymous.request(
+                    method, path.replace("{job_id}", str(uuid.uuid4())), headers=headers
+                )
                 assert answer.status_code == 401, (who, method, path, answer.text)
                 assert answer.json()["code"] == "unauthorized"
                 assert answer.headers["www-authenticate"] == "Bearer"
 
 
 def tenant_command_plain(stack, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "worker.cli", "tenants", *args],
-                          cwd=REPO_ROOT, env=stack.env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "tenants", *args],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout
 
 
@@ -77,8 +86,11 @@ def test_public_routes_need_no_key_and_the_document_declares_both_schemes(stack)
         assert httpx.get(f"{stack.api_url}{path}", timeout=10).status_code == 200, path
     document = httpx.get(f"{stack.api_url}/openapi.json", timeout=10).json()
     schemes = document["components"]["securitySchemes"]
-    assert schemes["bearer"] == {"type": "http", "scheme": "bearer",
-                                 "description": schemes["bearer"]["description"]}
+    assert schemes["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["bearer"]["description"],
+    }
     assert schemes["apiKey"]["in"] == "header" and schemes["apiKey"]["name"] == "X-API-Key"
     submit_security = document["paths"]["/api/jobs"]["post"]["security"]
     assert {"bearer": []} in submit_security and {"apiKey": []} in submit_security
@@ -87,9 +99,14 @@ def test_public_routes_need_no_key_and_the_document_declares_both_schemes(stack)
 
 def test_the_cli_prints_one_json_object_and_keys_can_be_added_listed_and_revoked(stack):
     name = f"cli-{uuid.uuid4().hex[:6]}"
-    done = subprocess.run([sys.executable, "-m", "worker.cli", "tenants", "create", name,
-                           "--json"], cwd=REPO_ROOT, env=stack.env, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "tenants", "create", name, "--json"],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     made = json.loads(done.stdout)  # the whole of stdout is one JSON object
     assert set(made) == {"tenant_id", "name", "api_key", "webhook_secret"}
     assert made["name"] == name and made["api_key"].startswith("dak_")
@@ -102,8 +119,9 @@ def test_the_cli_prints_one_json_object_and_keys_can_be_added_listed_and_revoked
     tenant_command_plain(stack, "revoke-key", first_key["key_id"])
 
     def status_with(key: str) -> int:
-        return httpx.get(f"{stack.api_url}/api/jobs", timeout=10,
-                         headers={"X-API-Key": key}).status_code
+        return httpx.get(
+            f"{stack.api_url}/api/jobs", timeout=10, headers={"X-API-Key": key}
+        ).status_code
 
     assert len(listed["keys"]) == 2
     assert made["api_key"] not in text_listing and second not in text_listing
@@ -112,8 +130,13 @@ def test_the_cli_prints_one_json_object_and_keys_can_be_added_listed_and_revoked
     keys = next(t for t in tenant_command(stack.env, "list") if t["name"] == name)["keys"]
     used = next(k for k in keys if second.startswith(k["prefix"]))
     assert used["last_used_at"] is not None and used["revoked_at"] is None
-    refused = subprocess.run([sys.executable, "-m", "worker.cli", "tenants", "create", name],
-                             cwd=REPO_ROOT, env=stack.env, capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, "-m", "worker.cli", "tenants", "create", name],
+        cwd=REPO_ROOT,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+    )
     assert refused.returncode == 2 and "already exists" in refused.stderr
 
 
@@ -219,20 +242,27 @@ def test_every_answer_has_the_security_headers_and_no_server_banner(stack, tenan
         assert answer.headers["referrer-policy"] == "no-referrer", name
         assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], name
     html_csp = answers["html"].headers["content-security-policy"]
-    assert "script-src 'self'" in html_csp and "unsafe-inline" not in html_csp.split(
-        "style-src")[0]
+    assert "script-src 'self'" in html_csp and "unsafe-inline" not in html_csp.split("style-src")[0]
     assert answers["json"].headers["content-security-policy"].startswith("default-src 'none'")
     assert answers["json"].headers["cache-control"] == "no-store"
-    assert "<script src=\"/static/swagger-ui/swagger-ui-bundle.js\">" in answers["html"].text
+    assert '<script src="/static/swagger-ui/swagger-ui-bundle.js">' in answers["html"].text
 
 
 def test_a_refused_cors_preflight_answers_json(stack):
-    preflight = {"Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization"}
-    allowed = httpx.options(f"{stack.api_url}/api/jobs", timeout=10,
-                            headers=preflight | {"Origin": "https://app.example.com"})
-    refused = httpx.options(f"{stack.api_url}/api/jobs", timeout=10,
-                            headers=preflight | {"Origin": "https://evil.example.com"})
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    allowed = httpx.options(
+        f"{stack.api_url}/api/jobs",
+        timeout=10,
+        headers=preflight | {"Origin": "https://app.example.com"},
+    )
+    refused = httpx.options(
+        f"{stack.api_url}/api/jobs",
+        timeout=10,
+        headers=preflight | {"Origin": "https://evil.example.com"},
+    )
 
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
@@ -248,7 +278,13 @@ def test_metrics_answer_only_with_their_token(stack, tenant):
 
     assert httpx.get(url, timeout=10).status_code == 401
     assert httpx.get(url, timeout=10, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert httpx.get(url, timeout=10,  # a tenant's key is not the metrics token
-                     headers={"Authorization": f"Bearer {tenant.api_key}"}).status_code == 401
+    assert (
+        httpx.get(
+            url,
+            timeout=10,  # a tenant's key is not the metrics token
+            headers={"Authorization": f"Bearer {tenant.api_key}"},
+        ).status_code
+        == 401
+    )
     scraped = httpx.get(url, timeout=10, headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert scraped.status_code == 200 and "dance_jobs" in scraped.text

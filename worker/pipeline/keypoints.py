@@ -24,8 +24,11 @@ SCHEMA_VERSION = 1
 class KeypointsWriter:
     def __init__(self, path: str | os.PathLike, video: dict[str, Any]):
         self._fh: IO[str] = open(path, "w", encoding="utf-8")
-        head = {"schema_version": SCHEMA_VERSION, "video": video,
-                "landmark_names": list(LANDMARK_NAMES)}
+        head = {
+            "schema_version": SCHEMA_VERSION,
+            "video": video,
+            "landmark_names": list(LANDMARK_NAMES),
+        }
         self._fh.write(json.dumps(head)[:-1] + ', "frames": [\n')
         self.count = 0
 
@@ -33,10 +36,14 @@ class KeypointsWriter:
         if landmarks is None:
             points = "null"
         else:
-            points = "[" + ",".join(
-                f'{{"x":{x:.5f},"y":{y:.5f},"z":{z:.5f},"visibility":{v:.4f}}}'
-                for x, y, z, v in np.nan_to_num(landmarks).tolist()
-            ) + "]"
+            points = (
+                "["
+                + ",".join(
+                    f'{{"x":{x:.5f},"y":{y:.5f},"z":{z:.5f},"visibility":{v:.4f}}}'
+                    for x, y, z, v in np.nan_to_num(landmarks).tolist()
+                )
+                + "]"
+            )
         sep = ",\n" if self.count else ""
         self._fh.write(
             f'{sep}{{"frame":{frame},"time_s":{time_s:.4f},'

@@ -84,10 +84,12 @@ class MetricsAccumulator:
             "duration_s": round(max(duration, 0.0), 3) if self.processed_frames else 0.0,
             "processing_time_s": round(processing_time_s, 3),
             "processing_fps": round(self.processed_frames / processing_time_s, 2)
-            if processing_time_s > 0 else 0.0,
+            if processing_time_s > 0
+            else 0.0,
             "movement": {
-                "mean_speed_body_heights_per_s": round(
-                    self._speed_sum / self._speed_count, 4) if self._speed_count else 0.0,
+                "mean_speed_body_heights_per_s": round(self._speed_sum / self._speed_count, 4)
+                if self._speed_count
+                else 0.0,
                 "peak_speed_body_heights_per_s": round(self._peak_speed, 4),
                 "hip_travel_x": round(self._hip_x[1] - self._hip_x[0], 4) if has_hips else 0.0,
                 "hip_travel_y": round(self._hip_y[1] - self._hip_y[0], 4) if has_hips else 0.0,

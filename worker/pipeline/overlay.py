@@ -29,8 +29,9 @@ _CONNECTION_COLOURS = [_side_colour(a, b) for a, b in CONNECTIONS]
 class Overlay:
     """Sizes (line width, font) are fixed per video from its resolution."""
 
-    def __init__(self, width: int, height: int, *,
-                 visibility_threshold: float = VISIBILITY_THRESHOLD):
+    def __init__(
+        self, width: int, height: int, *, visibility_threshold: float = VISIBILITY_THRESHOLD
+    ):
         self.width, self.height = width, height
         short = min(width, height)
         self.line = max(2, round(short / 270))
@@ -39,8 +40,15 @@ class Overlay:
         self.font_thickness = max(1, round(short / 540))
         self.visibility_threshold = visibility_threshold
 
-    def draw(self, rgb: np.ndarray, landmarks: np.ndarray | None, *, frame_index: int,
-             total_frames: int, time_s: float) -> None:
+    def draw(
+        self,
+        rgb: np.ndarray,
+        landmarks: np.ndarray | None,
+        *,
+        frame_index: int,
+        total_frames: int,
+        time_s: float,
+    ) -> None:
         if landmarks is not None:
             self._skeleton(rgb, landmarks)
         self._hud(rgb, frame_index, total_frames, time_s, detected=landmarks is not None)
@@ -56,8 +64,9 @@ class Overlay:
             cv2.circle(rgb, tuple(points[i]), self.radius, colour, -1, cv2.LINE_AA)
             cv2.circle(rgb, tuple(points[i]), self.radius, (20, 20, 20), 1, cv2.LINE_AA)
 
-    def _hud(self, rgb: np.ndarray, index: int, total: int, time_s: float, *,
-             detected: bool) -> None:
+    def _hud(
+        self, rgb: np.ndarray, index: int, total: int, time_s: float, *, detected: bool
+    ) -> None:
         total_text = f"/{total}" if total else ""
         pose = "yes" if detected else "no"
         text = f"frame {index + 1}{total_text}  {time_s:6.2f} s  pose: {pose}"
@@ -68,5 +77,13 @@ class Overlay:
         box = rgb[pad:y1, pad:x1]
         box[:] = (box * 0.45).astype(np.uint8)  # darkened backdrop keeps the text readable
         colour = (120, 255, 120) if detected else (255, 120, 120)
-        cv2.putText(rgb, text, (2 * pad, pad + th + pad), font, self.font_scale, colour,
-                    self.font_thickness, cv2.LINE_AA)
+        cv2.putText(
+            rgb,
+            text,
+            (2 * pad, pad + th + pad),
+            font,
+            self.font_scale,
+            colour,
+            self.font_thickness,
+            cv2.LINE_AA,
+        )

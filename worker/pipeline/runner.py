@@ -94,24 +94,38 @@ def analyze_video(
             round(info.duration_s * info.fps) if info.duration_s else 0
         )
         stats = DecodeStats()
-        metrics = MetricsAccumulator(fps=info.fps, width=info.width - info.width % 2,
-                                     height=info.height - info.height % 2)
-        video_meta = {**asdict(info), "time_base": str(info.time_base),
-                      "width": metrics.width, "height": metrics.height,
-                      "source_width": info.width, "source_height": info.height}
-        sink = VideoSink(paths[0], info, source.audio, preset=options.video_preset,
-                         crf=options.video_crf, threads=threads)
+        metrics = MetricsAccumulator(
+            fps=info.fps, width=info.width - info.width % 2, height=info.height - info.height % 2
+        )
+        video_meta = {
+            **asdict(info),
+            "time_base": str(info.time_base),
+            "width": metrics.width,
+            "height": metrics.height,
+            "source_width": info.width,
+            "source_height": info.height,
+        }
+        sink = VideoSink(
+            paths[0],
+            info,
+            source.audio,
+            preset=options.video_preset,
+            crf=options.video_crf,
+            threads=threads,
+        )
         keypoints = KeypointsWriter(paths[1], video_meta)
-        writer = _Writer(sink, keypoints, metrics, Overlay(metrics.width, metrics.height),
-                         expected)
+        writer = _Writer(sink, keypoints, metrics, Overlay(metrics.width, metrics.height), expected)
         decoded: queue.Queue = queue.Queue(_QUEUE_SIZE)
         stop = threading.Event()
-        decoder = threading.Thread(target=_decode, args=(source, stats, decoded, stop),
-                                   name="pipeline-decode", daemon=True)
+        decoder = threading.Thread(
+            target=_decode, args=(source, stats, decoded, stop), name="pipeline-decode", daemon=True
+        )
         try:
-            with PoseEstimator(min_detection_confidence=options.min_detection_confidence,
-                               min_tracking_confidence=options.min_tracking_confidence,
-                               model_complexity=options.model_complexity) as pose:
+            with PoseEstimator(
+                min_detection_confidence=options.min_detection_confidence,
+                min_tracking_confidence=options.min_tracking_confidence,
+                model_complexity=options.model_complexity,
+            ) as pose:
                 decoder.start()
                 writer.start()
                 _infer(pose, decoded, writer, on_progress, expected)
@@ -127,8 +141,11 @@ def analyze_video(
             _drain(decoded)
             decoder.join(timeout=30)
     total = stats.decoded + stats.failed
-    summary = metrics.result(total_frames=total, failed_frames=stats.failed,
-                             processing_time_s=time.perf_counter() - started)
+    summary = metrics.result(
+        total_frames=total,
+        failed_frames=stats.failed,
+        processing_time_s=time.perf_counter() - started,
+    )
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PipelineResult(*paths, metrics=summary)
 
@@ -154,8 +171,13 @@ def _decode(source, stats: DecodeStats, out: queue.Queue, stop: threading.Event)
         _put(out, _Failure(exc), stop)
 
 
-def _infer(pose: PoseEstimator, decoded: queue.Queue, writer: _Writer,
-           on_progress: ProgressCallback | None, expected: int) -> None:
+def _infer(
+    pose: PoseEstimator,
+    decoded: queue.Queue,
+    writer: _Writer,
+    on_progress: ProgressCallback | None,
+    expected: int,
+) -> None:
     done = 0
     while True:
         item = decoded.get()
@@ -175,8 +197,14 @@ def _infer(pose: PoseEstimator, decoded: queue.Queue, writer: _Writer,
 class _Writer:
     """The last stage, in its own thread: overlay, keypoints, metrics, encode, mux."""
 
-    def __init__(self, sink: VideoSink, keypoints: KeypointsWriter, metrics: MetricsAccumulator,
-                 overlay: Overlay, expected: int):
+    def __init__(
+        self,
+        sink: VideoSink,
+        keypoints: KeypointsWriter,
+        metrics: MetricsAccumulator,
+        overlay: Overlay,
+        expected: int,
+    ):
         self.sink, self.keypoints, self.metrics, self.overlay = sink, keypoints, metrics, overlay
         self.expected = expected
         self.queue: queue.Queue = queue.Queue(_QUEUE_SIZE)
@@ -207,8 +235,13 @@ class _Writer:
     def _frame(self, frame: DecodedFrame, landmarks: np.ndarray | None) -> None:
         self.keypoints.add(frame.index, frame.time_s, landmarks)
         self.metrics.add(frame.time_s, landmarks)
-        self.overlay.draw(frame.rgb, landmarks, frame_index=frame.index,
-                          total_frames=self.expected, time_s=frame.time_s)
+        self.overlay.draw(
+            frame.rgb,
+            landmarks,
+            frame_index=frame.index,
+            total_frames=self.expected,
+            time_s=frame.time_s,
+        )
         self.sink.write_frame(frame.rgb, frame.pts)
 
     def finish(self) -> None:

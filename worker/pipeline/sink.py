@@ -39,8 +39,9 @@ class VideoSink:
     ):
         # yuv420p needs even sides: an odd row or column is dropped.
         self.width, self.height = info.width - info.width % 2, info.height - info.height % 2
-        self.container = av.open(os.fspath(path), "w", format="mp4",
-                                 options={"movflags": "+faststart"})
+        self.container = av.open(
+            os.fspath(path), "w", format="mp4", options={"movflags": "+faststart"}
+        )
         rate = Fraction(info.fps).limit_denominator(1001)
         self.video = self.container.add_stream("libx264", rate=rate)
         self.video.width, self.video.height = self.width, self.height

@@ -97,8 +97,9 @@ class AudioPacket:
     packet: av.Packet
 
 
-def open_video(path: str | os.PathLike, limits: Limits = Limits(), *,
-               threads: int = 1) -> VideoSource:
+def open_video(
+    path: str | os.PathLike, limits: Limits = Limits(), *, threads: int = 1
+) -> VideoSource:
     """Open `path` and validate it, raising a `VideoInputError` subclass on bad input.
 
     The headers are checked before any frame is decoded; only then is the first frame decoded,
@@ -122,8 +123,7 @@ def _open_container(path: str | os.PathLike, limits: Limits) -> av.container.Inp
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES * 4)
     try:
-        return av.open(os.fspath(path), metadata_errors="ignore",
-                       options=_decoder_options(limits))
+        return av.open(os.fspath(path), metadata_errors="ignore", options=_decoder_options(limits))
     except av.error.FFmpegError as exc:
         if sniff_container(head):
             raise CorruptVideo(f"the video container cannot be read ({_reason(exc)})") from exc
@@ -132,8 +132,10 @@ def _open_container(path: str | os.PathLike, limits: Limits) -> av.container.Inp
 
 def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
     """The first video stream; raises NotAVideo, NoVideoStream or UnsupportedCodec."""
-    if any(container.format.name.endswith(f) or container.format.name == f.strip("_")
-           for f in _IMAGE_FORMATS):
+    if any(
+        container.format.name.endswith(f) or container.format.name == f.strip("_")
+        for f in _IMAGE_FORMATS
+    ):
         raise NotAVideo(f"the file is a still image ({container.format.name}), not a video")
     if not container.streams.video:
         raise NoVideoStream("the file has no video stream")
@@ -143,8 +145,9 @@ def _video_stream(container: av.container.InputContainer) -> av.VideoStream:
     return stream
 
 
-def _check_header(container: av.container.InputContainer, stream: av.VideoStream,
-                  limits: Limits) -> None:
+def _check_header(
+    container: av.container.InputContainer, stream: av.VideoStream, limits: Limits
+) -> None:
     """Refuse what the headers say is too big, too fast, too many frames or too long."""
     # The coded size, before rotation: the dimension limits are the same either way round.
     _check_dimensions(stream.codec_context.width, stream.codec_context.height, limits)
@@ -165,8 +168,10 @@ def _check_header(container: av.container.InputContainer, stream: av.VideoStream
 
 def _check_dimensions(width: int, height: int, limits: Limits) -> None:
     """Refuse a size outside the limits (the same either way round)."""
-    if min(width, height) < MIN_SIDE or max(width, height) > limits.max_side or (
-        width * height > limits.max_pixels
+    if (
+        min(width, height) < MIN_SIDE
+        or max(width, height) > limits.max_side
+        or (width * height > limits.max_pixels)
     ):
         raise DimensionsOutOfRange(
             f"{width}x{height} is outside the accepted range: sides {MIN_SIDE}.."
@@ -177,8 +182,15 @@ def _check_dimensions(width: int, height: int, limits: Limits) -> None:
 class VideoSource:
     """An input that passed `open_video`'s checks: a context manager; iterate `items()` once."""
 
-    def __init__(self, container: av.container.InputContainer, stream: av.VideoStream,
-                 limits: Limits, *, rotation: int = 0, threads: int = 1):
+    def __init__(
+        self,
+        container: av.container.InputContainer,
+        stream: av.VideoStream,
+        limits: Limits,
+        *,
+        rotation: int = 0,
+        threads: int = 1,
+    ):
         self.container = container
         self.stream = stream
         self.limits = limits
@@ -190,8 +202,7 @@ class VideoSource:
             stream.thread_type = "AUTO"
         codec_context.thread_count = threads
         # Audio FFmpeg cannot decode is left out rather than failing the video.
-        self.audio = next((a for a in container.streams.audio if a.codec_context is not None),
-                          None)
+        self.audio = next((a for a in container.streams.audio if a.codec_context is not None), None)
         self.info = self._describe()
 
     def _describe(self) -> VideoInfo:
@@ -350,8 +361,9 @@ def _header_rate(stream: av.VideoStream) -> float | None:
     return float(rate) if rate else None
 
 
-def _header_frames(stream: av.VideoStream, duration_s: float | None,
-                   fps: float | None) -> int | None:
+def _header_frames(
+    stream: av.VideoStream, duration_s: float | None, fps: float | None
+) -> int | None:
     """The frame count the header declares, else duration x frame rate; None if unknown."""
     if stream.frames and stream.frames > 0:
         return stream.frames
