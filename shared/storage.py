@@ -14,9 +14,10 @@ import base64
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO
@@ -52,7 +53,7 @@ def _expiry(expires_s: int) -> tuple[int, datetime]:
     expires_s = int(expires_s)
     if not 1 <= expires_s <= MAX_PRESIGN_EXPIRY_S:
         raise ValueError(f"expires_s must be within 1..{MAX_PRESIGN_EXPIRY_S}, got {expires_s}")
-    return expires_s, datetime.now(timezone.utc) + timedelta(seconds=expires_s)
+    return expires_s, datetime.now(UTC) + timedelta(seconds=expires_s)
 
 
 def _content_disposition(download_name: str) -> str:
@@ -265,11 +266,19 @@ class Storage:
                     f"first {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
                 )
 
-    def abort_stale_multipart_uploads(self, older_than_s: float) -> int:
+    def abort_stale_multipart_uploads(
+        self, older_than_s: float, *, seen: dict[str, float] | None = None
+    ) -> int:
         """Abort multipart uploads that got no part for `older_than_s` (their uploader, e.g.
-        a killed gateway, is gone: S3 would keep the parts forever); returns how many."""
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_s)
-        aborted = 0
+        a killed gateway, is gone: S3 would keep the parts forever); returns how many.
+
+        `seen`, kept by the caller across repeated rounds: when each upload first looked stale
+        (monotonic time). An upload is then aborted only once it has looked stale for
+        `older_than_s` by this process's clock too, so a storage whose `Initiated` is wrong
+        (moto reports a fixed old date; a skewed clock) never loses a live upload.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        now, candidates, aborted = time.monotonic(), set(), 0
         paginator = self.client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=self.bucket):
             for upload in page.get("Uploads", []):
@@ -281,6 +290,9 @@ class Storage:
                 )
                 if any(part["LastModified"] >= cutoff for part in parts):
                     continue
+                candidates.add(upload_id)
+                if seen is not None and now - seen.setdefault(upload_id, now) < older_than_s:
+                    continue
                 try:
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=key, UploadId=upload_id
@@ -289,6 +301,9 @@ class Storage:
                 except ClientError as exc:
                     if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
                         raise
+        if seen is not None:
+            for upload_id in set(seen) - candidates:
+                del seen[upload_id]  # finished, aborted, or alive again
         return aborted
 
     # --- presigned URLs (signed for the public endpoint) ---

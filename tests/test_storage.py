@@ -6,7 +6,7 @@ import io
 import os
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -135,12 +135,12 @@ def test_presigned_get_is_signed_for_the_public_host_and_downloads(public_storag
 
 
 def test_presigned_get_returns_its_expiry(storage):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     url, expires_at = storage.presigned_get(output_keys(JOB).video, expires_s=900)
 
     assert expires_at.tzinfo is not None and expires_at.utcoffset() == timedelta(0)
     assert before + timedelta(seconds=900) <= expires_at
-    assert expires_at <= datetime.now(timezone.utc) + timedelta(seconds=900)
+    assert expires_at <= datetime.now(UTC) + timedelta(seconds=900)
     assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["900"]
 
 
@@ -169,7 +169,7 @@ def test_presigned_post_uploads_and_caps_the_size_in_its_policy(public_storage):
     assert urlsplit(post["url"]).hostname == "localhost"
     policy = presigned_post_policy(post["fields"])
     assert ["content-length-range", 1, 10 * MiB] in policy["conditions"]
-    assert post["expires_at"] > datetime.now(timezone.utc)
+    assert post["expires_at"] > datetime.now(UTC)
 
     response = httpx.post(
         post["url"],
@@ -271,3 +271,17 @@ def test_abandoned_multipart_uploads_are_aborted_and_live_ones_kept(storage):
 
     left = storage.client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", [])
     assert [u["UploadId"] for u in left] == [live["UploadId"]]
+
+
+def test_repeated_rounds_abort_only_what_looked_stale_for_the_whole_period(storage):
+    # moto dates every upload 2010: by its `Initiated` alone, a new one looks abandoned
+    upload = storage.client.create_multipart_upload(Bucket=storage.bucket, Key="inputs/c/z")
+    seen: dict[str, float] = {}
+
+    assert storage.abort_stale_multipart_uploads(older_than_s=1, seen=seen) == 0
+    assert list(seen) == [upload["UploadId"]]
+    time.sleep(1.1)
+    assert storage.abort_stale_multipart_uploads(older_than_s=1, seen=seen) == 1
+    assert storage.client.list_multipart_uploads(Bucket=storage.bucket).get("Uploads", []) == []
+    assert storage.abort_stale_multipart_uploads(older_than_s=1, seen=seen) == 0
+    assert seen == {}

@@ -56,10 +56,15 @@ def purge_unused_uploads(
     return len(stale)
 
 
+_stale_uploads: dict[str, float] = {}  # upload id -> when this worker first saw it stale
+
+
 def clean_up_leftovers(storage: Storage, config: Settings) -> None:
     """What crashes leave behind: multipart uploads of killed gateways, and this worker's
     scratch files of attempts that continued elsewhere."""
-    aborted = storage.abort_stale_multipart_uploads(config.STALE_MULTIPART_UPLOAD_S)
+    aborted = storage.abort_stale_multipart_uploads(
+        config.STALE_MULTIPART_UPLOAD_S, seen=_stale_uploads
+    )
     if aborted:
         log.info("retention: %d abandoned multipart uploads aborted", aborted)
     scratch_age_s = config.DEPENDENCY_RETRY_WINDOW_S + config.job_time_limit_s + 3600
