@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.middleware import JSONCORSMiddleware, SecurityHeadersMiddleware
+from api.middleware import JSONCORSMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
 from api.routes import docs, health, jobs, legacy, metrics, uploads
 from api.submission import UploadSlots
 from shared.config import Settings, settings
 from shared.db import configure_engine
+from shared.logs import configure_logging
 
 APPLICATION_NAME = "dance-api"
 TITLE = "Dance movement analysis API"
@@ -82,8 +83,10 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(docs.docs_router(TITLE))
     app.mount("/static", StaticFiles(directory=docs.STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets the headers
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestContextMiddleware)  # outermost: the id and timing cover all
     return app
 
 
+configure_logging("api")  # before uvicorn logs its start: one format from the first line
 app = create_app()

@@ -51,6 +51,7 @@ from api.upload import (
     too_large,
     video_content_type,
 )
+from shared import logs
 from shared.config import Settings
 from shared.db import session_scope
 from shared.job_queries import mark_enqueued
@@ -168,6 +169,7 @@ async def _from_multipart(
         options=options.resolved(settings),
         webhook_url=webhook_url,
         idempotency_key=key,
+        request_id=logs.current("request_id"),
         idempotency_fingerprint=asked,
     )
     try:
@@ -224,6 +226,7 @@ async def _from_upload(
             options=options.resolved(settings),
             webhook_url=webhook_url,
             idempotency_key=key,
+            request_id=logs.current("request_id"),
             idempotency_fingerprint=asked,
         )
         submitted = await _insert_and_enqueue(job, settings)
@@ -314,11 +317,12 @@ def _replay(earlier: Job, asked: str) -> Submitted:
 
 
 def _in_flight(session, tenant_id: uuid.UUID) -> int:
-    return session.scalar(
+    count = session.scalar(
         select(func.count())
         .select_from(Job)
         .where(Job.tenant_id == tenant_id, Job.status.in_(IN_FLIGHT))
     )
+    return int(count or 0)
 
 
 def _too_many_jobs(limit: int) -> APIError:
@@ -340,14 +344,10 @@ def _check_in_flight(caller: Caller, limit: int) -> None:
 
 def _own_job_exists(caller: Caller, job_id: uuid.UUID) -> bool:
     with session_scope() as session:
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(Job)
-                .where(Job.id == job_id, Job.tenant_id == caller.tenant_id)
-            )
-            > 0
+        found = session.scalar(
+            select(Job.id).where(Job.id == job_id, Job.tenant_id == caller.tenant_id)
         )
+        return found is not None
 
 
 def _insert(job: Job, max_in_flight: int) -> Job:

@@ -26,7 +26,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from python_multipart.exceptions import MultipartParseError
@@ -199,7 +199,7 @@ class VideoFormReader:
         Raises `APIError` (nothing is left in storage then) for every refusal.
         """
         try:
-            parser = MultipartParser(boundary, callbacks=self._callbacks())
+            parser = MultipartParser(boundary, callbacks=cast(Any, self._callbacks()))
             received = 0
             async for chunk in with_idle_timeout(chunks, self._idle_timeout_s):
                 if not chunk:

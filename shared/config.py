@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     JOB_SHUTDOWN_GRACE_S: float = Field(default=45.0, ge=0)
     WORKER_SCRATCH_DIR: str | None = None  # a job's staged files; default: the temp dir
     STALE_MULTIPART_UPLOAD_S: float = Field(default=3600.0, gt=0)  # aborted after this idle
+    WORKER_METRICS_PORT: int = Field(default=9808, ge=0, le=65535)  # 0: no metrics server
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # --- pipeline limits (bad input is refused with a code, see worker.pipeline.errors) ----
     MAX_VIDEO_DURATION_S: float = Field(default=600.0, gt=0)

@@ -123,8 +123,8 @@ def parse_webhook_url(raw: str) -> WebhookURL:
         if port_text and not port_text.startswith(":"):
             raise _invalid("webhook_url has a malformed host")
     else:
-        host, colon, port = netloc.partition(":")
-        port_text = colon + port
+        host, colon, after_colon = netloc.partition(":")
+        port_text = colon + after_colon
         host = host.lower()
         ascii_host = _to_ascii(host)
         if host and (ascii_host is None or not _NAME_RE.fullmatch(ascii_host)):

@@ -11,6 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import redis
 from celery import Celery
@@ -91,9 +92,14 @@ def queued_messages(url: str, queue: str) -> QueuedMessages:
     and in Kombu's unacknowledged-message hash (one round trip each)."""
     client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
     try:
-        waiting = {_job_of(raw) for raw in client.lrange(queue, 0, -1)}
-        unacked = client.hgetall(UNACKED_KEY)
-        times = dict(client.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True))
+        waiting = {
+            job for raw in cast(list[bytes], client.lrange(queue, 0, -1)) if (job := _job_of(raw))
+        }
+        unacked = cast(dict[bytes, bytes], client.hgetall(UNACKED_KEY))
+        index = cast(
+            list[tuple[bytes, float]], client.zrange(UNACKED_INDEX_KEY, 0, -1, withscores=True)
+        )
+        times = dict(index)
     finally:
         client.close()
     delivered = {}
@@ -101,7 +107,7 @@ def queued_messages(url: str, queue: str) -> QueuedMessages:
         message = json.loads(raw)[0]
         if job_id := _job_of(json.dumps(message)):
             delivered[job_id] = float(times.get(tag, 0.0))
-    return QueuedMessages(frozenset(waiting - {None}), delivered)
+    return QueuedMessages(frozenset(waiting), delivered)
 
 
 def _job_of(raw: bytes | str) -> str | None:

@@ -106,7 +106,9 @@ def job_status(
         video_url, expires_at = storage.presigned_get(
             job.output_video_key, expires_s=expires_s, download_name=_download_name(job)
         )
-        keypoints_url, _ = storage.presigned_get(job.output_keypoints_key, expires_s=expires_s)
+        keypoints_url, _ = storage.presigned_get(
+            job.output_keypoints_key or "", expires_s=expires_s
+        )
         summary_url = None
         if job.output_summary_key:
             summary_url, _ = storage.presigned_get(job.output_summary_key, expires_s=expires_s)

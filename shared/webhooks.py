@@ -35,15 +35,15 @@ import random
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from functools import partial
 from secrets import token_urlsafe
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio
 import httpx
@@ -74,7 +74,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise TypeError("naive datetime in a webhook event; use timezone-aware UTC")
-        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -127,7 +127,7 @@ def sign_headers(
         raise ValueError("timestamp must be timezone-aware, e.g. datetime.now(timezone.utc)")
     if "." in webhook_id:
         raise ValueError("webhook_id must not contain '.' (it delimits the signed content)")
-    at = timestamp.astimezone(timezone.utc)
+    at = timestamp.astimezone(UTC)
     text = body.decode("utf-8")
     signatures = [Webhook(secret).sign(webhook_id, at, text) for secret in secrets]
     return {
@@ -168,8 +168,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -216,7 +216,8 @@ async def _read_capped(response: httpx.Response, excerpt: bytearray) -> None:
     """Read the raw body up to `MAX_RESPONSE_BYTES` (give or take one network read), keeping
     its first `RESPONSE_EXCERPT_BYTES` in `excerpt` as they arrive."""
     read = 0
-    async with aclosing(response.aiter_raw()) as chunks:
+    raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())  # it is one: closeable
+    async with aclosing(raw) as chunks:
         async for chunk in chunks:
             read += len(chunk)
             room = RESPONSE_EXCERPT_BYTES - len(excerpt)
@@ -277,6 +278,7 @@ def deliver_once(
     timeout_s: float,
     address: str | None = None,
     timestamp: datetime | None = None,
+    request_id: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     verify: ssl.SSLContext | bool = True,
 ) -> AttemptResult:
@@ -286,13 +288,16 @@ def deliver_once(
     every real attempt wants). `timeout_s` is one deadline for the whole attempt. With
     `address` (an IP literal) the connection goes to that IP, never to a fresh DNS answer.
     Redirects are not followed and proxies from the environment are ignored. `verify` (CA
-    trust) and `transport` are for tests. Synchronous: runs its own event loop per call, so
+    trust) and `transport` are for tests. `request_id` goes out as `X-Request-ID`, the id of
+    the request that submitted the job. Synchronous: runs its own event loop per call, so
     it must not be called from a thread that is running an event loop.
     """
-    at = timestamp or datetime.now(timezone.utc)
+    at = timestamp or datetime.now(UTC)
     headers = sign_headers(secrets, webhook_id, body, at)
     headers["user-agent"] = USER_AGENT
     headers["accept-encoding"] = "identity"  # the body cap counts bytes as they arrive
+    if request_id:
+        headers["x-request-id"] = request_id
     started = time.perf_counter()
 
     def elapsed_ms() -> int:

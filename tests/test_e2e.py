@@ -3,8 +3,12 @@ Postgres and Redis of the machine and moto's S3 server, driven over real HTTP.""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from urllib.parse import urlparse
@@ -12,6 +16,7 @@ from urllib.parse import urlparse
 import boto3
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -19,7 +24,7 @@ from standardwebhooks import Webhook
 from shared.models import WebhookDelivery
 from tests.clips import make_clip, probe
 from tests.stacks import running_stack, service_env
-from worker.local_stack import tenant_command
+from worker.local_stack import REPO_ROOT, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 
@@ -264,3 +269,98 @@ def test_a_job_survives_its_worker_being_killed(api, stack, tmp_path, rows):
     assert status["status"] == "succeeded", status
     assert status["attempts"] == 2
     assert status["metrics"]["total_frames"] == 240
+
+
+def worker_metrics(stack, name: str) -> dict[tuple[str, tuple], float]:
+    """One scrape of a worker's own metrics server, parsed by prometheus_client."""
+    text = httpx.get(f"http://127.0.0.1:{stack.metrics_ports[name]}/metrics", timeout=10).text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def json_lines(log: str) -> list[dict]:
+    lines = []
+    for line in log.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            continue
+    return lines
+
+
+def test_a_job_is_counted_by_its_worker_and_traced_by_its_request_id(
+    api, stack, clip, webhook_receiver
+):
+    succeeded = ("dance_jobs_finished_total", (("code", ""), ("status", "succeeded")))
+    delivered = ("dance_webhook_attempts_total", (("result", "delivered"),))
+    durations = ("dance_job_duration_seconds_count", ())
+    video = next(  # the video worker running now (another test may have killed the first)
+        name
+        for name, process in stack.processes.items()
+        if name.startswith("worker") and process.poll() is None
+    )
+    before = worker_metrics(stack, video), worker_metrics(stack, "webhooks")
+    request_id = f"trace-{secrets.token_hex(6)}"
+
+    with open(clip, "rb") as fh:
+        answer = api.post(
+            "/api/jobs",
+            data={"webhook_url": webhook_receiver.url},
+            files={"video": ("dance.mp4", fh, "video/mp4")},
+            headers={"X-Request-ID": request_id},
+        )
+    assert answer.headers["x-request-id"] == request_id
+    job_id = answer.json()["job_id"]
+    assert wait_for_end(api, job_id)[0]["status"] == "succeeded"
+    [hook] = webhook_receiver.wait_for(1, timeout=30)
+
+    # the job ran in a pool process; the worker's own server adds its files up
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        after = worker_metrics(stack, video), worker_metrics(stack, "webhooks")
+        if after[1].get(delivered, 0) > before[1].get(delivered, 0):
+            break
+        time.sleep(0.2)
+    assert after[0][succeeded] == before[0].get(succeeded, 0) + 1
+    assert after[0][durations] == before[0].get(durations, 0) + 1
+    assert after[1][delivered] == before[1].get(delivered, 0) + 1
+    for old, new in zip(before, after, strict=True):
+        assert all(new.get(key, -1) >= value for key, value in old.items() if "_total" in key[0])
+
+    # one id from the client's request to the webhook, and on every line about the job
+    assert hook.headers["x-request-id"] == request_id
+    access = [line for line in json_lines(stack.log("api")) if line["logger"] == "api.access"]
+    assert any(
+        line["request_id"] == request_id and line["path"] == "/api/jobs" and line["status"] == 202
+        for line in access
+    )
+    about_job = [line for line in json_lines(stack.log(video)) if job_id in line["message"]]
+    assert about_job, stack.log(video)[-3000:]
+    assert all(line["job_id"] == job_id for line in about_job)
+    assert all(line["request_id"] == request_id for line in about_job)
+    assert {line["attempt"] for line in about_job} == {1}
+    assert all(line["service"] == "worker" and line["time"] for line in about_job)
+
+
+def test_the_image_healthcheck_pings_a_workers_own_node(stack):
+    """`python -m worker.healthcheck [NODE]`: the worker images' HEALTHCHECK."""
+    host = socket.gethostname()
+
+    def healthcheck(node: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "worker.healthcheck", node],
+            cwd=REPO_ROOT,
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    alive = healthcheck(f"webhooks@{host}")
+    missing = healthcheck(f"nobody@{host}")
+
+    assert (alive.returncode, alive.stdout.strip()) == (0, f"webhooks@{host}: pong")
+    assert missing.returncode == 1 and "no answer" in missing.stderr

@@ -6,7 +6,7 @@ import json
 import random
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -72,7 +72,7 @@ def test_derived_webhook_id_is_stable_per_job_and_event():
 
 def test_signed_headers_verify_with_the_standardwebhooks_package():
     body = build_event(JOB_SUCCEEDED, STATUS)
-    headers = sign_headers([SECRET], "msg_1", body, datetime.now(timezone.utc))
+    headers = sign_headers([SECRET], "msg_1", body, datetime.now(UTC))
 
     assert Webhook(SECRET).verify(body, headers)["type"] == JOB_SUCCEEDED
     assert headers["content-type"] == "application/json"
@@ -80,7 +80,7 @@ def test_signed_headers_verify_with_the_standardwebhooks_package():
 
 def test_signature_does_not_verify_for_another_body_or_secret():
     body = build_event(JOB_SUCCEEDED, STATUS)
-    headers = sign_headers([SECRET], "msg_1", body, datetime.now(timezone.utc))
+    headers = sign_headers([SECRET], "msg_1", body, datetime.now(UTC))
     with pytest.raises(WebhookVerificationError):
         Webhook(SECRET).verify(body.replace(b"succeeded", b"failed"), headers)
     with pytest.raises(WebhookVerificationError):
@@ -89,7 +89,7 @@ def test_signature_does_not_verify_for_another_body_or_secret():
 
 def test_non_utc_timestamps_are_converted_not_relabelled():
     body = build_event(JOB_SUCCEEDED, STATUS)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     local = now.astimezone(timezone(timedelta(hours=5, minutes=30)))
 
     headers = sign_headers([SECRET], "msg_1", body, local)
@@ -105,7 +105,7 @@ def test_naive_timestamps_are_refused():
 
 def test_every_secret_signs_in_the_order_given():
     body = build_event(JOB_SUCCEEDED, STATUS)
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
 
     headers = sign_headers([NEW_SECRET, SECRET], "msg_1", body, at)
 
@@ -116,7 +116,7 @@ def test_every_secret_signs_in_the_order_given():
 
 
 def test_signing_needs_at_least_one_secret_and_not_a_bare_string():
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     with pytest.raises(ValueError):
         sign_headers([], "msg_1", b"{}", at)
     with pytest.raises(TypeError):
@@ -142,7 +142,7 @@ def test_delivery_is_signed_and_verifies_on_the_receiver(webhook_receiver):
 
 def test_retries_keep_the_webhook_id_and_are_signed_with_fresh_timestamps(webhook_receiver):
     webhook_receiver.respond_with(500, 200)
-    first_at = datetime.now(timezone.utc) - timedelta(minutes=2)  # an earlier attempt
+    first_at = datetime.now(UTC) - timedelta(minutes=2)  # an earlier attempt
 
     assert deliver(webhook_receiver.url, webhook_id="msg_same", timestamp=first_at).outcome == (
         "retry"
@@ -161,7 +161,7 @@ def test_a_default_attempt_is_signed_now(webhook_receiver):
     deliver(webhook_receiver.url)
     (request,) = webhook_receiver.wait_for(1)
     sent_at = int(request.headers["webhook-timestamp"])
-    assert abs(sent_at - datetime.now(timezone.utc).timestamp()) < 5
+    assert abs(sent_at - datetime.now(UTC).timestamp()) < 5
 
 
 @pytest.mark.parametrize(
@@ -233,7 +233,7 @@ def test_retry_after_seconds_is_reported_and_honoured(webhook_receiver):
 
 
 def test_retry_after_accepts_an_http_date():
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Thu, 01 Jan 2026 12:01:30 GMT", now=now) == 90
     assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0
     assert parse_retry_after("soon") is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.webhooks import JOB_SUCCEEDED, AttemptResult, build_event, deliver_once
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
@@ -13,7 +13,7 @@ OTHER_SECRET = "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="
 STATUS = {
     "job_id": "3f1c2a9e-0b7d-4e5f-9a61-2c8d7e4b5a10",
     "status": "succeeded",
-    "finished_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+    "finished_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
 }
 
 

@@ -11,17 +11,27 @@ handed back at once.
 
 from __future__ import annotations
 
+from worker import metrics_dir
+
+metrics_dir.choose()  # first: prometheus_client fixes its mode when it is imported
+
+import contextvars
+import os
 import threading
 
 from celery.signals import (
+    setup_logging,
+    task_postrun,
     task_prerun,
     worker_process_init,
+    worker_process_shutdown,
     worker_ready,
     worker_shutdown,
     worker_shutting_down,
 )
 from kombu import Queue
 
+from shared import logs
 from shared.config import settings
 from shared.db import configure_engine, dispose_engine_after_fork
 from shared.queue import make_celery
@@ -36,6 +46,14 @@ app.conf.worker_concurrency = settings.CELERY_WORKER_CONCURRENCY
 
 _stop_background = threading.Event()
 _pool: list = []  # the consumer's pool, once the worker is ready
+_task_logs: dict[str, contextvars.Token] = {}  # task id -> its log context
+
+
+@setup_logging.connect
+def _logging(**_kwargs) -> None:
+    """Celery leaves its logging to us: the project's one configuration, at LOG_LEVEL
+    (Celery's own `--loglevel` is not used)."""
+    logs.configure_logging("worker", level=settings.LOG_LEVEL)
 
 
 @worker_process_init.connect
@@ -49,8 +67,21 @@ def _pool_process_init(**_kwargs) -> None:
 
 
 @task_prerun.connect
-def _shutdown_notice_during_jobs(**_kwargs) -> None:
+def _before_task(task_id=None, args=None, kwargs=None, **_kwargs) -> None:
+    """Every line logged while a task runs (Celery's own included) names its job: the first
+    argument of each task; `attempt` too when the task continues one (a new attempt's number
+    is bound by `worker.jobs` once it is claimed)."""
+    fields = {"job_id": args[0]} if args else {}
+    if (kwargs or {}).get("attempt"):
+        fields["attempt"] = kwargs["attempt"]
+    _task_logs[task_id] = logs.bind(**fields)
     shutdown.install_in_pool_process(settings.JOB_SHUTDOWN_GRACE_S)
+
+
+@task_postrun.connect
+def _after_task(task_id=None, **_kwargs) -> None:
+    if (token := _task_logs.pop(task_id, None)) is not None:
+        logs.unbind(token)
 
 
 @worker_ready.connect
@@ -59,6 +90,10 @@ def _start_background_rounds(sender=None, **_kwargs) -> None:
     from worker.retention import start_retention
 
     _pool[:] = [getattr(sender, "pool", None)]
+    if settings.WORKER_METRICS_PORT:
+        from worker import metrics
+
+        metrics.serve(settings.WORKER_METRICS_PORT)
     configure_engine(application_name="dance-worker-reconciler")
     start_reconciler(_stop_background)
     start_retention(_stop_background)
@@ -70,6 +105,13 @@ def _pass_the_notice_on(**_kwargs) -> None:
     pool = _pool[0] if _pool else None
     info = pool.info if pool is not None else {}
     shutdown.notify_pool_processes(list(info.get("processes") or []))
+
+
+@worker_process_shutdown.connect
+def _pool_process_gone(pid=None, **_kwargs) -> None:
+    from worker import metrics
+
+    metrics.forget_process(pid or os.getpid())
 
 
 @worker_shutdown.connect

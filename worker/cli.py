@@ -26,6 +26,9 @@ EXIT_FAILURE = 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    from shared.logs import configure_logging
+
+    configure_logging("cli", level="WARNING")  # the commands print what people need
     parser = _parser()
     args = parser.parse_args(argv)
     return args.run(args)

@@ -27,6 +27,7 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shared import logs
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Job, utcnow
@@ -43,7 +44,7 @@ from shared.states import (
 from shared.storage import Storage
 from shared.storage_errors import is_missing_object, is_transient_storage_error, storage_failure
 from shared.storage_keys import output_keys
-from worker import shutdown
+from worker import metrics, shutdown
 from worker.lease import LeaseKeeper
 from worker.pipeline.errors import VideoInputError
 from worker.pipeline.runner import PipelineOptions, PipelineResult, analyze_video
@@ -78,7 +79,12 @@ class WaitForDependency(Exception):
     holds the lease when the release could not be written."""
 
     def __init__(
-        self, attempt: int, delay_s: float, reason: str, since: datetime | None, lease_token: str
+        self,
+        attempt: int,
+        delay_s: float,
+        reason: str,
+        since: datetime | None,
+        lease_token: str | None,
     ):
         super().__init__(reason)
         self.attempt, self.delay_s, self.reason = attempt, delay_s, reason
@@ -124,12 +130,46 @@ def process_job(
             return _not_claimed(session, job_id, continue_attempt)
         attempt, token = job.attempts, job.lease_token
         input_key, options = job.input_key, dict(job.options or {})
+        first_claim = continue_attempt is None and job.attempts == 1
+        queue_wait_s, request_id = job.queue_wait_s, job.request_id
+    if first_claim and queue_wait_s is not None:
+        metrics.QUEUE_WAIT.observe(queue_wait_s)
+    context = logs.bind(attempt=attempt, request_id=request_id or "")
+    try:
+        return _attempt(
+            job_id,
+            attempt,
+            token,
+            input_key,
+            options,
+            storage,
+            worker=worker,
+            continued=continue_attempt is not None,
+            retries=retries,
+        )
+    finally:
+        logs.unbind(context)
+
+
+def _attempt(
+    job_id: uuid.UUID,
+    attempt: int,
+    token: str | None,
+    input_key: str,
+    options: dict,
+    storage: Storage,
+    *,
+    worker: str,
+    continued: bool,
+    retries: int,
+) -> Outcome:
+    """Run a claimed attempt to its end, or to a wait (see the module docstring)."""
     log.info(
         "job %s: attempt %d on %s%s",
         job_id,
         attempt,
         worker,
-        " (continued)" if continue_attempt else "",
+        " (continued)" if continued else "",
     )
     scratch = Scratch(settings.scratch_dir, job_id, attempt)
     started = time.perf_counter()
@@ -160,6 +200,10 @@ def process_job(
             raise JobCancelled()
         scratch.remove()
         log.info("job %s: succeeded (%s frames)", job_id, result.metrics["processed_frames"])
+        metrics.FINISHED.labels("succeeded", "").inc()
+        metrics.DURATION.observe(time.perf_counter() - started)
+        if fps := result.metrics.get("processing_fps"):
+            metrics.FRAMES_PER_SECOND.observe(fps)
         return Outcome("succeeded", "job.succeeded")
     except VideoInputError as exc:
         log.info("job %s: bad input: %s", job_id, exc)
@@ -191,6 +235,7 @@ def process_job(
             log.warning(
                 "job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt, delay
             )
+            metrics.DEPENDENCY_WAITS.labels(_dependency(exc)).inc()
             since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
             raise WaitForDependency(attempt, delay, reason, since, token) from exc
         scratch.remove()
@@ -251,6 +296,7 @@ def fail_dependency_unavailable(job_id: uuid.UUID, attempt: int | None) -> Outco
     if job is None:
         return Outcome("skipped")
     Scratch(settings.scratch_dir, job_id, job.attempts).remove()
+    metrics.FINISHED.labels("failed", "dependency_unavailable").inc()
     return Outcome("failed", "job.failed")
 
 
@@ -282,6 +328,7 @@ def _not_claimed(session, job_id: uuid.UUID, continue_attempt: int | None) -> Ou
         return Outcome("skipped")  # its own continuation comes at its time
     if continue_attempt is None and fail_exhausted(session, job_id) is not None:
         log.warning("job %s: attempts exhausted", job_id)
+        metrics.FINISHED.labels("failed", "attempts_exhausted").inc()
         return Outcome("failed", "job.failed")
     if job.status == JobStatus.processing and job.lease_expires_at:
         # Another worker holds it (or held it and died): look again once the lease ends.
@@ -293,7 +340,10 @@ def _not_claimed(session, job_id: uuid.UUID, continue_attempt: int | None) -> Ou
 def _fail(job_id: uuid.UUID, attempt: int, code: str, message: str) -> Outcome:
     with session_scope() as session:
         job = mark_failed(session, job_id, code=code, message=message, attempt=attempt)
-    return Outcome("failed", "job.failed") if job else Outcome("cancelled")
+    if job is None:
+        return Outcome("cancelled")
+    metrics.FINISHED.labels("failed", code).inc()
+    return Outcome("failed", "job.failed")
 
 
 def _remove_outputs_if_deleted(job_id: uuid.UUID, storage: Storage) -> None:
@@ -354,7 +404,7 @@ class _ProgressRecorder:
 
 
 def _dependency(exc: BaseException) -> str:
-    return "storage" if is_transient_storage_error(exc) else "the database"
+    return "storage" if is_transient_storage_error(exc) else "database"
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -81,6 +81,7 @@ class ServiceProcesses:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.worker_concurrency = worker_concurrency
         self.processes: dict[str, subprocess.Popen] = {}
+        self.metrics_ports: dict[str, int] = {}  # each worker's metrics server
 
     def start(self, timeout_s: float = 60) -> None:
         self.start_api()
@@ -108,53 +109,25 @@ class ServiceProcesses:
 
     def start_worker(self, name: str = "worker", **settings: str) -> subprocess.Popen:
         """A video worker named `name@<host>`; `settings` on top of the stack's environment."""
-        return self._spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.celery_app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                str(self.worker_concurrency),
-                "--hostname",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env={**self.env, **settings},
-        )
+        options = ["--concurrency", str(self.worker_concurrency)]
+        return self._start_celery_worker(name, options, settings)
 
     def start_webhook_worker(self, name: str = "webhooks") -> subprocess.Popen:
         """The light worker of the webhooks queue (threads: deliveries wait on the network)."""
         queue = self.env.get("WEBHOOK_QUEUE", "webhooks")
-        return self._spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "worker.celery_app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "-Q",
-                queue,
-                "--pool",
-                "threads",
-                "--concurrency",
-                "4",
-                "--hostname",
-                f"{name}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-        )
+        options = ["-Q", queue, "--pool", "threads", "--concurrency", "4"]
+        return self._start_celery_worker(name, options, {})
+
+    def _start_celery_worker(
+        self, name: str, options: list[str], settings: dict[str, str]
+    ) -> subprocess.Popen:
+        """`celery -A worker.celery_app worker ...`, its metrics on a port of its own."""
+        self.metrics_ports[name] = free_port()
+        command = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker"]
+        command += [*options, "--hostname", f"{name}@%h"]
+        command += ["--without-gossip", "--without-mingle"]
+        env = {**self.env, "WORKER_METRICS_PORT": str(self.metrics_ports[name]), **settings}
+        return self._spawn(name, command, env=env)
 
     def _spawn(
         self, name: str, command: list[str], env: dict[str, str] | None = None

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import uuid
 
+from shared import logs
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Job, Tenant, WebhookDelivery
 from shared.netguard import UnresolvableHost, WebhookURLError, check_webhook_url
-from shared.schemas import job_status
+from shared.schemas import JobStatusPublic, job_status
 from shared.states import JobStatus
 from shared.storage import Storage
 from shared.tenants import signing_secrets
@@ -25,6 +26,7 @@ from shared.webhooks import (
     next_retry_delay_s,
     webhook_id_for,
 )
+from worker import metrics
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,9 @@ def attempt_delivery(
         job = session.get(Job, job_id)
         if job is None or not job.webhook_url or job.status == JobStatus.deleted:
             return None
-        url = job.webhook_url
+        url, request_id, job_attempt = job.webhook_url, job.request_id, job.attempts
         secrets = signing_secrets(
-            session.get(Tenant, job.tenant_id), settings.default_webhook_secret
+            session.get_one(Tenant, job.tenant_id), settings.default_webhook_secret
         )
         data = job_status(
             job,
@@ -53,6 +55,19 @@ def attempt_delivery(
             expires_s=settings.PRESIGNED_URL_EXPIRY_S,
             base_url=settings.API_PUBLIC_URL or "",
         )
+    with logs.bound(attempt=job_attempt, request_id=request_id or ""):
+        return _deliver(job_id, event_type, attempt, url, data, secrets, request_id)
+
+
+def _deliver(
+    job_id: uuid.UUID,
+    event_type: str,
+    attempt: int,
+    url: str,
+    data: JobStatusPublic,
+    secrets: list[str],
+    request_id: str | None,
+) -> float | None:
     webhook_id = webhook_id_for(job_id, event_type)  # the same on every retry of this event
     try:
         target = check_webhook_url(url, settings.webhook_host_policy, timeout_s=RESOLVE_TIMEOUT_S)
@@ -72,6 +87,7 @@ def attempt_delivery(
             secrets=secrets,
             timeout_s=settings.WEBHOOK_TIMEOUT_S,
             address=str(target.address),
+            request_id=request_id,
         )
     with session_scope() as session:
         session.add(
@@ -86,6 +102,7 @@ def attempt_delivery(
                 error=result.error,
             )
         )
+    metrics.WEBHOOK_ATTEMPTS.labels(result.outcome).inc()
     log.info(
         "job %s: webhook %s attempt %d -> %s (%s)",
         job_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 from fractions import Fraction
+from typing import cast
 
 import av
 import cv2
@@ -81,12 +82,12 @@ def make_clip(
     time_base = Fraction(1, 1000) if frame_times else Fraction(1, fps)
     with av.open(path, "w", format=container_format) as out:
         coded_w, coded_h = (height, width) if rotation in (90, 270) else (width, height)
-        stream = out.add_stream(codec, rate=fps)
+        stream = cast(av.VideoStream, out.add_stream(codec, rate=fps))
         stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, pix_fmt
         stream.time_base = stream.codec_context.time_base = time_base
         if rotation:
             stream.set_display_rotation(rotation)
-        sound = out.add_stream("aac", rate=44100) if audio else None
+        sound = cast(av.AudioStream, out.add_stream("aac", rate=44100)) if audio else None
         for i, rgb in enumerate(render_frames(person, width=width, height=height, frames=frames)):
             if rotation:  # store turned clockwise by `rotation`; the matrix turns it back
                 rgb = np.ascontiguousarray(np.rot90(rgb, k=-(rotation // 90)))

@@ -43,7 +43,7 @@ def install_in_pool_process(grace_s: float) -> None:
         global _deadline
         if _deadline is None:
             _deadline = time.monotonic() + grace_s
-            log.warning("shutdown notice: the running job has %.0f s to finish", grace_s)
+            log.warning("shutdown notice: a running job has %.0f s to finish", grace_s)
 
     signal.signal(signal.SIGTERM, notice)
 

@@ -27,6 +27,7 @@ from api.job_access import (
     present,
 )
 from api.listing import page_of_jobs
+from api.metrics import SUBMITTED
 from api.openapi_docs import SUBMIT_DESCRIPTION, SUBMIT_OPENAPI
 from api.rate_limit import enforce_rate_limit
 from api.schemas import JobList
@@ -58,6 +59,8 @@ async def accept(
     response.headers["Location"] = f"{base_url(settings)}/api/status/{job.id}"
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        SUBMITTED.inc()
     return present(job, storage, settings)
 
 

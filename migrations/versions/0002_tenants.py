@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -99,9 +99,7 @@ def _give_existing_jobs_the_default_tenant() -> None:
     )
     tenant_id = uuid.uuid4()
     bind.execute(
-        sa.insert(tenants).values(
-            id=tenant_id, name=DEFAULT_TENANT, created_at=datetime.now(timezone.utc)
-        )
+        sa.insert(tenants).values(id=tenant_id, name=DEFAULT_TENANT, created_at=datetime.now(UTC))
     )
     jobs = sa.table("jobs", sa.column("tenant_id", sa.Uuid()))
     bind.execute(sa.update(jobs).values(tenant_id=tenant_id))

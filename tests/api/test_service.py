@@ -7,20 +7,18 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import ClientDisconnect
 
 from api.errors import APIError
 from api.main import create_app
 from api.upload import VideoFormReader
 from shared import db as shared_db
-from shared.models import WebhookDelivery, utcnow
-from shared.queue import enqueue_job as real_enqueue_job
 from shared.storage import MiB, Storage
 from shared.storage_keys import input_key
 from tests.api.helpers import (
@@ -247,87 +245,67 @@ def test_the_api_imports_no_video_library_and_no_worker_code():
 # --- metrics --------------------------------------------------------------------------------
 
 
-def prometheus(text: str) -> dict[str, float]:
-    """`name{labels}` -> value, from the Prometheus text format."""
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            samples[name] = float(value)
-    return samples
+def scrape(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text exposition, parsed by prometheus_client's parser:
+    (name, sorted labels) -> value."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
-async def test_metrics_count_jobs_failures_latency_webhooks_and_queue_depth(
+def only_grew(before: dict, after: dict) -> list[str]:
+    """The counter and histogram samples that went down (or disappeared) between scrapes."""
+    growing = ("_total", "_count", "_sum", "_bucket")
+    return [
+        f"{name}{dict(labels)}: {value} -> {after.get((name, labels))}"
+        for (name, labels), value in before.items()
+        if name.endswith(growing) and after.get((name, labels), -1) < value
+    ]
+
+
+async def test_metrics_expose_submissions_request_latency_jobs_and_queue_depth(
     tenant, client: httpx.AsyncClient, db: Any, broker: Broker
 ) -> None:
-    now = utcnow()
-    add_job(db, tenant)
     add_job(db, tenant, status="processing")
-    for seconds in (2.0, 4.0, 6.0):
-        add_job(
-            db,
-            tenant,
-            status="succeeded",
-            finished_at=now,
-            processing_time_s=seconds,
-            queue_wait_s=0.5,
-        )
-    failed = add_job(
-        db, tenant, status="failed", finished_at=now, error_code="not_a_video", queue_wait_s=1.5
+    add_job(db, tenant, status="failed", error_code="not_a_video")
+    before = scrape((await client.get("/metrics")).text)
+    video, keyed = fake_video(4096), {"Idempotency-Key": "k"}
+    submitted = await client.post("/api/jobs", files={"video": ("a.mp4", fake_video(4096))})
+    first = await client.post("/api/jobs", files={"video": ("a.mp4", video)}, headers=keyed)
+    replayed = await client.post(  # an idempotent replay is not a new submission
+        "/api/jobs", files={"video": ("a.mp4", video)}, headers=keyed
     )
-    add_job(db, tenant, status="failed", finished_at=now - timedelta(hours=2), error_code="old")
-    with db() as session:
-        session.add_all(
-            [
-                WebhookDelivery(
-                    job_id=failed.id,
-                    event_type="job.failed",
-                    webhook_id="msg_1",
-                    attempt=1,
-                    url="https://example.com",
-                    status_code=500,
-                    latency_ms=30.0,
-                ),
-                WebhookDelivery(
-                    job_id=failed.id,
-                    event_type="job.failed",
-                    webhook_id="msg_1",
-                    attempt=2,
-                    url="https://example.com",
-                    status_code=204,
-                    latency_ms=10.0,
-                ),
-                WebhookDelivery(
-                    job_id=failed.id,
-                    event_type="job.failed",
-                    webhook_id="msg_1",
-                    attempt=3,
-                    url="https://example.com",
-                    error="timeout",
-                ),
-            ]
-        )
-    real_enqueue_job(uuid.uuid4())  # one message waiting in the (test) video queue
 
     answer = await client.get("/metrics")
-    assert answer.status_code == 200
+
+    assert [r.status_code for r in (submitted, first, replayed)] == [202, 202, 202]
+    assert replayed.json()["job_id"] == first.json()["job_id"]
     assert answer.headers["content-type"].startswith("text/plain")
-    m = prometheus(answer.text)
-    assert m['dance_jobs{status="queued"}'] == 1
-    assert m['dance_jobs{status="processing"}'] == 1
-    assert m['dance_jobs{status="succeeded"}'] == 3
-    assert m['dance_jobs{status="failed"}'] == 2
-    assert m['dance_jobs_finished_last_hour{status="failed"}'] == 1  # the old one is out
-    assert m['dance_job_failures_last_hour{code="not_a_video"}'] == 1
-    assert 'dance_job_failures_last_hour{code="old"}' not in m
-    assert m['dance_job_processing_seconds{quantile="0.5"}'] == 4.0
-    assert (m["dance_job_processing_seconds_sum"], m["dance_job_processing_seconds_count"]) == (
-        12.0,
-        3,
+    after = scrape(answer.text)
+    assert (
+        after[("dance_jobs_submitted_total", ())] == before[("dance_jobs_submitted_total", ())] + 2
     )
-    assert m["dance_job_queue_wait_seconds_count"] == 4
-    assert m['dance_webhook_attempts_last_hour{result="5xx"}'] == 1
-    assert m['dance_webhook_attempts_last_hour{result="2xx"}'] == 1
-    assert m['dance_webhook_attempts_last_hour{result="error"}'] == 1
-    assert m["dance_webhook_latency_ms_median"] == 20.0
-    assert m[f'dance_queue_depth{{queue="{broker.queue}"}}'] == 1
+    assert after[("dance_jobs", (("status", "queued"),))] == 2
+    assert after[("dance_jobs", (("status", "processing"),))] == 1
+    assert after[("dance_jobs", (("status", "retrying"),))] == 0
+    assert ("dance_jobs", (("status", "failed"),)) not in after  # counted as they finish
+    assert after[("dance_queue_depth", (("queue", broker.queue),))] == 2
+    posts = (
+        "dance_http_request_duration_seconds_count",
+        (("method", "POST"), ("route", "/api/jobs"), ("status", "202")),
+    )
+    assert after[posts] - before.get(posts, 0) == 3
+    assert not only_grew(before, after)
+    assert "1.23457e+06" not in answer.text  # exact numbers, not %g
+
+
+async def test_request_ids_are_taken_or_made_and_echoed(client: httpx.AsyncClient) -> None:
+    given = await client.get("/api/jobs", headers={"X-Request-ID": "trace-42.a:b"})
+    made = await client.get("/api/jobs")
+    unsafe = await client.get("/api/jobs", headers={"X-Request-ID": "bad id/" * 10})
+
+    assert given.headers["x-request-id"] == "trace-42.a:b"
+    assert len(made.headers["x-request-id"]) == 32
+    assert len(unsafe.headers["x-request-id"]) == 32  # replaced, not echoed

@@ -53,6 +53,7 @@ class MetricsAccumulator:
 
     def _add_speed(self, time_s: float, landmarks: np.ndarray) -> None:
         """Mean speed of the landmarks visible in both frames, in body heights per second."""
+        assert self._previous is not None
         prev_time, prev = self._previous
         dt = time_s - prev_time
         visible = (landmarks[:, 3] >= VISIBILITY_THRESHOLD) & (prev[:, 3] >= VISIBILITY_THRESHOLD)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from fractions import Fraction
+from typing import cast
 
 import av
 import cv2
@@ -56,7 +57,7 @@ class VideoSink:
         ctx = self.video.codec_context
         ctx.colorspace, ctx.color_range = _BT601_MATRIX, _LIMITED_RANGE
         ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
-        self.audio_out = None
+        self.audio_out: av.AudioStream | None = None
         self._audio_in = audio_stream
         self._transcode_audio = False
         self.dropped_audio_packets = 0
@@ -65,18 +66,21 @@ class VideoSink:
 
     def _add_audio(self, stream) -> None:
         if stream.codec_context.name in _COPY_AUDIO:
-            self.audio_out = self.container.add_stream_from_template(stream)
+            self.audio_out = cast(av.AudioStream, self.container.add_stream_from_template(stream))
         else:
             ctx = stream.codec_context
-            self.audio_out = self.container.add_stream("aac", rate=ctx.sample_rate or 48000)
-            self.audio_out.bit_rate = 160_000
+            aac = cast(
+                av.AudioStream, self.container.add_stream("aac", rate=ctx.sample_rate or 48000)
+            )
+            aac.bit_rate = 160_000
+            self.audio_out = aac
             self._transcode_audio = True
 
     def write_frame(self, rgb: np.ndarray, pts: int) -> None:
         if rgb.shape[0] != self.height or rgb.shape[1] != self.width:
             rgb = rgb[: self.height, : self.width]
         # OpenCV's RGB -> I420 is an order of magnitude faster than letting swscale do it.
-        yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
+        yuv = np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420), np.uint8)
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = pts
         frame.time_base = self.time_base
@@ -84,15 +88,16 @@ class VideoSink:
 
     def write_audio(self, packet: av.Packet) -> None:
         """Copy (or transcode to AAC) one input audio packet. A bad packet is dropped."""
-        if self.audio_out is None:
+        audio_out = self.audio_out
+        if audio_out is None or self._audio_in is None:
             return
         try:
             if self._transcode_audio:
                 for frame in self._audio_in.codec_context.decode(packet):
                     frame.pts = None  # let the encoder count samples
-                    self.container.mux(self.audio_out.encode(frame))
+                    self.container.mux(audio_out.encode(frame))
             else:
-                packet.stream = self.audio_out
+                packet.stream = audio_out
                 self.container.mux(packet)
         except (av.error.FFmpegError, ValueError) as exc:
             self.dropped_audio_packets += 1
@@ -102,7 +107,7 @@ class VideoSink:
         """Flush the encoders and finish the file (moov moved to the front)."""
         try:
             self.container.mux(self.video.encode(None))
-            if self._transcode_audio:
+            if self._transcode_audio and self.audio_out is not None:
                 self.container.mux(self.audio_out.encode(None))
         finally:
             self.container.close()

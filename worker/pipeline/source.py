@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -257,7 +258,7 @@ class VideoSource:
                         yield AudioPacket(packet)
                     continue
                 try:
-                    frames = packet.decode()
+                    frames = cast(list[av.VideoFrame], packet.decode())
                 except av.error.InvalidDataError:
                     stats.failed += 1
                     continue

@@ -1,0 +1,81 @@
+"""Dockerfile.api and Dockerfile.worker cannot be built here (no Docker engine): they pass
+hadolint, install from the lock files, run as a user, and start the contract processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.deploy.files import (
+    API_COMMAND,
+    BUCKET_COMMAND,
+    ROOT,
+    WORKER_COMMAND,
+    WORKER_HEALTHCHECK,
+    dockerfile,
+    dockerfile_instruction,
+    tool,
+)
+
+IMAGES = {"Dockerfile.api": "requirements/api.txt", "Dockerfile.worker": "requirements/worker.txt"}
+
+
+def test_dockerfiles_pass_hadolint():
+    done = subprocess.run(
+        [tool("hadolint"), *IMAGES], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dockerfiles_start_the_contract_processes():
+    [api] = dockerfile_instruction("Dockerfile.api", "CMD")
+    [worker] = dockerfile_instruction("Dockerfile.worker", "CMD")
+    assert api[:2] == API_COMMAND
+    assert api[api.index("--forwarded-allow-ips") + 1] == "127.0.0.1"
+    assert worker == WORKER_COMMAND
+    assert "COPY worker" not in dockerfile("Dockerfile.api")  # the gateway ships no video code
+
+
+def test_images_install_exactly_the_locked_files_and_run_as_a_user():
+    for name, lock in IMAGES.items():
+        text = dockerfile(name)
+        base = re.search(r"^FROM (\S+)$", text, re.MULTILINE).group(1)
+        assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base  # a patch release
+        assert f"COPY {lock} {lock}" in text
+        installs = re.findall(r"pip install (.*)", text)
+        assert installs == [f"--no-deps --require-hashes -r {lock}"], name
+        assert re.search(r"^USER 10001$", text, re.MULTILINE), name
+        assert "apt-get" not in text  # every library the lock needs comes in its wheels
+
+
+def test_both_images_have_healthchecks_the_tests_run():
+    [api] = dockerfile_instruction("Dockerfile.api", "HEALTHCHECK --interval=10s")
+    [worker] = dockerfile_instruction("Dockerfile.worker", "HEALTHCHECK --interval=60s")
+    assert "/health" in api[-1]
+    assert worker == WORKER_HEALTHCHECK  # tests/test_e2e.py runs it against a real worker
+
+
+def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
+    env = {
+        **os.environ,
+        "S3_ENDPOINT_URL": moto_server,
+        "S3_BUCKET": "bootstrap-test",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    runs = [
+        subprocess.run(
+            [sys.executable, *BUCKET_COMMAND[1:]],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        for _ in range(2)
+    ]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    assert "created" in runs[0].stdout and "already there" in runs[1].stdout
+    assert "lifecycle" in runs[0].stdout
