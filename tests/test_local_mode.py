@@ -41,4 +41,5 @@ def test_local_mode_processes_a_sample_through_the_api_and_a_worker(tmp_path):
     [results] = list((home / "results").iterdir())
     assert (results / "annotated.mp4").read_bytes()[4:8] == b"ftyp"
     assert json.loads((results / "keypoints.json").read_text())["frame_count"] == 60
+    assert json.loads((results / "summary.json").read_text())["total_frames"] == 60
     assert (home / "dance.db").exists()  # SQLite, migrated by `alembic upgrade head`

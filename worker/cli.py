@@ -217,8 +217,13 @@ def _local(args: argparse.Namespace) -> int:
             return EXIT_FAILURE
         out = home / "results" / status["job_id"]
         out.mkdir(parents=True, exist_ok=True)
-        for name, key in (("annotated.mp4", "video_url"), ("keypoints.json", "keypoints_url")):
-            (out / name).write_bytes(httpx.get(status["result"][key], timeout=300).content)
+        for name, key in (
+            ("annotated.mp4", "video_url"),
+            ("keypoints.json", "keypoints_url"),
+            ("summary.json", "summary_url"),
+        ):
+            if url := status["result"].get(key):
+                (out / name).write_bytes(httpx.get(url, timeout=300).content)
         print(f"downloaded the results through their presigned URLs into {out}")
         if args.serve:
             print("serving; press Ctrl-C to stop")
