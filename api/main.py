@@ -88,5 +88,5 @@ def create_app(config: Settings | None = None) -> FastAPI:
     return app
 
 
-configure_logging("api")  # before uvicorn logs its start: one format from the first line
+configure_logging("api", level=settings.LOG_LEVEL)  # before uvicorn logs its start
 app = create_app()
