@@ -88,8 +88,9 @@ def main() -> None:
     url = f"{PG_SERVER}/{name}"
     os.environ.update(DATABASE_URL=url, CELERY_BROKER_URL="memory://")
     try:
-        from api.metrics import REGISTRY
         from prometheus_client import generate_latest
+
+        from api.metrics import REGISTRY
         from worker.local_stack import migrate
 
         migrate(dict(os.environ))
