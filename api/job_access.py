@@ -22,7 +22,7 @@ from shared.schemas import JobStatusPublic, job_status
 from shared.states import JobStatus, mark_deleted
 from shared.storage import Storage
 
-Output = Literal["video", "keypoints", "summary"]
+Output = Literal["video", "keypoints", "summary", "analysis", "angles"]
 
 
 def base_url(settings: Settings) -> str:
@@ -68,6 +68,8 @@ _DOWNLOAD_SUFFIX = {
     "video": "annotated.mp4",
     "keypoints": "keypoints.json",
     "summary": "summary.json",
+    "analysis": "analysis.json",
+    "angles": "angles.csv",
 }
 
 
@@ -100,6 +102,8 @@ def output_redirect(job: Job, output: Output, storage: Storage, settings: Settin
         "video": job.output_video_key,
         "keypoints": job.output_keypoints_key,
         "summary": job.output_summary_key,
+        "analysis": job.output_analysis_key,
+        "angles": job.output_angles_key,
     }[output]
     if not key:
         raise APIError(404, "output_not_found", f"job {job.id} has no {output} output")

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.middleware import JSONCORSMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
-from api.routes import docs, health, jobs, legacy, metrics, uploads
+from api.routes import comparisons, docs, health, jobs, legacy, metrics, uploads
 from api.submission import UploadSlots
 from shared.config import Settings, settings
 from shared.db import configure_engine
@@ -25,7 +25,9 @@ TITLE = "Dance movement analysis API"
 
 DESCRIPTION = """\
 Send a short dance video; get it back with a pose skeleton drawn on it (33 BlazePose
-landmarks), the landmarks as data (`keypoints.json`) and movement metrics.
+landmarks), the landmarks as data (`keypoints.json`), movement metrics, and an analysis:
+joint and segment angles (`angles.csv`), movement tempo and the music's beats
+(`analysis.json`). `POST /api/comparisons` scores an attempt against a reference.
 
 Processing is asynchronous: `POST /api/jobs` answers **202** at once with a job; poll
 `GET /api/status/{job_id}` or pass a `webhook_url` to be called when it ends. Outputs are
@@ -40,6 +42,7 @@ Every error is JSON `{"code": "...", "message": "..."}` with a stable `code`.
 TAGS = [
     {"name": "jobs", "description": "Submit videos and follow, download, list, delete jobs."},
     {"name": "uploads", "description": "Upload large videos straight to storage."},
+    {"name": "comparisons", "description": "Score an attempt against a reference performance."},
     {"name": "health", "description": "Probes for orchestrators."},
     {"name": "legacy", "description": "Routes of the first version, kept for old clients."},
 ]
@@ -78,6 +81,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         )
     app.include_router(jobs.router)
     app.include_router(uploads.router)
+    app.include_router(comparisons.router)
     app.include_router(legacy.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -17,7 +17,7 @@ class JobOptions(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"min_detection_confidence": 0.6}]},
+        json_schema_extra={"examples": [{"min_detection_confidence": 0.6, "angle_labels": True}]},
     )
 
     min_detection_confidence: float | None = Field(
@@ -34,9 +34,16 @@ class JobOptions(BaseModel):
         "`MIN_TRACKING_CONFIDENCE`).",
     )
 
-    def resolved(self, settings: Settings) -> dict[str, float]:
+    angle_labels: bool | None = Field(
+        default=None,
+        description="Write each joint angle (degrees) beside its joint in the annotated "
+        "video (default false).",
+    )
+
+    def resolved(self, settings: Settings) -> dict[str, Any]:
         """The options with defaults filled in from settings, as stored on the job."""
         return {
+            "angle_labels": bool(self.angle_labels),
             "min_detection_confidence": (
                 settings.MIN_DETECTION_CONFIDENCE
                 if self.min_detection_confidence is None
@@ -140,3 +147,53 @@ class DeletedFiles(BaseModel):
     job_id: str
     deleted_files: list[str]
     count: int
+
+
+class ComparisonCreate(BaseModel):
+    """Compare an attempt with a reference: two succeeded jobs of the caller."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reference_job_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11",
+                    "attempt_job_id": "6f1d2a7e-1c55-4b8e-9d0e-2b8e1f4c9a20",
+                }
+            ]
+        },
+    )
+
+    reference_job_id: uuid.UUID = Field(description="The job of the reference performance.")
+    attempt_job_id: uuid.UUID = Field(description="The job of the attempt to score.")
+    mirror: bool = Field(
+        default=False,
+        description="Mirror the attempt (left and right swapped): for a dancer who faces the "
+        "reference, as in a class.",
+    )
+
+
+class ComparisonResult(BaseModel):
+    report_url: str = Field(description="comparison.json: the summary plus the alignment path.")
+    expires_at: datetime
+
+
+class ComparisonPublic(BaseModel):
+    """A comparison: its status and, once succeeded, its summary (see the README)."""
+
+    comparison_id: str
+    status: Literal["queued", "processing", "succeeded", "failed"]
+    reference_job_id: str
+    attempt_job_id: str
+    mirror: bool
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    summary: dict[str, Any] | None = Field(
+        default=None,
+        description="similarity (0-100), segments (per second of the reference), "
+        "worst_segments, joint_angle_differences, durations, rate_hz.",
+    )
+    result: ComparisonResult | None = None
+    error: dict[str, str] | None = None
+    links: dict[str, str] = Field(default_factory=dict)

@@ -1,5 +1,5 @@
 """Database models: tenants and their API keys, the job row (the whole story of one
-analysis) and webhook deliveries.
+analysis), webhook deliveries and comparisons of two jobs.
 
 Portable across Postgres and SQLite: UUID keys use `Uuid` (native UUID / CHAR(32)), JSON is
 JSONB on Postgres, and timestamps are always timezone-aware UTC when read back.
@@ -179,10 +179,14 @@ class Job(Base):
     output_video_key: Mapped[str | None] = mapped_column(String(1024))
     output_keypoints_key: Mapped[str | None] = mapped_column(String(1024))
     output_summary_key: Mapped[str | None] = mapped_column(String(1024))
+    output_analysis_key: Mapped[str | None] = mapped_column(String(1024))
+    output_angles_key: Mapped[str | None] = mapped_column(String(1024))
 
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # the short form of analysis.json: tempo, on-beat score, ranges of motion
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error_code: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(64))  # X-Request-ID of the submission
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -238,3 +242,46 @@ class WebhookDelivery(Base):
 
     def __repr__(self) -> str:
         return f"<WebhookDelivery {self.webhook_id} #{self.attempt} {self.status_code}>"
+
+
+class ComparisonStatus(str, Enum):
+    queued = "queued"
+    processing = "processing"
+    succeeded = "succeeded"
+    failed = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_COMPARISON_STATUS_VALUES = ", ".join(f"'{status.value}'" for status in ComparisonStatus)
+
+
+class Comparison(Base):
+    """An attempt compared with a reference performance: two succeeded jobs of one tenant.
+    The summary (similarity, segments, joint angle differences) is kept here; the full report
+    with the alignment path is an object in storage (`report_key`)."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_COMPARISON_STATUS_VALUES})", name="status"),
+        Index("ix_comparisons_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id"))
+    reference_job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id"))
+    attempt_job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id"))
+    mirror: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=ComparisonStatus.queued.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    report_key: Mapped[str | None] = mapped_column(String(1024))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+    def __repr__(self) -> str:
+        return f"<Comparison {self.id} {self.status}>"

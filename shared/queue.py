@@ -20,6 +20,7 @@ from shared.config import Settings, settings
 
 PROCESS_JOB = "dance.process_job"
 DELIVER_WEBHOOK = "dance.deliver_webhook"
+COMPARE_JOBS = "dance.compare_jobs"
 # Kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults).
 UNACKED_KEY = "unacked"
 UNACKED_INDEX_KEY = "unacked_index"
@@ -46,6 +47,7 @@ def make_celery(name: str, config: Settings = settings) -> Celery:
         task_routes={
             PROCESS_JOB: {"queue": config.CELERY_QUEUE},
             DELIVER_WEBHOOK: {"queue": config.WEBHOOK_QUEUE},
+            COMPARE_JOBS: {"queue": config.CELERY_QUEUE},
         },
         worker_hijack_root_logger=False,
         enable_utc=True,
@@ -75,6 +77,12 @@ def enqueue_job(job_id: uuid.UUID | str, *, continue_attempt: int | None = None)
     """Queue the processing of a committed job row (or the continuation of an attempt)."""
     kwargs = {} if continue_attempt is None else {"attempt": continue_attempt}
     _client().send_task(PROCESS_JOB, args=[str(job_id)], kwargs=kwargs, queue=settings.CELERY_QUEUE)
+
+
+def enqueue_comparison(comparison_id: uuid.UUID | str) -> None:
+    """Queue a committed comparison row; it runs on the video workers (it needs the
+    analysis libraries, which the gateway does not have)."""
+    _client().send_task(COMPARE_JOBS, args=[str(comparison_id)], queue=settings.CELERY_QUEUE)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ class JobResult(BaseModel):
     video_url: str
     keypoints_url: str
     summary_url: str | None = None
+    analysis_url: str | None = None  # analysis.json (absent for jobs from before it existed)
+    angles_url: str | None = None  # angles.csv
     expires_at: datetime
 
 
@@ -65,6 +67,18 @@ class JobStatusPublic(BaseModel):
                         "duration_s": 6.0,
                         "processing_time_s": 4.4,
                     },
+                    "analysis": {
+                        "movement_tempo_bpm": 118.4,
+                        "movement_tempo_confidence": 0.61,
+                        "music": {
+                            "available": True,
+                            "tempo_bpm": 120.2,
+                            "on_beat_score": 0.78,
+                            "mean_offset_ms": 24.0,
+                            "offset_spread_ms": 41.5,
+                        },
+                        "ranges_of_motion": {"right_knee": 74.2, "left_knee": 69.8},
+                    },
                     "result": {
                         "video_url": "https://s3.example.com/dance-videos/outputs/.../annotated.mp4?X-Amz-...",
                         "keypoints_url": "https://s3.example.com/.../keypoints.json?X-Amz-...",
@@ -83,6 +97,11 @@ class JobStatusPublic(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     metrics: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = Field(
+        default=None,
+        description="Short form of analysis.json: movement tempo, music tempo and on-beat "
+        "score, ranges of motion of the joint angles (degrees).",
+    )
     result: JobResult | None = None
     error: JobError | None = None
     # extensions
@@ -109,14 +128,16 @@ def job_status(
         keypoints_url, _ = storage.presigned_get(
             job.output_keypoints_key or "", expires_s=expires_s
         )
-        summary_url = None
-        if job.output_summary_key:
-            summary_url, _ = storage.presigned_get(job.output_summary_key, expires_s=expires_s)
+        optional = {}
+        for field, key in (
+            ("summary_url", job.output_summary_key),
+            ("analysis_url", job.output_analysis_key),
+            ("angles_url", job.output_angles_key),
+        ):
+            if key:
+                optional[field], _ = storage.presigned_get(key, expires_s=expires_s)
         result = JobResult(
-            video_url=video_url,
-            keypoints_url=keypoints_url,
-            summary_url=summary_url,
-            expires_at=expires_at,
+            video_url=video_url, keypoints_url=keypoints_url, expires_at=expires_at, **optional
         )
     error = None
     if status is JobStatus.failed and job.error_code:
@@ -132,6 +153,11 @@ def job_status(
             "video": f"{base_url}/api/jobs/{job_id}/video",
             "keypoints": f"{base_url}/api/jobs/{job_id}/keypoints",
         }
+        if job.output_analysis_key:
+            links |= {
+                "analysis": f"{base_url}/api/jobs/{job_id}/analysis",
+                "angles": f"{base_url}/api/jobs/{job_id}/angles",
+            }
     return JobStatusPublic(
         job_id=job_id,
         status=status,
@@ -140,6 +166,7 @@ def job_status(
         started_at=job.started_at,
         finished_at=job.finished_at,
         metrics=job.metrics,
+        analysis=job.analysis,
         result=result,
         error=error,
         retry=retry,

@@ -243,10 +243,14 @@ def mark_succeeded(
     output_video_key: str,
     output_keypoints_key: str,
     output_summary_key: str,
+    output_analysis_key: str | None = None,
+    output_angles_key: str | None = None,
+    analysis: dict[str, Any] | None = None,
     processing_time_s: float | None = None,
     attempt: int | None = None,
 ) -> Job | None:
-    """Finish a processing job successfully with its outputs and metrics (progress 100)."""
+    """Finish a processing job successfully with its outputs, metrics and analysis summary
+    (progress 100)."""
     now = utcnow()
     return _transition(
         session,
@@ -258,6 +262,9 @@ def mark_succeeded(
         output_video_key=output_video_key,
         output_keypoints_key=output_keypoints_key,
         output_summary_key=output_summary_key,
+        output_analysis_key=output_analysis_key,
+        output_angles_key=output_angles_key,
+        analysis=analysis,
         processing_time_s=processing_time_s,
         error_code=None,
         error_message=None,

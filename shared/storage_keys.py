@@ -4,7 +4,8 @@ Keys are a pure function of ids, so a redelivered task overwrites instead of dup
 
     uploads/<tenant_id>/<upload_id>/source<.ext>   a direct upload, until a job takes it
     inputs/<job_id>/source[-<tag>]<.ext>           the job's own copy of its input
-    outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json
+    outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json | analysis.json | angles.csv
+    comparisons/<comparison_id>/comparison.json   the full report of one comparison
 
 A client's file name only ever contributes its extension.
 """
@@ -52,19 +53,28 @@ class OutputKeys:
     video: str
     keypoints: str
     summary: str
+    analysis: str
+    angles: str
 
-    def all(self) -> tuple[str, str, str]:
-        return (self.video, self.keypoints, self.summary)
+    def all(self) -> tuple[str, ...]:
+        return (self.video, self.keypoints, self.summary, self.analysis, self.angles)
 
 
 def output_keys(job_id: str | uuid.UUID) -> OutputKeys:
-    """The keys of a job's three outputs under `outputs/<job_id>/`."""
+    """The keys of a job's outputs under `outputs/<job_id>/`."""
     prefix = f"outputs/{_job_segment(job_id)}/"
     return OutputKeys(
         video=prefix + "annotated.mp4",
         keypoints=prefix + "keypoints.json",
         summary=prefix + "summary.json",
+        analysis=prefix + "analysis.json",
+        angles=prefix + "angles.csv",
     )
+
+
+def comparison_key(comparison_id: str | uuid.UUID) -> str:
+    """Where the full report of a comparison lives."""
+    return f"comparisons/{_job_segment(comparison_id)}/comparison.json"
 
 
 def job_prefixes(job_id: str | uuid.UUID) -> tuple[str, str]:

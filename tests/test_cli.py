@@ -15,7 +15,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_analyze_writes_the_three_files_and_a_summary(tmp_path):
+def test_analyze_writes_the_five_files_and_a_summary(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=12)
     done = run_cli("analyze", clip, "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
@@ -23,7 +23,10 @@ def test_analyze_writes_the_three_files_and_a_summary(tmp_path):
         "annotated.mp4",
         "keypoints.json",
         "summary.json",
+        "analysis.json",
+        "angles.csv",
     }
+    assert "music: the video has no audio track" in done.stdout
     assert "12 frames" in done.stdout and "pose detected in" in done.stdout
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["total_frames"] == 12
 
@@ -62,3 +65,36 @@ def test_sample_writes_a_clip_that_analyzes_with_a_person(tmp_path):
     assert done.returncode == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["detection_rate"] >= 0.9
+
+
+def test_compare_scores_a_performance_against_itself_and_a_different_one(tmp_path):
+    dancer = make_clip(tmp_path / "dancer.mp4", frames=45, fps=15)
+    other = make_clip(tmp_path / "other.mp4", person="camera", frames=45, fps=15)
+    for name, clip in (("ref", dancer), ("same", dancer), ("other", other)):
+        done = run_cli("analyze", clip, "--out", str(tmp_path / name), "--quiet")
+        assert done.returncode == 0, done.stderr
+
+    same = run_cli(
+        "compare", str(tmp_path / "ref"), str(tmp_path / "same"), "--out", str(tmp_path / "c1")
+    )
+    assert same.returncode == 0, same.stderr
+    report = json.loads((tmp_path / "c1" / "comparison.json").read_text())
+    assert report["similarity"] >= 99
+    assert same.stdout.startswith(f"similarity {report['similarity']:.1f} / 100")
+
+    different = run_cli(
+        "compare", str(tmp_path / "ref"), str(tmp_path / "other"), "--out", str(tmp_path / "c2")
+    )
+    assert different.returncode == 0, different.stderr
+    score = json.loads((tmp_path / "c2" / "comparison.json").read_text())["similarity"]
+    assert score < report["similarity"] - 10
+
+
+def test_compare_refuses_a_folder_without_keypoints(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "keypoints.json").write_text("{not json")
+    missing = run_cli("compare", str(tmp_path / "empty"), str(tmp_path / "empty"), "--out", "x")
+    assert missing.returncode == 2 and "no keypoints.json" in missing.stderr
+    broken = run_cli("compare", str(tmp_path / "bad"), str(tmp_path / "bad"), "--out", "x")
+    assert broken.returncode == 2 and "not a keypoints file" in broken.stderr

@@ -311,3 +311,46 @@ def test_colours_survive_for_a_bt709_hd_source(tmp_path):
     error = np.abs(output - source)[untouched].mean(axis=0)
     assert error.max() < 4, error  # per channel, in 0..255, decoded as the tags say
     assert tags == (6, 1)  # BT.601 matrix (what OpenCV encodes), BT.709 primaries (the source)
+
+
+def test_angles_csv_has_a_row_per_frame_and_analysis_json_its_sections(astronaut_run):
+    _, result = astronaut_run
+    rows = result.angles_path.read_text().splitlines()
+    header = rows[0].split(",")
+    assert header[:3] == ["frame", "time_s", "right_ankle"]
+    assert "right_knee_raw" in header
+    assert len(rows) == 1 + 30
+    analysis = json.loads(result.analysis_path.read_text())
+    assert set(analysis) >= {"angles", "symmetry", "movement", "music", "settings", "video"}
+    assert analysis["music"]["available"] is False  # a steady tone has no beat
+    assert analysis["music"]["reason"]
+    assert result.analysis["ranges_of_motion"].keys() == set(analysis["angles"]["summary"]) & set(
+        result.analysis["ranges_of_motion"]
+    )
+    assert result.metrics["analysis_time_s"] >= 0
+
+
+def test_a_click_track_gives_the_music_tempo_and_beats(tmp_path):
+    clip = make_clip(tmp_path / "beat.mp4", frames=60, fps=20, audio=True, beat_bpm=100)
+    result = analyze_video(clip, tmp_path / "out")
+    music = json.loads(result.analysis_path.read_text())["music"]
+    assert music["available"] is True
+    assert music["tempo_bpm"] == pytest.approx(100, rel=0.02)
+    assert result.analysis["music"]["tempo_bpm"] == music["tempo_bpm"]
+
+
+def test_angle_labels_are_drawn_only_when_asked(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=4, fps=15)
+    plain = analyze_video(clip, tmp_path / "plain")
+    labelled = analyze_video(clip, tmp_path / "labelled", PipelineOptions(angle_labels=True))
+
+    def frames(path):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+
+    differences = [
+        np.abs(a - b).sum()
+        for a, b in zip(frames(plain.video_path), frames(labelled.video_path), strict=True)
+    ]
+    assert all(d > 0 for d in differences)
+    assert plain.keypoints_path.read_text() == labelled.keypoints_path.read_text()

@@ -17,10 +17,7 @@ def fake_run(calls: list[str]):
         for name in (ANNOTATED_VIDEO, KEYPOINTS_JSON, SUMMARY_JSON):
             (out / name).write_text(name)
         return PipelineResult(
-            out / ANNOTATED_VIDEO,
-            out / KEYPOINTS_JSON,
-            out / SUMMARY_JSON,
-            metrics={"processed_frames": 3},
+            out, metrics={"processed_frames": 3}, analysis={"movement_tempo_bpm": 120.0}
         )
 
     return run
@@ -58,7 +55,7 @@ def test_a_download_cut_short_is_made_again(tmp_path):
     assert path.read_bytes() == b"video"
 
 
-def test_outputs_are_made_once_and_read_back_with_their_metrics(tmp_path):
+def test_outputs_are_made_once_and_read_back_with_their_metrics_and_analysis(tmp_path):
     job_id, calls = uuid.uuid4(), []
 
     first = Scratch(tmp_path, job_id, 1).outputs(fake_run(calls))
@@ -66,6 +63,7 @@ def test_outputs_are_made_once_and_read_back_with_their_metrics(tmp_path):
 
     assert calls == ["run"]
     assert again.metrics == first.metrics == {"processed_frames": 3}
+    assert again.analysis == first.analysis == {"movement_tempo_bpm": 120.0}
     assert again.video_path.read_text() == ANNOTATED_VIDEO
 
 

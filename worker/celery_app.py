@@ -23,6 +23,7 @@ from celery.signals import (
     setup_logging,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
@@ -54,6 +55,16 @@ def _logging(**_kwargs) -> None:
     """Celery leaves its logging to us: the project's one configuration, at LOG_LEVEL
     (Celery's own `--loglevel` is not used)."""
     logs.configure_logging("worker", level=settings.LOG_LEVEL)
+
+
+@worker_init.connect
+def _compile_the_beat_tracker(**_kwargs) -> None:
+    """librosa's beat tracker is compiled by numba on its first call (seconds from numba's
+    cache, ~30 s without): do it once in the main process, before the pool forks, so no
+    job pays for it."""
+    from worker.pipeline.music import warm_up
+
+    warm_up()
 
 
 @worker_process_init.connect

@@ -1,6 +1,10 @@
 """`dance-analyzer`: the pipeline from a command line, no services needed.
 
-dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json
+dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json,
+                                           analysis.json, angles.csv
+dance-analyzer compare REF_DIR ATT_DIR --out DIR
+                                           score an attempt against a reference (two
+                                           `analyze` output folders): comparison.json
 dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
 dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
                                            submits a video through the API and waits
@@ -75,8 +79,24 @@ def _parser() -> argparse.ArgumentParser:
         choices=["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"],
         help="x264 preset: slower gives smaller files (default %(default)s)",
     )
+    analyze.add_argument(
+        "--angle-labels",
+        action="store_true",
+        help="write each joint angle (degrees) beside its joint in the video",
+    )
     analyze.add_argument("--quiet", action="store_true", help="no progress output")
     analyze.set_defaults(run=_analyze)
+
+    compare = commands.add_parser(
+        "compare", help="score an attempt against a reference (two `analyze` output folders)"
+    )
+    compare.add_argument("reference", help="output folder of the reference (keypoints.json)")
+    compare.add_argument("attempt", help="output folder of the attempt (keypoints.json)")
+    compare.add_argument("--out", required=True, help="folder for comparison.json")
+    compare.add_argument(
+        "--mirror", action="store_true", help="mirror the attempt (a dancer facing the reference)"
+    )
+    compare.set_defaults(run=_compare)
 
     sample = commands.add_parser("sample", help="write a short clip with a person in it")
     sample.add_argument("path", help="output file, e.g. sample.mp4")
@@ -121,6 +141,7 @@ def _analyze(args: argparse.Namespace) -> int:
         min_tracking_confidence=args.min_tracking_confidence,
         limits=video_limits(max_duration_s=args.max_duration),
         video_preset=args.preset,
+        angle_labels=args.angle_labels,
     )
     progress = None if args.quiet else Progress(sys.stderr)
     try:
@@ -146,8 +167,59 @@ def _analyze(args: argparse.Namespace) -> int:
         f"average visibility {m['average_visibility']:.2f}, "
         f"{m['failed_frames']} frames failed to decode"
     )
-    for path in (result.video_path, result.keypoints_path, result.summary_path):
+    if result.analysis:
+        print(_analysis_line(result.analysis))
+    for path in result.paths():
         print(f"  {path}")
+    return 0
+
+
+def _analysis_line(analysis: dict) -> str:
+    tempo = analysis.get("movement_tempo_bpm")
+    music = analysis.get("music") or {}
+    parts = [f"movement tempo {tempo:.0f} BPM" if tempo else "no steady movement tempo"]
+    if music.get("available"):
+        score = music.get("on_beat_score")
+        parts.append(
+            f"music {music['tempo_bpm']:.0f} BPM"
+            + (f", on the beat {score:.0%}" if score is not None else "")
+        )
+    else:
+        parts.append(f"music: {music.get('reason')}")
+    return "; ".join(parts)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from worker.pipeline import compare
+    from worker.pipeline.analysis import Performance, for_comparison
+
+    performances = []
+    for folder in (args.reference, args.attempt):
+        path = Path(folder) / "keypoints.json"
+        if not path.is_file():
+            print(f"error: no keypoints.json in {folder}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        try:
+            performances.append(for_comparison(Performance.from_keypoints(path)))
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"error: {path} is not a keypoints file: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    try:
+        report = compare.compare_performances(*performances, mirror=args.mirror)
+    except ValueError as exc:
+        print(f"error: not_comparable: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "comparison.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"similarity {report['similarity']:.1f} / 100")
+    for segment in report["worst_segments"]:
+        print(
+            f"  weakest: reference {segment['reference_start_s']:.1f}-"
+            f"{segment['reference_end_s']:.1f} s, attempt {segment['attempt_start_s']:.1f}-"
+            f"{segment['attempt_end_s']:.1f} s: {segment['similarity']:.0f}"
+        )
+    print(f"  {out / 'comparison.json'}")
     return 0
 
 
@@ -163,6 +235,7 @@ def _sample(args: argparse.Namespace) -> int:
         fps=fps,
         frames=max(1, round(args.seconds * fps)),
         audio=True,
+        beat_bpm=120,
     )
     print(args.path)
     return 0
@@ -183,7 +256,15 @@ def _local(args: argparse.Namespace) -> int:
         Path(args.video)
         if args.video
         else Path(
-            make_clip(home / "sample.mp4", width=640, height=480, frames=60, fps=15, audio=True)
+            make_clip(
+                home / "sample.mp4",
+                width=640,
+                height=480,
+                frames=60,
+                fps=15,
+                audio=True,
+                beat_bpm=120,
+            )
         )
     )
     print(f"starting the API and a worker (state and logs in {home}) ...")
@@ -210,7 +291,10 @@ def _local(args: argparse.Namespace) -> int:
         print(f"submitted {video} -> {status_url}")
         status = _wait_for_job(status_url, auth)
         print(
-            json.dumps({k: status[k] for k in ("job_id", "status", "error", "metrics")}, indent=2)
+            json.dumps(
+                {k: status[k] for k in ("job_id", "status", "error", "metrics", "analysis")},
+                indent=2,
+            )
         )
         if status["status"] != "succeeded":
             print(f"see the worker log: {home / 'logs' / 'worker.log'}", file=sys.stderr)
@@ -221,6 +305,8 @@ def _local(args: argparse.Namespace) -> int:
             ("annotated.mp4", "video_url"),
             ("keypoints.json", "keypoints_url"),
             ("summary.json", "summary_url"),
+            ("analysis.json", "analysis_url"),
+            ("angles.csv", "angles_url"),
         ):
             if url := status["result"].get(key):
                 (out / name).write_bytes(httpx.get(url, timeout=300).content)

@@ -185,6 +185,8 @@ def _attempt(
             storage.upload_file(result.video_path, keys.video, "video/mp4")
             storage.upload_file(result.keypoints_path, keys.keypoints, "application/json")
             storage.upload_file(result.summary_path, keys.summary, "application/json")
+            storage.upload_file(result.analysis_path, keys.analysis, "application/json")
+            storage.upload_file(result.angles_path, keys.angles, "text/csv")
             with session_scope() as session:
                 done = mark_succeeded(
                     session,
@@ -193,6 +195,9 @@ def _attempt(
                     output_video_key=keys.video,
                     output_keypoints_key=keys.keypoints,
                     output_summary_key=keys.summary,
+                    output_analysis_key=keys.analysis,
+                    output_angles_key=keys.angles,
+                    analysis=result.analysis,
                     processing_time_s=round(time.perf_counter() - started, 3),
                     attempt=attempt,
                 )
@@ -363,6 +368,7 @@ def _pipeline_options(options: dict) -> PipelineOptions:
             options.get("min_tracking_confidence", settings.MIN_TRACKING_CONFIDENCE)
         ),
         limits=video_limits(settings),
+        angle_labels=bool(options.get("angle_labels", False)),
     )
 
 

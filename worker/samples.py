@@ -75,9 +75,11 @@ def make_clip(
     rotation: int = 0,
     pix_fmt: str = "yuv420p",
     frame_times: list[float] | None = None,
+    beat_bpm: float | None = None,
 ) -> str:
     """Encode a clip. `rotation` stores the frames turned and a display matrix that turns them
-    back (as phones do); `frame_times` gives each frame's time for a variable frame rate."""
+    back (as phones do); `frame_times` gives each frame's time for a variable frame rate;
+    `audio` is a steady tone, or with `beat_bpm` a click on every beat from time 0."""
     path = os.fspath(path)
     time_base = Fraction(1, 1000) if frame_times else Fraction(1, fps)
     with av.open(path, "w", format=container_format) as out:
@@ -97,16 +99,23 @@ def make_clip(
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
         if sound is not None:
-            _write_tone(out, sound, seconds=frames / fps)
+            _write_tone(out, sound, seconds=frames / fps, beat_bpm=beat_bpm)
     return path
 
 
-def _write_tone(out, stream, *, seconds: float, hz: float = 440.0) -> None:
+def _write_tone(
+    out, stream, *, seconds: float, hz: float = 440.0, beat_bpm: float | None = None
+) -> None:
     rate, chunk = stream.codec_context.sample_rate, 1024
     total = int(rate * seconds)
     for start in range(0, total, chunk):
         t = (np.arange(start, min(start + chunk, total)) / rate).astype(np.float32)
-        samples = (0.2 * np.sin(2 * math.pi * hz * t)).astype(np.float32)
+        if beat_bpm:  # a 1 kHz click of 30 ms decaying fast, on every beat
+            since_beat = np.mod(t, np.float32(60.0 / beat_bpm))
+            envelope = np.exp(-since_beat / 0.006) * (since_beat < 0.03)
+            samples = (0.8 * envelope * np.sin(2 * math.pi * 1000 * t)).astype(np.float32)
+        else:
+            samples = (0.2 * np.sin(2 * math.pi * hz * t)).astype(np.float32)
         frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
         frame.sample_rate = rate
         frame.pts = start

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from worker.pipeline.runner import ANNOTATED_VIDEO, KEYPOINTS_JSON, SUMMARY_JSON, PipelineResult
+from worker.pipeline.runner import PipelineResult
 
 
 class Scratch:
@@ -42,15 +42,11 @@ class Scratch:
         out, record = self.dir / "out", self.dir / "outputs.json"
         if record.exists():
             self.reused.append("outputs")
-            return PipelineResult(
-                out / ANNOTATED_VIDEO,
-                out / KEYPOINTS_JSON,
-                out / SUMMARY_JSON,
-                metrics=json.loads(record.read_text()),
-            )
+            saved = json.loads(record.read_text())
+            return PipelineResult(out, metrics=saved["metrics"], analysis=saved["analysis"])
         result = run(out)
         partial = record.with_suffix(".part")
-        partial.write_text(json.dumps(result.metrics))
+        partial.write_text(json.dumps({"metrics": result.metrics, "analysis": result.analysis}))
         partial.replace(record)  # complete only once everything before it is on disk
         return result
 

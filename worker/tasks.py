@@ -9,6 +9,9 @@ to retries. Tasks take ids (and, for a continued attempt, its number) only.
   DEPENDENCY_RETRY_WINDOW_S is kept even while the database cannot record it;
 - `fail`: only write the `dependency_unavailable` failure (it could not be written before).
 
+`dance.compare_jobs(comparison_id)`: compare two jobs' performances (`worker.comparisons`);
+storage or database outages are retried with backoff for DEPENDENCY_RETRY_WINDOW_S.
+
 Webhooks go out from the `webhooks` queue, never from a video worker.
 """
 
@@ -19,9 +22,9 @@ import time
 import uuid
 
 from shared.config import settings
-from shared.queue import DELIVER_WEBHOOK, PROCESS_JOB
+from shared.queue import COMPARE_JOBS, DELIVER_WEBHOOK, PROCESS_JOB
 from shared.storage import get_storage
-from worker import jobs, notify
+from worker import comparisons, jobs, notify
 from worker.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -121,3 +124,25 @@ def send_webhook(job_id: uuid.UUID, event_type: str, *, attempt: int) -> None:
             (str(job_id), event_type, attempt + 1, time.time() + delay),
             countdown=min(delay, MAX_COUNTDOWN_S),
         )
+
+
+@app.task(name=COMPARE_JOBS, bind=True, max_retries=None)
+def compare_jobs(self, comparison_id: str, since: float | None = None) -> str:
+    comparison_uuid = uuid.UUID(comparison_id)
+    began = since or time.time()
+    try:
+        return comparisons.run_comparison(comparison_uuid, get_storage())
+    except Exception as exc:
+        if not jobs.is_transient(exc):
+            raise
+        if time.time() - began > settings.DEPENDENCY_RETRY_WINDOW_S:
+            try:
+                return comparisons.fail_unavailable(comparison_uuid)
+            except Exception:
+                log.exception("comparison %s: could not record the failure", comparison_id)
+                raise exc from None
+        log.warning("comparison %s: %s; trying again", comparison_id, exc)
+        raise self.retry(
+            countdown=jobs.dependency_delay_s(self.request.retries),
+            kwargs={"since": began},
+        ) from exc

@@ -163,6 +163,36 @@ def get_summary(
 
 
 @router.get(
+    "/jobs/{job_id}/analysis",
+    status_code=302,
+    response_class=RedirectResponse,
+    summary="Download the analysis",
+    description="analysis.json: angle summaries, left/right symmetry, movement energy and "
+    "tempo, and the music section (beats, on-beat score). Fields: see the README.",
+    responses=OUTPUT_RESPONSES,
+)
+def get_analysis(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
+    return output_redirect(load_job(session, caller, job_id), "analysis", storage, settings)
+
+
+@router.get(
+    "/jobs/{job_id}/angles",
+    status_code=302,
+    response_class=RedirectResponse,
+    summary="Download the joint and segment angles",
+    description="angles.csv: `frame,time_s,<angle names...>` in degrees (smoothed), then "
+    "`<name>_raw` columns; empty cells where an angle is unknown.",
+    responses=OUTPUT_RESPONSES,
+)
+def get_angles(
+    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
+) -> Response:
+    return output_redirect(load_job(session, caller, job_id), "angles", storage, settings)
+
+
+@router.get(
     "/jobs",
     response_model=JobList,
     summary="List jobs",

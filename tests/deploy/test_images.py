@@ -79,3 +79,20 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert "created" in runs[0].stdout and "already there" in runs[1].stdout
     assert "lifecycle" in runs[0].stdout
+
+
+def test_the_worker_image_compiles_the_beat_tracker_into_its_numba_cache(tmp_path):
+    text = dockerfile("Dockerfile.worker")
+    assert "NUMBA_CACHE_DIR=/app/.numba-cache" in text
+    assert "RUN python -m worker.pipeline.music" in text
+    cache = tmp_path / "numba-cache"
+    done = subprocess.run(
+        [sys.executable, "-m", "worker.pipeline.music"],
+        cwd=ROOT,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert any(path.suffix == ".nbi" for path in cache.rglob("*"))  # numba's cache index

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
+from worker.pipeline.angles import ANGLE_NAMES, LABEL_ANCHORS
 from worker.pipeline.pose import CONNECTIONS
 
 VISIBILITY_THRESHOLD = 0.5
@@ -52,6 +55,28 @@ class Overlay:
         if landmarks is not None:
             self._skeleton(rgb, landmarks)
         self._hud(rgb, frame_index, total_frames, time_s, detected=landmarks is not None)
+
+    def angle_labels(self, rgb: np.ndarray, landmarks: np.ndarray, values: np.ndarray) -> None:
+        """Each known joint angle (degrees, in `ANGLE_NAMES` order) written beside its joint,
+        with a small ring for the degree sign (OpenCV's fonts have none)."""
+        font, scale = cv2.FONT_HERSHEY_SIMPLEX, self.font_scale * 0.8
+        thickness = self.font_thickness
+        offset = 2 * self.radius
+        for name, value in zip(ANGLE_NAMES, values.tolist(), strict=True):
+            anchor = LABEL_ANCHORS.get(name)
+            if anchor is None or not math.isfinite(value):
+                continue
+            if landmarks[anchor, 3] < self.visibility_threshold:
+                continue
+            colour = _LEFT if anchor in _LEFT_POINTS else _RIGHT
+            x = int(round(float(landmarks[anchor, 0]) * self.width)) + offset
+            y = int(round(float(landmarks[anchor, 1]) * self.height))
+            text = f"{value:.0f}"
+            (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+            for ink, width in (((20, 20, 20), thickness + 2), (colour, thickness)):
+                cv2.putText(rgb, text, (x, y), font, scale, ink, width, cv2.LINE_AA)
+                ring = (x + tw + max(2, th // 4), y - th + max(2, th // 4))
+                cv2.circle(rgb, ring, max(2, th // 5), ink, max(1, width - 1), cv2.LINE_AA)
 
     def _skeleton(self, rgb: np.ndarray, landmarks: np.ndarray) -> None:
         points = np.round(landmarks[:, :2] * (self.width, self.height)).astype(np.int32)

@@ -4,8 +4,12 @@
     (demux, decode,             (the model, nothing     (overlay, keypoints.json, metrics,
      upright RGB, audio)         else: the bottleneck)    encode, mux audio)
 
+then, once every frame is written, the analysis of the landmarks and the soundtrack
+(`worker.pipeline.analysis`: angles.csv, analysis.json).
+
 PyAV, OpenCV and MediaPipe release the GIL in their heavy calls, so on two cores the model
-runs nearly all the time. Queues are bounded: memory stays flat however long the video.
+runs nearly all the time. Queues are bounded: frames never pile up in memory; only the
+landmarks (0.5 KB a frame) are kept for the analysis.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from worker.pipeline import angles
+from worker.pipeline.analysis import (
+    ANALYSIS_JSON,
+    ANGLES_CSV,
+    AnalysisOptions,
+    Performance,
+    analyze_performance,
+)
 from worker.pipeline.keypoints import KeypointsWriter
 from worker.pipeline.metrics import MetricsAccumulator
 from worker.pipeline.overlay import Overlay
@@ -57,14 +69,46 @@ class PipelineOptions:
     limits: Limits = Limits()
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
     video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (see README)
+    angle_labels: bool = False  # draw joint angles beside the joints
+    analysis: AnalysisOptions = AnalysisOptions()
 
 
 @dataclass(frozen=True)
 class PipelineResult:
-    video_path: Path
-    keypoints_path: Path
-    summary_path: Path
+    """The outputs in one directory, the metrics and the analysis summary."""
+
+    out_dir: Path
     metrics: dict
+    analysis: dict | None = None
+
+    @property
+    def video_path(self) -> Path:
+        return self.out_dir / ANNOTATED_VIDEO
+
+    @property
+    def keypoints_path(self) -> Path:
+        return self.out_dir / KEYPOINTS_JSON
+
+    @property
+    def summary_path(self) -> Path:
+        return self.out_dir / SUMMARY_JSON
+
+    @property
+    def analysis_path(self) -> Path:
+        return self.out_dir / ANALYSIS_JSON
+
+    @property
+    def angles_path(self) -> Path:
+        return self.out_dir / ANGLES_CSV
+
+    def paths(self) -> tuple[Path, ...]:
+        return (
+            self.video_path,
+            self.keypoints_path,
+            self.summary_path,
+            self.analysis_path,
+            self.angles_path,
+        )
 
 
 class _Failure:
@@ -78,7 +122,7 @@ def analyze_video(
     options: PipelineOptions = PipelineOptions(),
     on_progress: ProgressCallback | None = None,
 ) -> PipelineResult:
-    """Run the whole pipeline on one file and write the three outputs into `out_dir`.
+    """Run the whole pipeline on one file and write the five outputs into `out_dir`.
 
     Raises a `VideoInputError` subclass for bad input; nothing else is expected.
     """
@@ -87,7 +131,7 @@ def analyze_video(
     cv2.setNumThreads(threads)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = out / ANNOTATED_VIDEO, out / KEYPOINTS_JSON, out / SUMMARY_JSON
+    paths = PipelineResult(out, {}).paths()
     with open_video(input_path, options.limits, threads=threads) as source:
         info = source.info
         expected = info.declared_frames or (
@@ -114,7 +158,14 @@ def analyze_video(
             threads=threads,
         )
         keypoints = KeypointsWriter(paths[1], video_meta)
-        writer = _Writer(sink, keypoints, metrics, Overlay(metrics.width, metrics.height), expected)
+        writer = _Writer(
+            sink,
+            keypoints,
+            metrics,
+            Overlay(metrics.width, metrics.height),
+            expected,
+            angle_labels=options.angle_labels,
+        )
         decoded: queue.Queue = queue.Queue(_QUEUE_SIZE)
         stop = threading.Event()
         decoder = threading.Thread(
@@ -130,6 +181,14 @@ def analyze_video(
                 writer.start()
                 _infer(pose, decoded, writer, on_progress, expected)
             writer.finish()
+            analysis_started = time.perf_counter()
+            performance = Performance.from_rows(
+                writer.rows, width=metrics.width, height=metrics.height, fps=info.fps
+            )
+            analysis = analyze_performance(
+                performance, out, audio_source=input_path, options=options.analysis
+            )
+            analysis_s = time.perf_counter() - analysis_started
         except BaseException:
             stop.set()
             writer.abort()
@@ -146,8 +205,9 @@ def analyze_video(
         failed_frames=stats.failed,
         processing_time_s=time.perf_counter() - started,
     )
+    summary["analysis_time_s"] = round(analysis_s, 3)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return PipelineResult(*paths, metrics=summary)
+    return PipelineResult(out, metrics=summary, analysis=analysis)
 
 
 def _yield_cpu_to_the_model() -> None:
@@ -195,7 +255,8 @@ def _infer(
 
 
 class _Writer:
-    """The last stage, in its own thread: overlay, keypoints, metrics, encode, mux."""
+    """The last stage, in its own thread: overlay, keypoints, metrics, encode, mux; it keeps
+    each frame's landmarks (`rows`) for the analysis."""
 
     def __init__(
         self,
@@ -204,9 +265,12 @@ class _Writer:
         metrics: MetricsAccumulator,
         overlay: Overlay,
         expected: int,
+        *,
+        angle_labels: bool = False,
     ):
         self.sink, self.keypoints, self.metrics, self.overlay = sink, keypoints, metrics, overlay
-        self.expected = expected
+        self.expected, self.angle_labels = expected, angle_labels
+        self.rows: list[tuple[int, float, np.ndarray | None]] = []
         self.queue: queue.Queue = queue.Queue(_QUEUE_SIZE)
         self.error: BaseException | None = None
         self.stop = threading.Event()
@@ -235,6 +299,12 @@ class _Writer:
     def _frame(self, frame: DecodedFrame, landmarks: np.ndarray | None) -> None:
         self.keypoints.add(frame.index, frame.time_s, landmarks)
         self.metrics.add(frame.time_s, landmarks)
+        self.rows.append((frame.index, frame.time_s, landmarks))
+        if self.angle_labels and landmarks is not None:
+            values = angles.compute_angles(
+                landmarks[None].astype(np.float64), self.overlay.width, self.overlay.height
+            )[0]
+            self.overlay.angle_labels(frame.rgb, landmarks, values)
         self.overlay.draw(
             frame.rgb,
             landmarks,
