@@ -7,10 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from shared.models import Job, utcnow
-from shared.storage_keys import input_key, output_keys, upload_key
+from shared.models import Comparison, Job, utcnow
+from shared.storage_keys import comparison_key, input_key, output_keys, upload_key
 from shared.tenants import default_tenant
-from worker.retention import purge_expired_jobs, purge_unused_uploads
+from worker.retention import (
+    purge_expired_jobs,
+    purge_old_comparison_reports,
+    purge_unused_uploads,
+)
 
 pytestmark = pytest.mark.services
 
@@ -60,7 +64,7 @@ def test_jobs_past_retention_lose_their_files_and_are_marked_expired(db, storage
     ]
     assert rows[old].expired_at is not None
     assert keys_of(storage, old) == [] and keys_of(storage, old_failure) == []
-    assert len(keys_of(storage, recent)) == 4
+    assert len(keys_of(storage, recent)) == 6
 
 
 def test_retention_days_zero_keeps_everything(db, storage, s3_settings):
@@ -68,7 +72,7 @@ def test_retention_days_zero_keeps_everything(db, storage, s3_settings):
     job_id = finished_job(db, storage, days_ago=4000)
 
     assert purge_expired_jobs(storage, config) == 0
-    assert len(keys_of(storage, job_id)) == 4
+    assert len(keys_of(storage, job_id)) == 6
 
 
 def test_unused_uploads_are_removed_once_old_enough(storage):
@@ -80,3 +84,40 @@ def test_unused_uploads_are_removed_once_old_enough(storage):
     assert purge_unused_uploads(storage, older_than=timedelta(0)) == 1
 
     assert [k for k, _ in storage.objects_under("")] == ["inputs/keep/source.mp4"]
+
+
+def test_comparison_reports_past_retention_are_deleted_and_their_summary_kept(
+    db, storage, s3_settings
+):
+    config = s3_settings.model_copy(update={"RETENTION_DAYS": 30})
+    job = finished_job(db, storage, days_ago=1)
+    ids = {}
+    for name, days_ago in (("old", 40), ("recent", 5)):
+        ids[name] = uuid.uuid4()
+        key = comparison_key(ids[name])
+        storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"{}")
+        with db() as session:
+            session.add(
+                Comparison(
+                    id=ids[name],
+                    tenant_id=default_tenant(session).id,
+                    reference_job_id=job,
+                    attempt_job_id=job,
+                    mirror=False,
+                    status="succeeded",
+                    attempts=1,
+                    summary={"similarity": 90.0},
+                    report_key=key,
+                    finished_at=utcnow() - timedelta(days=days_ago),
+                )
+            )
+
+    assert purge_old_comparison_reports(storage, config) == 1
+    assert purge_old_comparison_reports(storage, config) == 0
+
+    with db() as session:
+        old, recent = (session.get(Comparison, ids[n]) for n in ("old", "recent"))
+        assert old.report_key is None and old.summary == {"similarity": 90.0}
+        assert recent.report_key == comparison_key(ids["recent"])
+    remaining = [key for key, _ in storage.objects_under("comparisons/")]
+    assert remaining == [comparison_key(ids["recent"])]

@@ -1,7 +1,8 @@
 """The retention purge: after `RETENTION_DAYS`, a finished job's input and outputs are
 deleted and the job becomes `expired` (its row stays, for the record and the metrics); a
 direct upload no job took is deleted after a day (as the bucket's lifecycle rule also does,
-where the storage runs lifecycle rules).
+where the storage runs lifecycle rules); a comparison's full report goes after RETENTION_DAYS
+too (its summary stays on the row).
 
 Objects are deleted before the row is marked, so a purge cut short is finished by the next
 one; on Postgres concurrent purges of several workers take different rows (SKIP LOCKED).
@@ -13,10 +14,12 @@ import logging
 import threading
 from datetime import timedelta
 
+from sqlalchemy import select, update
+
 from shared.config import Settings, settings
 from shared.db import session_scope
 from shared.job_queries import find_expired_retention
-from shared.models import utcnow
+from shared.models import Comparison, utcnow
 from shared.states import mark_expired
 from shared.storage import LIFECYCLE_DAYS, Storage, get_storage
 from shared.storage_keys import UPLOADS_PREFIX
@@ -42,6 +45,29 @@ def purge_expired_jobs(storage: Storage, config: Settings) -> int:
             "retention: %d jobs older than %d days expired", len(job_ids), config.RETENTION_DAYS
         )
     return len(job_ids)
+
+
+def purge_old_comparison_reports(storage: Storage, config: Settings) -> int:
+    """Delete the reports of comparisons finished more than RETENTION_DAYS ago (one batch);
+    returns how many."""
+    if config.RETENTION_DAYS == 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=config.RETENTION_DAYS)
+    with session_scope() as session:
+        rows = session.execute(
+            select(Comparison.id, Comparison.report_key)
+            .where(Comparison.report_key.is_not(None), Comparison.finished_at < cutoff)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        storage.delete_keys([key for _, key in rows], what="comparison reports")
+        if rows:
+            session.execute(
+                update(Comparison)
+                .where(Comparison.id.in_([comparison_id for comparison_id, _ in rows]))
+                .values(report_key=None)
+            )
+    return len(rows)
 
 
 def purge_unused_uploads(
@@ -80,6 +106,8 @@ def start_retention(stop: threading.Event) -> threading.Thread:
         while not stop.wait(settings.RETENTION_INTERVAL_S):
             try:
                 while purge_expired_jobs(get_storage(), settings) == BATCH:
+                    pass
+                while purge_old_comparison_reports(get_storage(), settings) == BATCH:
                     pass
                 purge_unused_uploads(get_storage())
                 clean_up_leftovers(get_storage(), settings)

@@ -299,3 +299,19 @@ def test_symmetry_on_known_series() -> None:
         "mean_abs_difference": None,
         "correlation": None,
     }
+
+
+def test_a_range_of_motion_never_exceeds_one_turn_however_the_series_jumps() -> None:
+    from worker.pipeline.angles import ANGLE_NAMES, summarize_angles, symmetry
+
+    angles = np.full((6, len(ANGLE_NAMES)), np.nan)
+    col = ANGLE_NAMES.index("left_elbow")
+    angles[:, col] = [170.0, -170.0, 10.0, -170.0, 170.0, 175.0]  # jumps, and crosses 180
+    summary = summarize_angles(angles, fps=30)["left_elbow"]
+    # the values span 10 .. 190 (= -170) on the circle: 180 degrees, not the unwrapped drift
+    assert summary["range_of_motion"] == pytest.approx(180.0)
+    assert summary["min"] == pytest.approx(10.0)
+    assert symmetry(angles)["elbow"]["left_range"] == pytest.approx(180.0)
+    pelvis = ANGLE_NAMES.index("pelvis")
+    angles[:, pelvis] = [85.0, -85.0, 80.0, -80.0, 0.0, 0.0]  # period 180: all within 100
+    assert summarize_angles(angles, fps=30)["pelvis"]["range_of_motion"] <= 180.0

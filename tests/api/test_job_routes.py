@@ -63,7 +63,11 @@ async def test_status_of_a_succeeded_job_has_presigned_urls(tenant, client, db, 
     assert body["metrics"] == {"total_frames": 10, "detection_rate": 1.0}
     assert httpx.get(body["result"]["video_url"]).content == b"annotated video"
     assert httpx.get(body["result"]["keypoints_url"]).content == b'{"frames": []}'
+    assert httpx.get(body["result"]["analysis_url"]).content == b'{"angles": {}}'
+    assert httpx.get(body["result"]["angles_url"]).content == b"frame,time_s\n"
     assert body["result"]["expires_at"]
+    assert body["analysis"]["ranges_of_motion"] == {"right_knee": 80.0}
+    assert body["links"]["analysis"].endswith(f"/api/jobs/{job.id}/analysis")
 
 
 async def test_status_of_a_failed_job_has_its_error(tenant, client, db, storage):
@@ -97,6 +101,8 @@ def public_storage(s3_settings: Settings) -> Storage:
         ("/api/jobs/{}/video", b"annotated video", "dance_annotated.mp4"),
         ("/api/jobs/{}/keypoints", b'{"frames": []}', "dance_keypoints.json"),
         ("/api/jobs/{}/summary", b"{}", "dance_summary.json"),
+        ("/api/jobs/{}/analysis", b'{"angles": {}}', "dance_analysis.json"),
+        ("/api/jobs/{}/angles", b"frame,time_s\n", "dance_angles.csv"),
         ("/api/download/{}", b"annotated video", "dance_annotated.mp4"),
     ],
 )
@@ -176,7 +182,7 @@ async def test_delete_removes_the_objects_and_marks_the_job_deleted(tenant, clie
     assert response.json()["status"] == "deleted"
     assert response.json()["result"] is None
     assert not [key for key in bucket_keys(storage) if str(job.id) in key]
-    assert len([key for key in bucket_keys(storage) if str(other.id) in key]) == 4
+    assert len([key for key in bucket_keys(storage) if str(other.id) in key]) == 6  # input, 5 outputs
     rows = {row.id: row for row in jobs_in_db(db)}
     assert rows[job.id].status == "deleted" and rows[job.id].deleted_at is not None
     assert rows[other.id].status == "succeeded"
@@ -206,7 +212,7 @@ async def test_legacy_cleanup_answers_the_deleted_keys(tenant, client, db, stora
     again = await client.delete(f"/api/cleanup/{job.id}")
 
     assert response.status_code == 200
-    assert response.json() == {"job_id": str(job.id), "deleted_files": keys, "count": 4}
+    assert response.json() == {"job_id": str(job.id), "deleted_files": keys, "count": 6}
     assert again.status_code == 200
     assert again.json() == {"job_id": str(job.id), "deleted_files": [], "count": 0}
     assert jobs_in_db(db)[0].status == "deleted"

@@ -60,6 +60,7 @@ async def test_submit_stores_the_video_records_the_job_and_queues_it(
     assert body["progress"] == 0
     assert body["result"] is None and body["error"] is None
     assert body["options"] == {
+        "angle_labels": False,
         "min_detection_confidence": 0.7,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
     }
@@ -117,6 +118,7 @@ async def test_options_default_to_the_settings(client, db, api_settings):
     assert response.status_code == 202
     [job] = jobs_in_db(db)
     assert job.options == {
+        "angle_labels": False,
         "min_detection_confidence": api_settings.MIN_DETECTION_CONFIDENCE,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
     }

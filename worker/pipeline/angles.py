@@ -26,9 +26,11 @@ Deliberate differences from Sports2D:
 - A landmark counts when visibility >= `visibility_threshold` (0.5; Sports2D: 0.3 likelihood).
 - Smoothing unwraps with the angle's own period (360, or 180 for pelvis/shoulders; Sports2D
   unwraps every angle with period 180), fills gaps up to 10 frames (Sports2D: 100) and wraps
-  results back into the ranges above. Summaries report unwrapped values whose mean is
-  shifted into range, as Sports2D's .mot output does. Larger gaps stay NaN (Sports2D's
-  default fills them with the last value).
+  results back into the ranges above. Larger gaps stay NaN (Sports2D's default fills them
+  with the last value).
+- Summaries (min, max, range of motion, mean) are taken on the shortest arc of the circle
+  that holds all of an angle's values, so a range never exceeds one turn, even where a
+  noisy change of facing made the series jump (an unwrapped series can drift by turns).
 - Only 'auto' facing (or none); no 'front'/'back' mode and no floor-tilt correction of
   segment angles (Sports2D subtracts the estimated floor angle when converting to metres).
 """
@@ -221,6 +223,20 @@ def _r(value: float) -> float:
     return round(float(value), 2)
 
 
+def _on_arc(values: np.ndarray, period: float) -> np.ndarray:
+    """The values placed on the shortest arc of the circle that holds them all (its largest
+    empty gap left out), as a continuous range: a range of motion can never exceed one turn,
+    however often noise or a change of facing made the series jump."""
+    wrapped = np.sort(_wrap(values, period))
+    if wrapped.size < 2:
+        return wrapped
+    gaps = np.diff(np.append(wrapped, wrapped[0] + period))
+    start = wrapped[(int(np.argmax(gaps)) + 1) % wrapped.size]
+    if start >= period / 2 - 1e-9:
+        start -= period
+    return start + (_wrap(values, period) - start) % period
+
+
 def summarize_angles(angles: np.ndarray, fps: float) -> dict[str, dict]:
     """Per angle: min, max, range_of_motion, mean, mean_abs_velocity_deg_s, valid_frames."""
     out: dict[str, dict] = {}
@@ -231,7 +247,7 @@ def summarize_angles(angles: np.ndarray, fps: float) -> dict[str, dict]:
         stats["mean_abs_velocity_deg_s"] = None
         stats["valid_frames"] = int(known.sum())
         if known.any():
-            u = _unwrapped(series[known], period)
+            u = _on_arc(series[known], period)
             stats.update(
                 min=_r(u.min()), max=_r(u.max()), range_of_motion=_r(np.ptp(u)), mean=_r(u.mean())
             )
@@ -253,7 +269,7 @@ def symmetry(angles: np.ndarray) -> dict[str, dict]:
         ranges = []
         for s in (ls, rs):
             k = np.isfinite(s)
-            ranges.append(float(np.ptp(_unwrapped(s[k], period))) if k.any() else None)
+            ranges.append(float(np.ptp(_on_arc(s[k], period))) if k.any() else None)
         lr, rr = ranges
         ratio = None
         if lr is not None and rr is not None:

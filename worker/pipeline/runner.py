@@ -70,7 +70,7 @@ class PipelineOptions:
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
     video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (see README)
     angle_labels: bool = False  # draw joint angles beside the joints
-    analysis: AnalysisOptions = AnalysisOptions()
+    analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)
 
 
 @dataclass(frozen=True)
@@ -182,12 +182,14 @@ def analyze_video(
                 _infer(pose, decoded, writer, on_progress, expected)
             writer.finish()
             analysis_started = time.perf_counter()
-            performance = Performance.from_rows(
-                writer.rows, width=metrics.width, height=metrics.height, fps=info.fps
-            )
-            analysis = analyze_performance(
-                performance, out, audio_source=input_path, options=options.analysis
-            )
+            analysis = None
+            if options.analysis is not None:
+                performance = Performance.from_rows(
+                    writer.rows, width=metrics.width, height=metrics.height, fps=info.fps
+                )
+                analysis = analyze_performance(
+                    performance, out, audio_source=input_path, options=options.analysis
+                )
             analysis_s = time.perf_counter() - analysis_started
         except BaseException:
             stop.set()
