@@ -151,7 +151,7 @@ def test_identical_scores_100_on_the_diagonal(reference: Performance) -> None:
     print("identical", report["similarity"])
     assert report["similarity"] >= 99
     assert report["path"]["reference_time_s"] == report["path"]["attempt_time_s"]
-    assert report["rate_hz"] == 10.0 and report["mirror"] is False
+    assert report["rate_hz"] == 30.0 and report["mirror"] is False
     assert report["time_warp"]["mean_rate"] == 1.0
     assert len(report["segments"]) == 9 and len(report["worst_segments"]) == 5
     for name in ANGLE_NAMES:
