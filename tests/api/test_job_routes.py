@@ -182,7 +182,8 @@ async def test_delete_removes_the_objects_and_marks_the_job_deleted(tenant, clie
     assert response.json()["status"] == "deleted"
     assert response.json()["result"] is None
     assert not [key for key in bucket_keys(storage) if str(job.id) in key]
-    assert len([key for key in bucket_keys(storage) if str(other.id) in key]) == 6  # input, 5 outputs
+    kept = [key for key in bucket_keys(storage) if str(other.id) in key]
+    assert len(kept) == 6  # the input and the five outputs
     rows = {row.id: row for row in jobs_in_db(db)}
     assert rows[job.id].status == "deleted" and rows[job.id].deleted_at is not None
     assert rows[other.id].status == "succeeded"
