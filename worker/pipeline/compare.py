@@ -39,7 +39,8 @@ Method, and why:
   dropped or repeated costs nothing, where the plain mean along the path counts every
   intermediate cell of a tempo change), and ``SCALE`` = 0.5 torso lengths: every 0.05
   torso lengths (~2.5 cm on a 50 cm torso) of mean deviation per point costs 10 points,
-  and half a torso length, limbs in unrelated places (mean over all 13 points, hips and shoulders included), scores 0.
+  and half a torso length, limbs in unrelated places (mean over all 13 points, hips and
+  shoulders included), scores 0.
   Landmark jitter and grid sampling (0.02-0.03 torso lengths) cost ~5 points; a different
   dance from the same standing posture scores 30-45. Segments (``segment_s`` of the
   reference) use the same mapping on their reference points.
