@@ -60,7 +60,7 @@ def purge_old_comparison_reports(storage: Storage, config: Settings) -> int:
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         ).all()
-        storage.delete_keys([key for _, key in rows], what="comparison reports")
+        storage.delete_keys([key for _, key in rows if key], what="comparison reports")
         if rows:
             session.execute(
                 update(Comparison)
