@@ -67,7 +67,11 @@ def analysed(api, beat_clip):
 def wait_for_comparison(api, comparison_id: str, timeout_s: float = 120) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        comparison = api.get(f"/api/comparisons/{comparison_id}").json()
+        answer = api.get(f"/api/comparisons/{comparison_id}")
+        if answer.status_code == 429:  # the tenant's rate limit: back off
+            time.sleep(float(answer.headers.get("retry-after", "1")))
+            continue
+        comparison = answer.json()
         if comparison["status"] in ("succeeded", "failed"):
             return comparison
         time.sleep(0.2)
@@ -126,7 +130,9 @@ def test_a_job_compared_with_itself_scores_full_marks(api, analysed):
     assert report.status_code == 302
     full = httpx.get(report.headers["location"], timeout=30).json()
     path = full["path"]
-    assert path["reference_time_s"] == path["attempt_time_s"]  # the diagonal
+    # the diagonal, give or take the grid's duplicates of one frame (30 Hz grid, 15 fps clip)
+    offsets = [a - r for r, a in zip(path["reference_time_s"], path["attempt_time_s"], strict=True)]
+    assert max(abs(offset) for offset in offsets) <= 1 / 15 + 1e-6
 
 
 def test_comparisons_respect_tenants_and_job_states(api, other_api, analysed, tmp_path):

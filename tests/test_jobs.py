@@ -69,7 +69,7 @@ def test_a_job_succeeds_with_its_outputs_at_fixed_keys(db, storage, submit):
     assert job.metrics["total_frames"] == 12 and job.worker_host == jobs.HOSTNAME
     assert job.started_at <= job.finished_at
     keys = output_keys(job_id)
-    assert stored(storage, job_id) == sorted([keys.video, keys.keypoints, keys.summary])
+    assert stored(storage, job_id) == sorted(keys.all())
 
 
 def test_a_second_delivery_of_a_finished_job_does_nothing(db, storage, submit):

@@ -42,4 +42,7 @@ def test_local_mode_processes_a_sample_through_the_api_and_a_worker(tmp_path):
     assert (results / "annotated.mp4").read_bytes()[4:8] == b"ftyp"
     assert json.loads((results / "keypoints.json").read_text())["frame_count"] == 60
     assert json.loads((results / "summary.json").read_text())["total_frames"] == 60
+    music = json.loads((results / "analysis.json").read_text())["music"]
+    assert music["tempo_bpm"] == pytest.approx(120, rel=0.02)  # the sample's click track
+    assert (results / "angles.csv").read_text().startswith("frame,time_s,right_ankle")
     assert (home / "dance.db").exists()  # SQLite, migrated by `alembic upgrade head`
