@@ -40,15 +40,16 @@ def with_click_track(src: Path, dst: Path, bpm: float = 120.0) -> Path:
     """`src`'s video stream copied as it is, plus an AAC click track at `bpm`."""
     if dst.exists():
         return dst
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+    tmp = dst.with_suffix(".part.mp4")
+    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
         video_in = inp.streams.video[0]
         video_out = out.add_stream_from_template(video_in)
+        audio = out.add_stream("aac", rate=44100)  # every stream before the first packet
         seconds = float(video_in.frames / video_in.average_rate)
         for packet in inp.demux(video_in):
             if packet.dts is not None:
                 packet.stream = video_out
                 out.mux(packet)
-        audio = out.add_stream("aac", rate=44100)
         rate = 44100
         t = np.arange(int(rate * seconds)) / rate
         since = np.mod(t, 60.0 / bpm)
@@ -60,6 +61,7 @@ def with_click_track(src: Path, dst: Path, bpm: float = 120.0) -> Path:
             frame.sample_rate, frame.pts = rate, start
             out.mux(audio.encode(frame))
         out.mux(audio.encode(None))
+    tmp.rename(dst)
     return dst
 
 
