@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.middleware import JSONCORSMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
-from api.routes import comparisons, docs, health, jobs, legacy, metrics, uploads
+from api.routes import comparisons, docs, events, health, jobs, legacy, metrics, uploads
 from api.submission import UploadSlots
 from shared.config import Settings, settings
 from shared.db import configure_engine
@@ -69,6 +69,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.upload_slots = UploadSlots(config.MAX_CONCURRENT_UPLOADS)
+    app.state.event_streams = events.EventStreams(config.MAX_EVENT_STREAMS)
     install_error_handlers(app)
     if config.CORS_ORIGINS:
         app.add_middleware(
@@ -80,6 +81,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     app.include_router(jobs.router)
+    app.include_router(events.router)
     app.include_router(uploads.router)
     app.include_router(comparisons.router)
     app.include_router(legacy.router)

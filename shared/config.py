@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     WEBHOOK_SECRET_GRACE_S: float = Field(default=24 * 3600.0, ge=0)  # old secret still signs
     UPLOAD_IDLE_TIMEOUT_S: float = Field(default=30.0, gt=0)  # 408 after this long silent
     MAX_CONCURRENT_UPLOADS: int = Field(default=16, ge=1)  # per API process; 503 beyond
+    # GET /api/jobs/{id}/events (Server-Sent Events): how often a stream looks at its job,
+    # keep-alive comments, how long one stream lasts before the client reconnects (with
+    # Last-Event-ID), and how many streams one API process holds (503 beyond)
+    EVENTS_POLL_INTERVAL_S: float = Field(default=0.5, gt=0)
+    EVENTS_PING_S: float = Field(default=15.0, gt=0)
+    EVENTS_MAX_STREAM_S: float = Field(default=600.0, gt=0)
+    MAX_EVENT_STREAMS: int = Field(default=200, ge=1)
 
     # --- queue ----------------------------------------------------------------------------
     CELERY_BROKER_URL: str | None = None  # defaults to REDIS_URL; local mode: filesystem://
