@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.middleware import JSONCORSMiddleware, RequestContextMiddleware, SecurityHeadersMiddleware
-from api.routes import comparisons, docs, events, health, jobs, legacy, metrics, uploads
+from api.routes import comparisons, docs, events, health, jobs, legacy, metrics, page, uploads
 from api.submission import UploadSlots
 from shared.config import Settings, settings
 from shared.db import configure_engine
@@ -88,6 +88,7 @@ def create_app(config: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(docs.docs_router(TITLE))
+    app.include_router(page.page_router(config))
     app.mount("/static", StaticFiles(directory=docs.STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)  # outermost: the id and timing cover all

@@ -273,6 +273,7 @@ def _local(args: argparse.Namespace) -> int:
         key = demo_api_key(stack.env)
         auth = {"Authorization": f"Bearer {key}"}
         print(f"API: {api}  (docs: {api}/docs)")
+        print(f"web page: {api}/  (sign in with the key below)")
         print(f"API key of the tenant 'demo': {key}")
         print(f"  e.g. curl -H 'Authorization: Bearer {key}' {api}/api/jobs")
         with open(video, "rb") as fh:

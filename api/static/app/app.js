@@ -1,0 +1,331 @@
+// The web page: sign in, upload, follow a job live (Server-Sent Events read with fetch,
+// since EventSource cannot send the API key; polling when the stream fails), the result,
+// the history. Plain ES module, no build step.
+
+const KEY_STORAGE = "dance.apiKey";
+const TERMINAL = new Set(["succeeded", "failed", "deleted", "expired"]);
+const $ = (id) => document.getElementById(id);
+
+let apiKey = localStorage.getItem(KEY_STORAGE) || "";
+let following = null; // AbortController of the job being followed
+
+function headers(extra = {}) {
+  return apiKey ? { ...extra, Authorization: `Bearer ${apiKey}` } : extra;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: headers(options.headers) });
+  if (response.status === 401) {
+    showSignIn("That API key was not accepted.");
+    throw new Error("unauthorized");
+  }
+  return response;
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    return `${body.message || response.statusText} (${body.code || response.status})`;
+  } catch {
+    return `${response.status} ${response.statusText}`;
+  }
+}
+
+// --- sign-in -------------------------------------------------------------------------------
+
+function showSignIn(message = "") {
+  $("sign-in").hidden = false;
+  $("workspace").hidden = true;
+  $("sign-out").hidden = true;
+  $("sign-in-error").textContent = message;
+  $("api-key").focus();
+}
+
+async function enter() {
+  const response = await fetch("/api/jobs?limit=1", { headers: headers() });
+  if (response.status === 401) {
+    showSignIn(apiKey ? "That API key was not accepted." : "");
+    return;
+  }
+  $("sign-in").hidden = true;
+  $("workspace").hidden = false;
+  $("sign-out").hidden = !apiKey; // with auth off (the embedded demo) there is no key
+  await loadHistory();
+}
+
+$("sign-in-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  apiKey = $("api-key").value.trim();
+  localStorage.setItem(KEY_STORAGE, apiKey);
+  $("api-key").value = "";
+  await enter();
+});
+
+$("sign-out").addEventListener("click", () => {
+  apiKey = "";
+  localStorage.removeItem(KEY_STORAGE);
+  if (following) following.abort();
+  $("job").hidden = true;
+  showSignIn();
+});
+
+// --- upload --------------------------------------------------------------------------------
+
+const drop = $("drop-zone");
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  if (event.dataTransfer.files.length) $("video-file").files = event.dataTransfer.files;
+});
+
+function options() {
+  return JSON.stringify({
+    min_detection_confidence: Number($("min-detection").value),
+    min_tracking_confidence: Number($("min-tracking").value),
+    angle_labels: $("angle-labels").checked,
+  });
+}
+
+$("upload-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const file = $("video-file").files[0];
+  if (!file) return;
+  const form = new FormData();
+  form.append("video", file, file.name);
+  form.append("options", options());
+  const bar = $("upload-progress");
+  bar.hidden = false;
+  bar.value = 0;
+  $("upload-error").textContent = "";
+  $("upload-button").disabled = true;
+  // XMLHttpRequest, not fetch: it reports the bytes sent
+  const request = new XMLHttpRequest();
+  request.open("POST", "/api/jobs");
+  for (const [name, value] of Object.entries(headers())) request.setRequestHeader(name, value);
+  request.upload.addEventListener("progress", (e) => {
+    if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
+  });
+  request.addEventListener("loadend", async () => {
+    $("upload-button").disabled = false;
+    let body = {};
+    try {
+      body = JSON.parse(request.responseText || "{}");
+    } catch {
+      body = {};
+    }
+    if (request.status === 202) {
+      bar.value = 100;
+      follow(body);
+      loadHistory();
+    } else if (request.status === 401) {
+      showSignIn("That API key was not accepted.");
+    } else {
+      const why = body.message ? `${body.message} (${body.code})` : `upload failed (${request.status})`;
+      $("upload-error").textContent = why;
+    }
+  });
+  request.send(form);
+});
+
+// --- one job, live -------------------------------------------------------------------------
+
+function render(status) {
+  $("job").hidden = false;
+  $("job").dataset.jobId = status.job_id;
+  $("job").dataset.status = status.status;
+  $("job-name").textContent = status.input?.filename || status.job_id;
+  $("job-status").textContent = status.status;
+  $("job-percent").textContent = `${status.progress}%`;
+  $("job-progress").value = status.progress;
+  $("job-error").textContent = status.error ? `${status.error.message} (${status.error.code})` : "";
+  const seen = ($("job").dataset.progressSeen || "").split(",").filter(Boolean);
+  seen.push(String(status.progress));
+  $("job").dataset.progressSeen = seen.join(",");
+  if (status.status === "succeeded" && status.result) showResult(status);
+}
+
+function card(label, value, text = value) {
+  const element = document.createElement("div");
+  element.className = "card";
+  element.setAttribute("role", "group");
+  element.setAttribute("aria-label", `${label}: ${text}`);
+  const name = document.createElement("div");
+  name.textContent = label;
+  const number = document.createElement("div");
+  number.className = "value";
+  number.textContent = value;
+  element.append(name, number);
+  return element;
+}
+
+function showResult(status) {
+  const video = $("result-video");
+  if (video.dataset.jobId !== status.job_id) {
+    video.dataset.jobId = status.job_id;
+    video.src = status.result.video_url;
+  }
+  const analysis = status.analysis || {};
+  const music = analysis.music || {};
+  const cards = [];
+  const tempo = analysis.movement_tempo_bpm;
+  cards.push(card("Movement tempo", tempo ? `${Math.round(tempo)} BPM` : "none found"));
+  cards.push(
+    card("Music tempo", music.available ? `${Math.round(music.tempo_bpm)} BPM` : "no beat"),
+  );
+  if (music.available && music.on_beat_score !== null && music.on_beat_score !== undefined) {
+    cards.push(card("On the beat", `${Math.round(100 * music.on_beat_score)} %`));
+  }
+  const metrics = status.metrics || {};
+  if (metrics.detection_rate !== undefined) {
+    cards.push(card("Pose found", `${Math.round(100 * metrics.detection_rate)} % of frames`));
+  }
+  const ranges = analysis.ranges_of_motion || {};
+  for (const joint of ["right_knee", "left_knee", "right_elbow", "left_elbow"]) {
+    if (ranges[joint] !== null && ranges[joint] !== undefined) {
+      cards.push(card(`${joint.replace("_", " ")} range`, `${Math.round(ranges[joint])}°`));
+    }
+  }
+  $("cards").replaceChildren(...cards);
+  const links = [
+    ["Video", status.result.video_url],
+    ["Keypoints", status.result.keypoints_url],
+    ["Angles (CSV)", status.result.angles_url],
+    ["Analysis (JSON)", status.result.analysis_url],
+  ]
+    .filter(([, url]) => url)
+    .map(([label, url]) => {
+      const link = document.createElement("a");
+      link.href = url;
+      link.textContent = `Download ${label}`;
+      link.setAttribute("download", "");
+      return link;
+    });
+  $("downloads").replaceChildren(...links);
+  $("result").hidden = false;
+}
+
+function follow(status) {
+  if (following) following.abort();
+  following = new AbortController();
+  $("result").hidden = true;
+  $("job").dataset.progressSeen = "";
+  render(status);
+  if (!TERMINAL.has(status.status)) stream(status.job_id, following.signal);
+}
+
+// Server-Sent Events read with fetch: one `status` event per change; reconnects with
+// Last-Event-ID; falls back to polling when the stream cannot be read.
+async function stream(jobId, signal) {
+  let lastId = "";
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const extra = lastId ? { "Last-Event-ID": lastId } : {};
+      const response = await api(`/api/jobs/${jobId}/events`, { headers: extra, signal });
+      if (response.status === 204) return; // ended, and we have its last status
+      if (!response.ok || !response.body) throw new Error(await errorText(response));
+      $("job").dataset.transport = "events";
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      let ended = false;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value.replaceAll("\r\n", "\n");
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const event = parseEvent(block);
+          if (event && event.event === "status") {
+            lastId = event.id || lastId;
+            const status = JSON.parse(event.data);
+            render(status);
+            ended = TERMINAL.has(status.status);
+          }
+        }
+      }
+      if (ended) return loadHistory();
+      failures = 0;
+    } catch (error) {
+      if (signal.aborted) return;
+      failures += 1;
+      if (failures >= 3) return poll(jobId, signal);
+      await sleep(1000 * failures);
+    }
+  }
+}
+
+function parseEvent(block) {
+  const event = { data: "" };
+  for (const line of block.split("\n")) {
+    if (!line || line.startsWith(":")) continue;
+    const at = line.indexOf(":");
+    const name = at < 0 ? line : line.slice(0, at);
+    const value = at < 0 ? "" : line.slice(at + 1).replace(/^ /, "");
+    if (name === "data") event.data += (event.data ? "\n" : "") + value;
+    else event[name] = value;
+  }
+  return event.data ? event : null;
+}
+
+async function poll(jobId, signal) {
+  $("job").dataset.transport = "polling";
+  while (!signal.aborted) {
+    const response = await api(`/api/status/${jobId}`, { signal });
+    if (response.ok) {
+      const status = await response.json();
+      render(status);
+      if (TERMINAL.has(status.status)) return loadHistory();
+    }
+    await sleep(1000);
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- history -------------------------------------------------------------------------------
+
+async function loadHistory() {
+  const response = await api("/api/jobs?limit=50");
+  if (!response.ok) return;
+  const page = await response.json();
+  const items = page.items.map((job) => {
+    const item = document.createElement("li");
+    item.dataset.jobId = job.job_id;
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = `${job.input?.filename || job.job_id} · ${new Date(job.created_at).toLocaleString()}`;
+    const status = document.createElement("span");
+    status.className = "status";
+    status.textContent = job.status;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "secondary";
+    open.textContent = "Open";
+    open.addEventListener("click", () => follow(job));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "secondary";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete ${job.input?.filename || job.job_id}`);
+    remove.addEventListener("click", async () => {
+      if (!confirm(`Delete ${job.input?.filename || "this job"} and its files?`)) return;
+      const answer = await api(`/api/jobs/${job.job_id}`, { method: "DELETE" });
+      if (answer.ok) loadHistory();
+    });
+    item.append(name, status, open, remove);
+    return item;
+  });
+  $("history-list").replaceChildren(...items);
+  $("history-empty").hidden = items.length > 0;
+}
+
+$("refresh-history").addEventListener("click", loadHistory);
+
+enter();

@@ -1,0 +1,167 @@
+"""The web page in a real browser: Playwright driving Debian's Chromium against the service
+as users run it (uvicorn, a Celery worker, Postgres, Redis, the S3 server). Screenshots of
+each state go to `test-artifacts/` (not committed): look at them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.clips import make_clip
+from tests.test_e2e import bucket, stack, tenant  # noqa: F401 (fixtures)
+from worker.local_stack import REPO_ROOT, tenant_command
+
+pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
+
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "web"
+
+
+def chromium_path() -> str:
+    """CHROMIUM_PATH, else the `chromium` on PATH; absent: skipped, or failed under CI."""
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if not path:
+        message = "no Chromium: install Debian's `chromium` or set CHROMIUM_PATH"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.problems = problems
+    yield page
+    context.close()
+
+
+def wait_until(condition, timeout_s: float = 20.0) -> None:
+    """Poll from Python: the page's Content-Security-Policy forbids the string evaluation
+    that Playwright's wait_for_function uses (and the tests keep that policy on)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the page did not get there in time")
+        time.sleep(0.1)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, url: str, key: str) -> None:
+    page.goto(url + "/")
+    page.wait_for_selector("#sign-in:not([hidden])")
+    page.fill("#api-key", key)
+    page.keyboard.press("Enter")  # the form works from the keyboard
+    page.wait_for_selector("#workspace:not([hidden])")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return make_clip(
+        tmp_path_factory.mktemp("web") / "dance.mp4", frames=60, fps=15, audio=True, beat_bpm=120
+    )
+
+
+def test_upload_follow_watch_and_download(page, stack, tenant, clip):  # noqa: F811
+    sign_in(page, stack.api_url, tenant["api_key"])
+    shot(page, "1-signed-in")
+
+    page.set_input_files("#video-file", str(clip))
+    page.check("#angle-labels")
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-progress[value='100']")
+    page.wait_for_selector("#job[data-status=processing], #job[data-status=succeeded]")
+    shot(page, "2-processing")
+    page.wait_for_selector("#job[data-status=succeeded]", timeout=180_000)
+    shot(page, "3-succeeded")
+
+    job = page.locator("#job")
+    assert job.get_attribute("data-transport") == "events"  # followed through SSE
+    seen = [int(p) for p in job.get_attribute("data-progress-seen").split(",")]
+    assert seen[-1] == 100 and seen == sorted(seen) and len(set(seen)) >= 3
+    assert page.inner_text("#job-percent") == "100%"
+
+    # the video plays: data loaded, and its time moves on
+    video = "document.getElementById('result-video')"
+    wait_until(lambda: page.evaluate(f"{video}.readyState") >= 2)
+    page.evaluate(f"{video}.muted = true")
+    page.evaluate(f"{video}.play()")
+    start = page.evaluate(f"{video}.currentTime")
+    wait_until(lambda: page.evaluate(f"{video}.currentTime") > start + 0.5)
+    shot(page, "4-playing")
+
+    cards = page.locator(".card").all_inner_texts()
+    assert any("Music tempo" in c and "120 BPM" in c for c in cards), cards
+    links = page.eval_on_selector_all("#downloads a", "links => links.map(a => a.href)")
+    assert len(links) == 4
+    for url in links:
+        assert httpx.get(url, timeout=30).status_code == 200
+    job_id = job.get_attribute("data-job-id")
+    row = page.locator(f"#history-list li[data-job-id='{job_id}']")
+    row.locator(".status", has_text="succeeded").wait_for()
+
+    # delete, after confirming
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete").click()
+    row.wait_for(state="detached")
+    shot(page, "4b-deleted")
+    # the one expected failure: the first look at /api/jobs without a key, to learn whether
+    # the service asks for one
+    assert [p for p in page.problems if "status of 401" not in p] == []
+
+
+def test_another_tenant_sees_none_of_these_jobs(page, stack, tenant, clip):  # noqa: F811
+    other = tenant_command(stack.env, "create", f"web-{secrets.token_hex(3)}")
+    sign_in(page, stack.api_url, other["api_key"])
+    page.wait_for_selector("#history-empty:not([hidden])")
+    assert page.locator("#history-list li").count() == 0
+    shot(page, "5-other-tenant")
+
+
+def test_a_wrong_key_and_a_bad_file_show_their_messages(page, stack, tenant, tmp_path):  # noqa: F811
+    page.goto(stack.api_url + "/")
+    page.fill("#api-key", "dak_not-a-key")
+    page.click("#sign-in-form button")
+    page.wait_for_selector("#sign-in-error:has-text('not accepted')")
+
+    sign_in(page, stack.api_url, tenant["api_key"])
+    not_video = tmp_path / "notes.mp4"
+    not_video.write_bytes(b"these are not the frames you are looking for" * 100)
+    page.set_input_files("#video-file", str(not_video))
+    page.click("#upload-button")
+    page.wait_for_selector("#upload-error:has-text('not_a_video')")
+    shot(page, "6-not-a-video")
+
+    broken = tmp_path / "broken.mp4"  # looks like MP4 to the gateway; the worker refuses it
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + os.urandom(30_000))
+    page.set_input_files("#video-file", str(broken))
+    page.click("#upload-button")
+    page.wait_for_selector("#job[data-status=failed]", timeout=120_000)
+    assert "corrupt_video" in page.inner_text("#job-error")
+    shot(page, "7-failed")
