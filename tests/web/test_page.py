@@ -116,6 +116,22 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):  # noqa: F
     wait_until(lambda: page.evaluate(f"{video}.currentTime") > start + 0.5)
     shot(page, "4-playing")
 
+    # the plots: drawn with data; a click on one seeks the video to its time
+    for plot in ("plot-angles", "plot-energy", "plot-visibility"):
+        page.wait_for_selector(f"#{plot}[data-points] canvas")
+        assert int(page.get_attribute(f"#{plot}", "data-points")) >= 30
+    assert "music 120 BPM" in page.inner_text("#plot-energy-text")
+    assert "pose found in" in page.inner_text("#plot-visibility-text")
+    page.evaluate(f"{video}.pause()")
+    over = page.locator("#plot-energy .u-over")
+    box = over.bounding_box()
+    over.click(position={"x": box["width"] * 0.25, "y": box["height"] / 2})
+    quarter = page.evaluate(f"{video}.currentTime")
+    over.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
+    three_quarters = page.evaluate(f"{video}.currentTime")
+    assert 1.0 < three_quarters - quarter < 3.0  # a 4-second clip: half of it apart
+    shot(page, "4a-plots")
+
     cards = page.locator(".card").all_inner_texts()
     assert any("Music tempo" in c and "120 BPM" in c for c in cards), cards
     links = page.eval_on_selector_all("#downloads a", "links => links.map(a => a.href)")

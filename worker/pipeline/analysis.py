@@ -176,6 +176,11 @@ def analyze_performance(
             "accent_times": [round(float(t), 3) for t in accents],
         },
         "music": music_section,
+        "per_frame": {  # for plots: one value per frame, null where unknown
+            "time_s": [round(float(t), 3) for t in performance.times],
+            "energy": _rounded(energy, 3),
+            "visibility": _rounded(_mean_visibility(performance.landmarks), 3),
+        },
     }
     (out / ANALYSIS_JSON).write_text(
         json.dumps(_finite(document), indent=1) + "\n", encoding="utf-8"
@@ -219,6 +224,17 @@ def write_angles_csv(path: Path, performance: Performance, series: AngleSeries) 
                     *("" if not math.isfinite(v) else f"{v:.2f}" for v in values.tolist()),
                 ]
             )
+
+
+def _mean_visibility(landmarks: np.ndarray) -> np.ndarray:
+    """Per frame, the mean visibility of the 33 landmarks; NaN without a pose."""
+    visibility = landmarks[:, :, 3]
+    known = np.isfinite(visibility).all(axis=1)
+    return np.where(known, np.nan_to_num(visibility).mean(axis=1), np.nan)
+
+
+def _rounded(values: np.ndarray, digits: int) -> list[float | None]:
+    return [round(v, digits) if math.isfinite(v) else None for v in values.tolist()]
 
 
 def _finite(value: Any) -> Any:

@@ -2,6 +2,8 @@
 // since EventSource cannot send the API key; polling when the stream fails), the result,
 // the history. Plain ES module, no build step.
 
+import { showPlots } from "./plots.js";
+
 const KEY_STORAGE = "dance.apiKey";
 const TERMINAL = new Set(["succeeded", "failed", "deleted", "expired"]);
 const $ = (id) => document.getElementById(id);
@@ -168,6 +170,11 @@ function showResult(status) {
   if (video.dataset.jobId !== status.job_id) {
     video.dataset.jobId = status.job_id;
     video.src = status.result.video_url;
+    if (status.result.analysis_url && status.result.angles_url) {
+      showPlots(status, video).catch((error) => {
+        $("job-error").textContent = `the plots could not be drawn: ${error.message}`;
+      });
+    }
   }
   const analysis = status.analysis || {};
   const music = analysis.music || {};
