@@ -181,3 +181,60 @@ def test_a_wrong_key_and_a_bad_file_show_their_messages(page, stack, tenant, tmp
     page.wait_for_selector("#job[data-status=failed]", timeout=120_000)
     assert "corrupt_video" in page.inner_text("#job-error")
     shot(page, "7-failed")
+
+
+def test_compare_two_performances_side_by_side(page, stack, tenant, clip):  # noqa: F811
+    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
+    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=60) as client:
+        ids = []
+        for name in ("reference.mp4", "attempt.mp4"):
+            with open(clip, "rb") as fh:
+                answer = client.post("/api/jobs", files={"video": (name, fh, "video/mp4")})
+            ids.append(answer.json()["job_id"])
+        for job_id in ids:
+            wait_until(
+                lambda job_id=job_id: (
+                    client.get(f"/api/jobs/{job_id}").json()["status"] == "succeeded"
+                ),
+                timeout_s=180,
+            )
+
+    sign_in(page, stack.api_url, tenant["api_key"])
+    page.select_option("#compare-reference", ids[0])
+    page.select_option("#compare-attempt", ids[1])
+    page.click("#compare-button")
+    page.wait_for_selector("#comparison[data-status=succeeded]", timeout=120_000)
+    page.wait_for_selector("#worst-segments button")
+    assert float(page.inner_text("#similarity").split(" / ")[0]) >= 99  # the same clip
+    assert page.locator("#segment-strip button").count() >= 4  # a 4-second clip
+
+    video = "document.getElementById('{}')"
+    for name in ("reference-video", "attempt-video"):
+        wait_until(lambda name=name: page.evaluate(f"{video.format(name)}.readyState") >= 2)
+    target = float(page.get_attribute("#worst-segments button >> nth=0", "data-reference-start"))
+    page.click("#worst-segments button >> nth=0")
+    wait_until(
+        lambda: abs(page.evaluate(f"{video.format('reference-video')}.currentTime") - target) < 0.1
+    )
+    # the attempt follows the reference along the path (here the same clip: the same time)
+    wait_until(
+        lambda: (
+            abs(
+                page.evaluate(f"{video.format('attempt-video')}.currentTime")
+                - page.evaluate(f"{video.format('reference-video')}.currentTime")
+            )
+            < 0.2
+        )
+    )
+    shot(page, "8-compare")
+
+
+def test_the_page_fits_a_phone_screen(browser, stack, tenant):  # noqa: F811
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    sign_in(page, stack.api_url, tenant["api_key"])
+    page.wait_for_selector("#history-list li")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390  # nothing wider than the screen
+    shot(page, "9-phone")
+    context.close()

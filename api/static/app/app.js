@@ -2,6 +2,7 @@
 // since EventSource cannot send the API key; polling when the stream fails), the result,
 // the history. Plain ES module, no build step.
 
+import { listForComparison, setUpCompare } from "./compare.js";
 import { showPlots } from "./plots.js";
 
 const KEY_STORAGE = "dance.apiKey";
@@ -331,8 +332,10 @@ async function loadHistory() {
   });
   $("history-list").replaceChildren(...items);
   $("history-empty").hidden = items.length > 0;
+  listForComparison(page.items);
 }
 
 $("refresh-history").addEventListener("click", loadHistory);
+setUpCompare(api);
 
 enter();
