@@ -8,6 +8,8 @@ import re
 import subprocess
 import sys
 
+import boto3
+
 from tests.deploy.files import (
     API_COMMAND,
     BUCKET_COMMAND,
@@ -64,6 +66,7 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
         "S3_BUCKET": "bootstrap-test",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        "API_PUBLIC_URL": "https://dance.example.com/",
     }
     runs = [
         subprocess.run(
@@ -79,6 +82,17 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert "created" in runs[0].stdout and "already there" in runs[1].stdout
     assert "lifecycle" in runs[0].stdout
+    # the web page's origin may read results and upload straight to the bucket
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    [rule] = s3.get_bucket_cors(Bucket="bootstrap-test")["CORSRules"]
+    assert rule["AllowedOrigins"] == ["https://dance.example.com"]
+    assert set(rule["AllowedMethods"]) == {"GET", "HEAD", "POST"}
 
 
 def test_the_worker_image_compiles_the_beat_tracker_into_its_numba_cache(tmp_path):

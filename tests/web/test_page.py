@@ -238,3 +238,16 @@ def test_the_page_fits_a_phone_screen(browser, stack, tenant):  # noqa: F811
     assert width <= 390  # nothing wider than the screen
     shot(page, "9-phone")
     context.close()
+
+
+def test_a_large_file_goes_straight_to_storage(page, stack, tenant, clip):  # noqa: F811
+    sign_in(page, stack.api_url, tenant["api_key"])
+    page.evaluate("localStorage.setItem('dance.directUploadBytes', '0')")  # every file is large
+    page.reload()
+    page.wait_for_selector("#workspace:not([hidden])")
+    page.set_input_files("#video-file", str(clip))
+    page.click("#upload-button")
+    page.wait_for_selector("#job[data-status=succeeded]", timeout=180_000)
+    assert page.get_attribute("#upload", "data-route") == "direct"
+    assert page.get_attribute("#upload-progress", "value") == "100"
+    shot(page, "10-direct-upload")

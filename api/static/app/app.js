@@ -94,45 +94,101 @@ function options() {
   });
 }
 
-$("upload-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const file = $("video-file").files[0];
-  if (!file) return;
+// Files from this size go straight to storage (presigned POST), sparing the gateway; the
+// size can be lowered for a test with localStorage "dance.directUploadBytes".
+const DIRECT_UPLOAD_BYTES = Number(localStorage.getItem("dance.directUploadBytes") ?? 32 * 2 ** 20);
+
+// XMLHttpRequest, not fetch: it reports the bytes sent. Resolves with {status, body}.
+function send(url, form, requestHeaders = {}) {
+  const bar = $("upload-progress");
+  return new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", url);
+    for (const [name, value] of Object.entries(requestHeaders)) {
+      request.setRequestHeader(name, value);
+    }
+    request.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
+    });
+    request.addEventListener("loadend", () => {
+      let body = {};
+      try {
+        body = JSON.parse(request.responseText || "{}");
+      } catch {
+        body = {};
+      }
+      resolve({ status: request.status, body });
+    });
+    request.send(form);
+  });
+}
+
+function failed(answer, what) {
+  if (answer.status === 401) return showSignIn("That API key was not accepted.");
+  const body = answer.body || {};
+  $("upload-error").textContent = body.message
+    ? `${body.message} (${body.code})`
+    : `${what} failed (${answer.status || "no answer"})`;
+}
+
+async function uploadThroughTheGateway(file) {
   const form = new FormData();
   form.append("video", file, file.name);
   form.append("options", options());
+  return send("/api/jobs", form, headers());
+}
+
+async function uploadStraightToStorage(file) {
+  const grant = await api("/api/uploads", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ filename: file.name, content_type: file.type || "application/octet-stream" }),
+  });
+  const ticket = await grant.json();
+  if (grant.status !== 201) return { status: grant.status, body: ticket };
+  if (file.size > ticket.max_bytes) {
+    return { status: 413, body: { code: "file_too_large", message: `larger than ${ticket.max_bytes} bytes` } };
+  }
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
+  form.append("file", file, file.name); // the file comes last
+  const stored = await send(ticket.url, form);
+  if (stored.status < 200 || stored.status >= 300) {
+    return { status: stored.status, body: { code: "storage_refused", message: "storage refused the upload" } };
+  }
+  const job = await api("/api/jobs", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ upload_id: ticket.upload_id, options: JSON.parse(options()) }),
+  });
+  return { status: job.status, body: await job.json() };
+}
+
+$("upload-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const file = $("video-file").files[0];
+  if (!file) return;
   const bar = $("upload-progress");
   bar.hidden = false;
   bar.value = 0;
   $("upload-error").textContent = "";
   $("upload-button").disabled = true;
-  // XMLHttpRequest, not fetch: it reports the bytes sent
-  const request = new XMLHttpRequest();
-  request.open("POST", "/api/jobs");
-  for (const [name, value] of Object.entries(headers())) request.setRequestHeader(name, value);
-  request.upload.addEventListener("progress", (e) => {
-    if (e.lengthComputable) bar.value = Math.round((100 * e.loaded) / e.total);
-  });
-  request.addEventListener("loadend", async () => {
-    $("upload-button").disabled = false;
-    let body = {};
-    try {
-      body = JSON.parse(request.responseText || "{}");
-    } catch {
-      body = {};
-    }
-    if (request.status === 202) {
+  const direct = file.size >= DIRECT_UPLOAD_BYTES;
+  $("upload").dataset.route = direct ? "direct" : "gateway";
+  try {
+    const answer = await (direct ? uploadStraightToStorage(file) : uploadThroughTheGateway(file));
+    if (answer.status === 202) {
       bar.value = 100;
-      follow(body);
+      follow(answer.body);
       loadHistory();
-    } else if (request.status === 401) {
-      showSignIn("That API key was not accepted.");
     } else {
-      const why = body.message ? `${body.message} (${body.code})` : `upload failed (${request.status})`;
-      $("upload-error").textContent = why;
+      failed(answer, "the upload");
     }
-  });
-  request.send(form);
+  } catch (error) {
+    if (error.message !== "unauthorized") $("upload-error").textContent = `the upload failed: ${error.message}`;
+  } finally {
+    $("upload-button").disabled = false;
+  }
 });
 
 // --- one job, live -------------------------------------------------------------------------
