@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from tests.clips import make_clip
+from tests.stacks import service_env
 from tests.test_e2e import bucket, stack, tenant  # noqa: F401 (fixtures)
-from worker.local_stack import REPO_ROOT, tenant_command
+from worker.local_stack import REPO_ROOT, ServiceProcesses, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 
@@ -251,3 +252,27 @@ def test_a_large_file_goes_straight_to_storage(page, stack, tenant, clip):  # no
     assert page.get_attribute("#upload", "data-route") == "direct"
     assert page.get_attribute("#upload-progress", "value") == "100"
     shot(page, "10-direct-upload")
+
+
+def test_with_auth_off_the_page_asks_for_no_key(
+    browser,
+    pg_url,
+    redis_url,
+    moto_server,
+    bucket,  # noqa: F811
+    tmp_path,
+):
+    env = service_env(pg_url=pg_url, redis_url=redis_url, moto_server=moto_server, bucket=bucket[1])
+    services = ServiceProcesses({**env, "AUTH_REQUIRED": "false"}, tmp_path / "logs")
+    services.start_api()
+    try:
+        services.wait_api(60)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(services.api_url + "/")
+        page.wait_for_selector("#workspace:not([hidden])")
+        assert page.is_hidden("#sign-in") and page.is_hidden("#sign-out")
+        shot(page, "11-auth-off")
+        context.close()
+    finally:
+        services.stop()
