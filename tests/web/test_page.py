@@ -254,6 +254,17 @@ def test_a_large_file_goes_straight_to_storage(page, stack, tenant, clip):  # no
     shot(page, "10-direct-upload")
 
 
+def test_without_the_event_stream_the_page_falls_back_to_polling(page, stack, tenant, clip):  # noqa: F811
+    # a proxy that breaks streams: every request to the events route fails at the network
+    page.route("**/events", lambda route: route.abort("connectionreset"))
+    sign_in(page, stack.api_url, tenant["api_key"])
+    page.set_input_files("#video-file", str(clip))
+    page.click("#upload-button")
+    page.wait_for_selector("#job[data-status=succeeded]", timeout=180_000)
+    assert page.get_attribute("#job", "data-transport") == "polling"
+    assert page.inner_text("#job-percent") == "100%"
+
+
 def test_with_auth_off_the_page_asks_for_no_key(
     browser,
     pg_url,
