@@ -135,6 +135,7 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):  # noqa: F
 
     cards = page.locator(".card").all_inner_texts()
     assert any("Music tempo" in c and "120 BPM" in c for c in cards), cards
+    assert any("symmetry" in c and "%" in c for c in cards), cards
     links = page.eval_on_selector_all("#downloads a", "links => links.map(a => a.href)")
     assert len(links) == 4
     for url in links:
@@ -142,6 +143,8 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):  # noqa: F
     job_id = job.get_attribute("data-job-id")
     row = page.locator(f"#history-list li[data-job-id='{job_id}']")
     row.locator(".status", has_text="succeeded").wait_for()
+    row.get_by_role("button", name="Open").click()  # opened again from the history
+    page.wait_for_selector("#result:not([hidden]) #plot-angles[data-points] canvas")
 
     # delete, after confirming
     page.once("dialog", lambda dialog: dialog.accept())

@@ -224,15 +224,9 @@ function card(label, value, text = value) {
 
 function showResult(status) {
   const video = $("result-video");
-  if (video.dataset.jobId !== status.job_id) {
-    video.dataset.jobId = status.job_id;
-    video.src = status.result.video_url;
-    if (status.result.analysis_url && status.result.angles_url) {
-      showPlots(status, video).catch((error) => {
-        $("job-error").textContent = `the plots could not be drawn: ${error.message}`;
-      });
-    }
-  }
+  if (video.dataset.jobId === status.job_id) return; // shown already
+  video.dataset.jobId = status.job_id;
+  video.src = status.result.video_url;
   const analysis = status.analysis || {};
   const music = analysis.music || {};
   const cards = [];
@@ -271,12 +265,18 @@ function showResult(status) {
     });
   $("downloads").replaceChildren(...links);
   $("result").hidden = false;
+  if (status.result.analysis_url && status.result.angles_url) {
+    showPlots(status, video).catch((error) => {
+      $("job-error").textContent = `the plots could not be drawn: ${error.message}`;
+    });
+  }
 }
 
 function follow(status) {
   if (following) following.abort();
   following = new AbortController();
   $("result").hidden = true;
+  $("result-video").dataset.jobId = ""; // shown afresh, even the same job again
   $("job").dataset.progressSeen = "";
   render(status);
   if (!TERMINAL.has(status.status)) stream(status.job_id, following.signal);

@@ -25,6 +25,7 @@ export async function showPlots(status, videoElement) {
     fetch(status.result.angles_url).then((r) => r.text()),
   ]);
   table = parseCsv(csv);
+  symmetryCards(analysis.symmetry || {});
   destroy();
   choices();
   plots = [anglesPlot(analysis), energyPlot(analysis), visibilityPlot(analysis)];
@@ -178,6 +179,26 @@ function visibilityPlot(analysis) {
   $("plot-visibility-text").textContent =
     `pose found in ${found} of ${frames.visibility.length} frames`;
   return plot;
+}
+
+// Left/right symmetry of the main joints: the smaller range of motion over the larger.
+function symmetryCards(symmetry) {
+  for (const joint of ["knee", "hip", "elbow", "shoulder"]) {
+    const ratio = symmetry[joint]?.range_ratio;
+    if (ratio === null || ratio === undefined) continue;
+    const element = document.createElement("div");
+    element.className = "card";
+    element.setAttribute("role", "group");
+    const text = `${Math.round(100 * ratio)} %`;
+    element.setAttribute("aria-label", `${joint} symmetry: ${text}`);
+    const name = document.createElement("div");
+    name.textContent = `${joint} symmetry`;
+    const value = document.createElement("div");
+    value.className = "value";
+    value.textContent = text;
+    element.append(name, value);
+    $("cards").append(element);
+  }
 }
 
 function followPlayhead() {
