@@ -3,9 +3,10 @@
 Each frame's poses are matched to the people already seen by the Hungarian method
 (`scipy.optimize.linear_sum_assignment`) on a cost: the mean distance between the torso
 points (shoulders and hips) of the pose and of the person's predicted pose, in the person's
-torso lengths. The prediction carries each person's last motion one frame on (constant
-velocity), so two dancers who pass each other keep their ids. A pair costing more than
-`max_cost` is no match.
+torso lengths, to the person's predicted pose or to the last one seen, whichever is nearer.
+The prediction carries each person's last motion one frame on (constant velocity), so two
+dancers who pass each other keep their ids. A pair costing more than `max_cost` is no
+match.
 
 A person not matched stays remembered for `max_missed` frames (an occlusion, a missed
 detection) and is matched again by position; after that a returning person gets a new id.
@@ -74,9 +75,14 @@ class PeopleTracker:
         return points, pose[list(TORSO), 3] >= _VISIBLE
 
     def _cost(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> float:
+        """To the predicted torso, or to the last one seen if nearer: a jittery pose makes a
+        wild velocity, which must not lose the person."""
         points, seen = torso
         use = seen if seen.any() else np.ones_like(seen)
-        distance = np.linalg.norm(points[use] - person.predicted()[use], axis=1).mean()
+        distance = min(
+            np.linalg.norm(points[use] - anchor[use], axis=1).mean()
+            for anchor in (person.predicted(), person.torso)
+        )
         return float(distance / max(person.size, 1.0))
 
     def _follow(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> None:
