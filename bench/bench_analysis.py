@@ -14,11 +14,9 @@ where importing librosa and loading numba's cache come on top.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_pipeline import DEFAULT_VIDEO, make_clip  # noqa: E402
+from bench_pipeline import benchmark_clip, clip_arguments  # noqa: E402
 
 from worker.pipeline.music import warm_up  # noqa: E402
 from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
@@ -75,23 +73,12 @@ print(result.metrics["analysis_time_s"])
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
-    parser.add_argument("--size", default="1920x1080")
-    parser.add_argument("--frames", type=int, default=180)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dance-bench")
-    args = parser.parse_args()
-    if not args.video.exists():
-        print(f"{args.video} is absent: pass --video with a clip with people", file=sys.stderr)
+    args = clip_arguments(__doc__, repeat=5)
+    video_only = benchmark_clip(args)
+    if video_only is None:
         return 2
-    width, height = (int(v) for v in args.size.split("x"))
-    args.cache.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.video.stem}_{width}x{height}_{args.frames}"
-    clip = make_clip(args.video, args.cache / f"{stem}.mp4", width, height, args.frames)
-    clip = with_click_track(clip, args.cache / f"{stem}_beat.mp4")
+    width, height = args.width, args.height
+    clip = with_click_track(video_only, args.cache / f"{args.stem}_beat.mp4")
     out = args.cache / "analysis-out"
 
     warm_up()

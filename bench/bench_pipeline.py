@@ -121,26 +121,43 @@ def pipeline_run(clip: Path, out_dir: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:
+def clip_arguments(doc: str | None, *, repeat: int) -> argparse.Namespace:
+    """The options every video benchmark takes: the source, the clip's size and length, the
+    repeats, the cache folder of the clips made from it."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--frames", type=int, default=180)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dance-bench")
     args = parser.parse_args()
+    args.width, args.height = (int(v) for v in args.size.split("x"))
+    args.stem = f"{args.video.stem}_{args.width}x{args.height}_{args.frames}"
+    return args
+
+
+def benchmark_clip(args: argparse.Namespace) -> Path | None:
+    """The --size, --frames clip of --video (made once, cached); None if --video is absent."""
     if not args.video.exists():
         print(
             f"{args.video} is absent: pass --video with a clip that has people in it",
             file=sys.stderr,
         )
-        return 2
-    width, height = (int(v) for v in args.size.split("x"))
+        return None
     args.cache.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.video.stem}_{width}x{height}_{args.frames}"
-    clip = make_clip(args.video, args.cache / f"{stem}.mp4", width, height, args.frames)
+    return make_clip(
+        args.video, args.cache / f"{args.stem}.mp4", args.width, args.height, args.frames
+    )
+
+
+def main() -> int:
+    args = clip_arguments(__doc__, repeat=3)
+    clip = benchmark_clip(args)
+    if clip is None:
+        return 2
+    width, height, stem = args.width, args.height, args.stem
     long_clip = make_clip(
         args.video, args.cache / f"{stem}_x3.mp4", width, height, args.frames, loops=3
     )

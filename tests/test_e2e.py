@@ -90,15 +90,18 @@ def submit(api, path, route="/api/jobs", **form) -> httpx.Response:
         )
 
 
+def get_patiently(client: httpx.Client, path: str) -> httpx.Response:
+    """GET, backing off as a client should while the tenant's rate limit answers 429."""
+    while (answer := client.get(path)).status_code == 429:
+        time.sleep(float(answer.headers.get("retry-after", "1")))
+    return answer
+
+
 def wait_for_end(api, job_id: str, timeout_s: float = 120) -> tuple[dict, list[int]]:
     """Poll the status until the job ends; also return the progress values seen."""
     deadline, seen = time.monotonic() + timeout_s, []
     while time.monotonic() < deadline:
-        answer = api.get(f"/api/status/{job_id}")
-        if answer.status_code == 429:  # the tenant's rate limit: back off as a client should
-            time.sleep(float(answer.headers.get("retry-after", "1")))
-            continue
-        status = answer.json()
+        status = get_patiently(api, f"/api/status/{job_id}").json()
         seen.append(status["progress"])
         if status["status"] in ("succeeded", "failed"):
             return status, seen

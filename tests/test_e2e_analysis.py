@@ -14,7 +14,9 @@ import pytest
 
 from tests.clips import make_clip
 from tests.test_e2e import (  # noqa: F401 (fixtures)
+    api,
     bucket,
+    get_patiently,
     stack,
     submit,
     tenant,
@@ -23,15 +25,6 @@ from tests.test_e2e import (  # noqa: F401 (fixtures)
 from worker.local_stack import tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
-
-
-@pytest.fixture(scope="module")
-def api(stack, tenant):  # noqa: F811
-    """An HTTP client of the API, authenticated as `tenant`."""
-    with httpx.Client(
-        base_url=stack.api_url, timeout=60, headers={"Authorization": f"Bearer {tenant['api_key']}"}
-    ) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +49,7 @@ def beat_clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def analysed(api, beat_clip):
+def analysed(api, beat_clip):  # noqa: F811
     answer = submit(api, beat_clip, options='{"angle_labels": true}')
     assert answer.status_code == 202, answer.text
     status, _ = wait_for_end(api, answer.json()["job_id"], timeout_s=240)
@@ -64,21 +57,17 @@ def analysed(api, beat_clip):
     return status
 
 
-def wait_for_comparison(api, comparison_id: str, timeout_s: float = 120) -> dict:
+def wait_for_comparison(client, comparison_id: str, timeout_s: float = 120) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        answer = api.get(f"/api/comparisons/{comparison_id}")
-        if answer.status_code == 429:  # the tenant's rate limit: back off
-            time.sleep(float(answer.headers.get("retry-after", "1")))
-            continue
-        comparison = answer.json()
+        comparison = get_patiently(client, f"/api/comparisons/{comparison_id}").json()
         if comparison["status"] in ("succeeded", "failed"):
             return comparison
         time.sleep(0.2)
     raise AssertionError(f"comparison {comparison_id} did not end")
 
 
-def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, analysed):
+def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, analysed):  # noqa: F811
     job_id = analysed["job_id"]
     assert analysed["options"]["angle_labels"] is True
     summary = analysed["analysis"]
@@ -110,7 +99,7 @@ def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, an
     assert set(analysed["links"]) >= {"analysis", "angles"}
 
 
-def test_a_job_compared_with_itself_scores_full_marks(api, analysed):
+def test_a_job_compared_with_itself_scores_full_marks(api, analysed):  # noqa: F811
     job_id = analysed["job_id"]
     answer = api.post(
         "/api/comparisons", json={"reference_job_id": job_id, "attempt_job_id": job_id}
@@ -135,7 +124,7 @@ def test_a_job_compared_with_itself_scores_full_marks(api, analysed):
     assert max(abs(offset) for offset in offsets) <= 1 / 15 + 1e-6
 
 
-def test_comparisons_respect_tenants_and_job_states(api, other_api, analysed, tmp_path):
+def test_comparisons_respect_tenants_and_job_states(api, other_api, analysed, tmp_path):  # noqa: F811
     job_id = analysed["job_id"]
     # another tenant can neither see this comparison nor compare this tenant's jobs
     mine = api.post("/api/comparisons", json={"reference_job_id": job_id, "attempt_job_id": job_id})
