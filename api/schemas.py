@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.config import Settings
+from shared.config import MAX_PEOPLE, Settings
 from shared.schemas import JobStatusPublic
 
 
@@ -40,10 +40,20 @@ class JobOptions(BaseModel):
         "video (default false).",
     )
 
+    max_people: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_PEOPLE,
+        description=f"Follow up to this many dancers, 1..{MAX_PEOPLE}, each with its own id "
+        "(default 1: one dancer, the fastest). Above 1 the outputs describe each dancer: "
+        "keypoints.json version 2, `metrics.people`, `analysis.people`.",
+    )
+
     def resolved(self, settings: Settings) -> dict[str, Any]:
         """The options with defaults filled in from settings, as stored on the job."""
         return {
             "angle_labels": bool(self.angle_labels),
+            "max_people": self.max_people or 1,
             "min_detection_confidence": (
                 settings.MIN_DETECTION_CONFIDENCE
                 if self.min_detection_confidence is None

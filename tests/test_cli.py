@@ -98,3 +98,27 @@ def test_compare_refuses_a_folder_without_keypoints(tmp_path):
     assert missing.returncode == 2 and "no keypoints.json" in missing.stderr
     broken = run_cli("compare", str(tmp_path / "bad"), str(tmp_path / "bad"), "--out", "x")
     assert broken.returncode == 2 and "not a keypoints file" in broken.stderr
+
+
+def test_max_people_follows_each_dancer_of_a_duo(tmp_path):
+    assert (
+        run_cli("sample", str(tmp_path / "duo.mp4"), "--duo", "--size", "640x240").returncode == 0
+    )
+    done = run_cli(
+        "analyze", str(tmp_path / "duo.mp4"), "--out", str(tmp_path / "out"), "--max-people", "2"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 dancers (2 at most in a frame): #1 in" in done.stdout
+    keypoints = json.loads((tmp_path / "out" / "keypoints.json").read_text())
+    assert keypoints["schema_version"] == 2
+    both = sum(len(frame["people"]) == 2 for frame in keypoints["frames"])
+    assert both >= 0.9 * len(keypoints["frames"])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [person["id"] for person in summary["people"]] == [1, 2]
+
+
+def test_max_people_outside_1_to_8_is_refused(tmp_path):
+    for value in ("0", "9", "two"):
+        done = run_cli("analyze", "x.mp4", "--out", str(tmp_path), "--max-people", value)
+        assert done.returncode == 2
+        assert "--max-people" in done.stderr and "Traceback" not in done.stderr

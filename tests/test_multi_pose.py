@@ -67,3 +67,58 @@ def test_landmarks_are_in_whole_frame_coordinates(tracked):
         for _, pose in people:
             assert pose.shape == (33, 4)
             assert -0.2 <= float(pose[0, 0]) <= 1.2 and -0.5 <= float(pose[0, 1]) <= 1.5
+
+
+CROSS_W, CROSS_FRAMES = 800, 120
+
+
+def crossing():
+    """The astronaut walks left to right in front; the camera man walks right to left behind
+    her, hidden for about 40 frames in the middle."""
+    front, back = person_image("astronaut"), person_image("camera")
+    for i in range(CROSS_FRAMES):
+        canvas = np.full((H, CROSS_W, 3), (70, 90, 110), np.uint8)
+        t = i / (CROSS_FRAMES - 1)
+        for photo, x in ((back, int(560 - 520 * t)), (front, int(20 + 520 * t))):
+            canvas[10:230, x : x + 220] = cv2.resize(
+                photo, (220, 220), interpolation=cv2.INTER_AREA
+            )
+        yield canvas
+
+
+def test_ids_do_not_swap_when_dancers_pass_each_other():
+    with MultiPoseEstimator(CROSS_W, H, max_people=4) as estimator:
+        tracked = [estimator.estimate(rgb, i * 40) for i, rgb in enumerate(crossing())]
+    tracks: dict[int, list[tuple[int, float]]] = {}
+    for i, people in enumerate(tracked):
+        for person_id, pose in people:
+            tracks.setdefault(person_id, []).append((i, float(pose[[11, 12, 23, 24], 0].mean())))
+    assert set(tracks) == {1, 2}  # the one behind comes back with its own id
+    front, back = tracks[1], tracks[2]
+    assert len(front) >= 0.95 * CROSS_FRAMES
+    assert back[0][0] == 0 and back[-1][0] == CROSS_FRAMES - 1
+    assert max(b[0] - a[0] for a, b in zip(back, back[1:], strict=False)) >= 20  # was hidden
+    # each id keeps its own direction: the front one only goes right, the back one only left
+    assert all(b[1] > a[1] - 0.02 for a, b in zip(front, front[1:], strict=False))
+    assert all(b[1] < a[1] + 0.02 for a, b in zip(back, back[1:], strict=False))
+    assert front[0][1] < 0.3 < 0.7 < front[-1][1] and back[0][1] > 0.7 > 0.3 > back[-1][1]
+
+
+def pose_at(cx: float, cy: float, size: float) -> np.ndarray:
+    """A standing pose: torso centred on (cx, cy), `size` its torso length (normalised)."""
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 3] = 0.9
+    pose[:, 0], pose[:, 1] = cx, np.linspace(cy - size, cy + 1.5 * size, 33)
+    pose[[11, 23], 0] -= size / 4
+    pose[[12, 24], 0] += size / 4
+    pose[[11, 12], 1], pose[[23, 24], 1] = cy - size / 2, cy + size / 2
+    return pose
+
+
+def test_a_part_of_a_person_and_a_pose_off_the_frame_are_not_people():
+    with MultiPoseEstimator(400, 400, max_people=4) as estimator:
+        whole, beside = pose_at(0.3, 0.4, 0.2), pose_at(0.75, 0.4, 0.2)
+        part = pose_at(0.33, 0.3, 0.05)  # small, inside the first one's box
+        off = pose_at(0.5, 1.3, 0.2)  # torso below the frame
+        kept = estimator._distinct([(whole, 0.1), (beside, 0.1), (part, 0.0), (off, 0.0)])
+    assert [round(float(p[11, 0] + p[12, 0]) / 2, 2) for p in kept] == [0.3, 0.75]

@@ -5,7 +5,7 @@ dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summar
 dance-analyzer compare REF_DIR ATT_DIR --out DIR
                                            score an attempt against a reference (two
                                            `analyze` output folders): comparison.json
-dance-analyzer sample FILE.mp4             a short clip with a person, to try it on
+dance-analyzer sample FILE.mp4 [--duo]     a short clip with a person (or two), to try it on
 dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
                                            submits a video through the API and waits
 dance-analyzer tenants create NAME         tenants, API keys, webhook secrets (also list,
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from shared.config import MAX_PEOPLE
 from worker import tenant_commands
 
 EXIT_BAD_INPUT = 2
@@ -84,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write each joint angle (degrees) beside its joint in the video",
     )
+    analyze.add_argument(
+        "--max-people",
+        type=_people,
+        metavar=f"1..{MAX_PEOPLE}",
+        default=1,
+        help="follow up to this many dancers, each with its own id (default %(default)s: "
+        "one dancer, the fastest)",
+    )
     analyze.add_argument("--quiet", action="store_true", help="no progress output")
     analyze.set_defaults(run=_analyze)
 
@@ -102,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("path", help="output file, e.g. sample.mp4")
     sample.add_argument("--seconds", type=float, default=4.0)
     sample.add_argument("--size", default="640x480", help="WIDTHxHEIGHT (default %(default)s)")
+    sample.add_argument("--duo", action="store_true", help="two dancers side by side")
     sample.set_defaults(run=_sample)
 
     local = commands.add_parser(
@@ -119,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
 
     tenant_commands.add_parser(commands)
     return parser
+
+
+def _people(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_PEOPLE:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PEOPLE}")
+    return value
 
 
 def _unit(text: str) -> float:
@@ -142,6 +159,7 @@ def _analyze(args: argparse.Namespace) -> int:
         limits=video_limits(max_duration_s=args.max_duration),
         video_preset=args.preset,
         angle_labels=args.angle_labels,
+        max_people=args.max_people,
     )
     progress = None if args.quiet else Progress(sys.stderr)
     try:
@@ -167,11 +185,23 @@ def _analyze(args: argparse.Namespace) -> int:
         f"average visibility {m['average_visibility']:.2f}, "
         f"{m['failed_frames']} frames failed to decode"
     )
+    if "people" in m:
+        print(_people_line(m))
     if result.analysis:
         print(_analysis_line(result.analysis))
     for path in result.paths():
         print(f"  {path}")
     return 0
+
+
+def _people_line(metrics: dict) -> str:
+    people = ", ".join(
+        f"#{p['id']} in {p['detection_rate']:.0%} of frames" for p in metrics["people"]
+    )
+    return (
+        f"{metrics['people_found']} dancers ({metrics['max_people_in_frame']} at most in a "
+        f"frame): {people or 'none'}"
+    )
 
 
 def _analysis_line(analysis: dict) -> str:
@@ -224,12 +254,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from worker.samples import make_clip
+    from worker.samples import DUO, make_clip
 
     width, height = (int(v) for v in args.size.lower().split("x"))
     fps = 15
     make_clip(
         args.path,
+        person=DUO if args.duo else "astronaut",
         width=width,
         height=height,
         fps=fps,

@@ -369,6 +369,7 @@ def _pipeline_options(options: dict) -> PipelineOptions:
         ),
         limits=video_limits(settings),
         angle_labels=bool(options.get("angle_labels", False)),
+        max_people=int(options.get("max_people", 1)),
     )
 
 

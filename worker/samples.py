@@ -2,7 +2,8 @@
 
 scikit-image ships two photos of people (`astronaut`, `camera`) that BlazePose detects.
 `make_clip` moves and scales one across a plain background, so the pose really changes
-position from frame to frame, and encodes it with PyAV in any container/codec asked for.
+position from frame to frame, and encodes it with PyAV in any container/codec asked for;
+`DUO` puts both side by side, each swaying in its own half of the frame.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 PEOPLE = ("astronaut", "camera")
+DUO = "duo"  # both photos side by side: two dancers
 
 
 def person_image(name: str = "astronaut") -> np.ndarray:
@@ -37,7 +39,11 @@ def render_frames(
     frames: int,
     background: tuple[int, int, int] = (70, 90, 110),
 ):
-    """Yield RGB frames: the person photo drifting and breathing in scale, or an empty scene."""
+    """Yield RGB frames: the person photo drifting and breathing in scale, `DUO`'s two photos
+    swaying side by side, or an empty scene."""
+    if person == DUO:
+        yield from _duo_frames(width=width, height=height, frames=frames, background=background)
+        return
     photo = person_image(person) if person else None
     for i in range(frames):
         canvas = np.empty((height, width, 3), np.uint8)
@@ -58,6 +64,22 @@ def render_frames(
             y = max(0, (height - side) // 2)
             h, w = min(side, height - y), min(side, width - x)
             canvas[y : y + h, x : x + w] = tile[:h, :w]
+        yield canvas
+
+
+def _duo_frames(*, width: int, height: int, frames: int, background: tuple[int, int, int]):
+    photos = [person_image(name) for name in PEOPLE]
+    half = width // 2
+    for i in range(frames):
+        canvas = np.empty((height, width, 3), np.uint8)
+        canvas[:] = background
+        for k, photo in enumerate(photos):
+            side = int(min(height, half) * (0.88 + 0.04 * math.sin(i / 10 + k)))
+            tile = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+            sway = (half - side) / 2 * math.sin(i / 15 + 2 * k)
+            x = int(k * half + (half - side) / 2 + sway)
+            y = (height - side) // 2
+            canvas[y : y + side, x : x + side] = tile
         yield canvas
 
 

@@ -61,6 +61,7 @@ async def test_submit_stores_the_video_records_the_job_and_queues_it(
     assert body["result"] is None and body["error"] is None
     assert body["options"] == {
         "angle_labels": False,
+        "max_people": 1,
         "min_detection_confidence": 0.7,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
     }
@@ -119,6 +120,7 @@ async def test_options_default_to_the_settings(client, db, api_settings):
     [job] = jobs_in_db(db)
     assert job.options == {
         "angle_labels": False,
+        "max_people": 1,
         "min_detection_confidence": api_settings.MIN_DETECTION_CONFIDENCE,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
     }
@@ -345,6 +347,10 @@ async def test_two_video_parts_are_refused(client, db, storage, broker):
         '{"min_tracking_confidence": -0.1}',
         '{"min_detection_confidence": "high"}',
         '{"model": "heavy"}',
+        '{"max_people": 0}',
+        '{"max_people": 9}',
+        '{"max_people": 2.5}',
+        '{"max_people": "all"}',
     ],
 )
 async def test_invalid_options_are_refused(client, db, storage, broker, options):

@@ -17,6 +17,7 @@ from tests.clips import make_clip
 from tests.stacks import service_env
 from tests.test_e2e import bucket, stack, tenant  # noqa: F401 (fixtures)
 from worker.local_stack import REPO_ROOT, ServiceProcesses, tenant_command
+from worker.samples import DUO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 
@@ -231,6 +232,32 @@ def test_compare_two_performances_side_by_side(page, stack, tenant, clip):  # no
         )
     )
     shot(page, "8-compare")
+
+
+def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp_path):  # noqa: F811
+    duo = make_clip(
+        tmp_path / "duo.mp4", person=DUO, width=640, height=240, frames=45, fps=15, audio=True
+    )
+    sign_in(page, stack.api_url, tenant["api_key"])
+    page.set_input_files("#video-file", str(duo))
+    page.fill("#max-people", "2")
+    page.click("#upload-button")
+    page.wait_for_selector("#job[data-status=succeeded]", timeout=180_000)
+    page.wait_for_selector("#dancer-choice:not([hidden])")
+    assert page.eval_on_selector_all("#dancer option", "os => os.map(o => o.textContent)") == [
+        "#1",
+        "#2",
+    ]
+    page.wait_for_selector("#plot-angles[data-points] canvas")
+    cards = page.locator(".card").all_inner_texts()
+    assert any("Dancers" in c and "2" in c for c in cards), cards
+    first = page.inner_text("#plot-angles-text")
+    other = "2" if page.input_value("#dancer") == "1" else "1"
+    page.select_option("#dancer", other)
+    wait_until(lambda: page.inner_text("#plot-angles-text") != first)  # the other's angles
+    assert int(page.get_attribute("#plot-angles", "data-points")) >= 40
+    shot(page, "9-dancers")
+    assert [p for p in page.problems if "status of 401" not in p] == []
 
 
 def test_the_page_fits_a_phone_screen(browser, stack, tenant):  # noqa: F811

@@ -25,6 +25,7 @@ from worker.pipeline import angles, movement, music
 ANALYSIS_JSON = "analysis.json"
 ANGLES_CSV = "angles.csv"
 SCHEMA_VERSION = 1
+PEOPLE_SCHEMA_VERSION = 2  # several dancers: version 1's fields for the main one, plus `people`
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,31 @@ class Performance:
         )
 
     @classmethod
-    def from_keypoints(cls, path: str | os.PathLike) -> Performance:
-        """Read a `keypoints.json` (schema version 1) back."""
+    def from_keypoints(cls, path: str | os.PathLike, person: int | None = None) -> Performance:
+        """Read a `keypoints.json` back. Version 2 (several dancers): the dancer `person`, by
+        default the main one (found in most frames)."""
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         video = document.get("video") or {}
+        frames = document["frames"]
+        if document.get("schema_version") == 2:
+            counts: dict[int, int] = {}
+            for frame in frames:
+                for entry in frame.get("people") or []:
+                    counts[entry["id"]] = counts.get(entry["id"], 0) + 1
+            if person is None and counts:
+                person = max(counts, key=lambda i: (counts[i], -i))
+            frames = [
+                {
+                    **frame,
+                    "landmarks": next(
+                        (e["landmarks"] for e in frame.get("people") or [] if e["id"] == person),
+                        None,
+                    ),
+                }
+                for frame in frames
+            ]
         rows = []
-        for frame in document["frames"]:
+        for frame in frames:
             points = frame.get("landmarks")
             array = (
                 None
@@ -137,7 +157,75 @@ def analyze_performance(
     """Write `angles.csv` and `analysis.json` into `out_dir`; return the short summary."""
     out = Path(out_dir)
     series = angle_series(performance, options)
-    write_angles_csv(out / ANGLES_CSV, performance, series)
+    write_angles_csv(out / ANGLES_CSV, [(None, performance, series)])
+    document = _document(performance, series, _soundtrack(audio_source), options)
+    _write_json(out / ANALYSIS_JSON, document)
+    return summarize(document)
+
+
+def analyze_people(
+    people: dict[int, Performance],
+    nobody: Performance,
+    out_dir: str | os.PathLike,
+    *,
+    main_person_id: int | None,
+    audio_source: str | os.PathLike | None,
+    options: AnalysisOptions = AnalysisOptions(),
+) -> dict[str, Any]:
+    """Several dancers (schema version 2): each analysed as one performance over the whole
+    video (NaN where that dancer is not found). `analysis.json` holds version 1's fields for
+    the main dancer (`nobody`'s, a performance without landmarks, when none was found), so
+    every reader of version 1 reads the main dancer, and the same for each dancer in
+    `people`. `angles.csv` gains a first column `person`. Returns the short summary."""
+    out = Path(out_dir)
+    beats = _soundtrack(audio_source)
+    series = {person_id: angle_series(p, options) for person_id, p in people.items()}
+    write_angles_csv(
+        out / ANGLES_CSV,
+        [(person_id, people[person_id], series[person_id]) for person_id in sorted(people)],
+    )
+    documents = {
+        person_id: _document(people[person_id], series[person_id], beats, options)
+        for person_id in sorted(people)
+    }
+    main = (
+        documents[main_person_id]
+        if main_person_id in documents
+        else _document(nobody, angle_series(nobody, options), beats, options)
+    )
+    document = {
+        **main,
+        "schema_version": PEOPLE_SCHEMA_VERSION,
+        "main_person_id": main_person_id if main_person_id in documents else None,
+        "people": [
+            {"id": person_id, **{k: v for k, v in doc.items() if k not in _SHARED}}
+            for person_id, doc in documents.items()
+        ],
+    }
+    _write_json(out / ANALYSIS_JSON, document)
+    return {
+        **summarize(document),
+        "main_person_id": document["main_person_id"],
+        "people": [{"id": person_id, **summarize(doc)} for person_id, doc in documents.items()],
+    }
+
+
+_SHARED = ("schema_version", "settings")  # the same for every dancer: said once
+
+
+def _soundtrack(audio_source: str | os.PathLike | None) -> dict[str, Any]:
+    if audio_source is None:
+        return {"available": False, "reason": "no video file to read"}
+    return music.soundtrack_beats(audio_source)
+
+
+def _document(
+    performance: Performance,
+    series: AngleSeries,
+    beats: dict[str, Any],
+    options: AnalysisOptions,
+) -> dict[str, Any]:
+    """`analysis.json` (version 1) of one performance."""
     energy = movement.movement_energy(
         performance.landmarks,
         performance.times,
@@ -147,13 +235,7 @@ def analyze_performance(
     )
     accents = movement.movement_accents(energy, performance.times)
     tempo = movement.movement_tempo(energy, performance.times)
-    if audio_source is None:
-        music_section: dict[str, Any] = {"available": False, "reason": "no video file to read"}
-    else:
-        music_section = music.music_analysis(
-            audio_source, accents, tolerance_s=options.beat_tolerance_s
-        )
-    document = {
+    return {
         "schema_version": SCHEMA_VERSION,
         "video": {
             "width": performance.width,
@@ -175,17 +257,17 @@ def analyze_performance(
             "tempo": tempo,
             "accent_times": [round(float(t), 3) for t in accents],
         },
-        "music": music_section,
+        "music": music.music_section(beats, accents, tolerance_s=options.beat_tolerance_s),
         "per_frame": {  # for plots: one value per frame, null where unknown
             "time_s": [round(float(t), 3) for t in performance.times],
             "energy": _rounded(energy, 3),
             "visibility": _rounded(_mean_visibility(performance.landmarks), 3),
         },
     }
-    (out / ANALYSIS_JSON).write_text(
-        json.dumps(_finite(document), indent=1) + "\n", encoding="utf-8"
-    )
-    return summarize(document)
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(_finite(document), indent=1) + "\n", encoding="utf-8")
 
 
 def summarize(document: dict[str, Any]) -> dict[str, Any]:
@@ -208,22 +290,31 @@ def summarize(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_angles_csv(path: Path, performance: Performance, series: AngleSeries) -> None:
+def write_angles_csv(
+    path: Path, performances: list[tuple[int | None, Performance, AngleSeries]]
+) -> None:
     """`frame,time_s,<angle names...>` (smoothed), then `<name>_raw` columns; empty cells
-    where unknown."""
+    where unknown. Several dancers (ids, not None): a first column `person`, and each
+    dancer's rows from the first to the last frame where they are found."""
     names = list(angles.ANGLE_NAMES)
+    several = any(person_id is not None for person_id, _, _ in performances)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["frame", "time_s", *names, *(f"{name}_raw" for name in names)])
-        for i, frame in enumerate(performance.frames):
-            values = np.concatenate([series.smooth[i], series.raw[i]])
-            writer.writerow(
-                [
-                    int(frame),
+        head = ["frame", "time_s", *names, *(f"{name}_raw" for name in names)]
+        writer.writerow(["person", *head] if several else head)
+        for person_id, performance, series in performances:
+            rows = range(len(performance.frames))
+            if several:
+                found = np.flatnonzero(np.isfinite(performance.landmarks[:, 0, 0]))
+                rows = range(int(found[0]), int(found[-1]) + 1) if found.size else range(0)
+            for i in rows:
+                values = np.concatenate([series.smooth[i], series.raw[i]])
+                cells = [
+                    int(performance.frames[i]),
                     f"{performance.times[i]:.4f}",
                     *("" if not math.isfinite(v) else f"{v:.2f}" for v in values.tolist()),
                 ]
-            )
+                writer.writerow([person_id, *cells] if several else cells)
 
 
 def _mean_visibility(landmarks: np.ndarray) -> np.ndarray:

@@ -107,3 +107,75 @@ def _body_height_px(landmarks: np.ndarray, scale: np.ndarray) -> float:
 
 def _ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 4) if denominator else 0.0
+
+
+class PeopleMetrics:
+    """Metrics of a video with several dancers (`max_people` > 1): the contract's numbers for
+    the video as a whole, where a frame counts as detected when anyone is found, `movement`
+    of the main dancer (the one found in most frames, `main_person_id`), and the same for
+    each dancer in `people`."""
+
+    def __init__(self, fps: float, width: int, height: int):
+        self.fps, self.width, self.height = fps, width, height
+        self.anyone = MetricsAccumulator(fps=fps, width=width, height=height)
+        self.people: dict[int, MetricsAccumulator] = {}
+        self.seen: dict[int, list[float]] = {}  # id -> [first, last] time seen
+        self.max_in_frame = 0
+        self._people_frames = 0
+        self._visibility_sum = 0.0
+
+    def add(self, time_s: float, people: list[tuple[int, np.ndarray]]) -> None:
+        self.anyone.add(time_s, people[0][1] if people else None)
+        self.max_in_frame = max(self.max_in_frame, len(people))
+        present = dict(people)
+        for person_id, landmarks in people:
+            if person_id not in self.people:
+                self.people[person_id] = MetricsAccumulator(self.fps, self.width, self.height)
+                self.seen[person_id] = [time_s, time_s]
+            self.seen[person_id][1] = time_s
+            self._people_frames += 1
+            self._visibility_sum += float(landmarks[:, 3].mean())
+        for person_id, accumulator in self.people.items():
+            accumulator.add(time_s, present.get(person_id))
+
+    def main_person_id(self) -> int | None:
+        """The dancer found in most frames (the first seen among equals)."""
+        if not self.people:
+            return None
+        return max(self.people, key=lambda i: (self.people[i].detected_frames, -i))
+
+    def result(self, *, total_frames: int, failed_frames: int, processing_time_s: float) -> dict:
+        result = self.anyone.result(
+            total_frames=total_frames,
+            failed_frames=failed_frames,
+            processing_time_s=processing_time_s,
+        )
+        processed = self.anyone.processed_frames
+        main = self.main_person_id()
+        people = []
+        for person_id, accumulator in sorted(self.people.items()):
+            own = accumulator.result(
+                total_frames=total_frames, failed_frames=0, processing_time_s=0.0
+            )
+            people.append(
+                {
+                    "id": person_id,
+                    "detected_frames": accumulator.detected_frames,
+                    "detection_rate": _ratio(accumulator.detected_frames, processed),
+                    "average_visibility": own["average_visibility"],
+                    "first_seen_s": round(self.seen[person_id][0], 3),
+                    "last_seen_s": round(self.seen[person_id][1], 3),
+                    "movement": own["movement"],
+                }
+            )
+        result.update(
+            average_visibility=_ratio(self._visibility_sum, self._people_frames),
+            people_found=len(people),
+            max_people_in_frame=self.max_in_frame,
+            mean_people_per_frame=_ratio(self._people_frames, processed),
+            main_person_id=main,
+            people=people,
+        )
+        if main is not None:
+            result["movement"] = next(p["movement"] for p in people if p["id"] == main)
+        return result

@@ -210,14 +210,10 @@ def beat_alignment(
     return result
 
 
-def music_analysis(
-    path: str | os.PathLike,
-    accent_times: np.ndarray,
-    *,
-    tolerance_s: float = 0.1,
-    max_seconds: float | None = None,
-) -> dict:
-    """The `music` section of analysis.json (times rounded to ms)."""
+def soundtrack_beats(path: str | os.PathLike, *, max_seconds: float | None = None) -> dict:
+    """The soundtrack's beats, read once for every dancer of a video: {"available": True,
+    "tempo_bpm", "beat_confidence", "beat_times"} (times on the container's clock), or
+    {"available": False, "reason"}."""
     samples, start, status = _decode(path, 22050, max_seconds)
     if status == "no_audio":
         return {"available": False, "reason": "the video has no audio track"}
@@ -228,16 +224,40 @@ def music_analysis(
     beats = track_beats(samples, 22050)
     if beats["tempo_bpm"] is None or len(beats["beat_times"]) < MIN_BEATS:
         return {"available": False, "reason": "no beat found in the audio"}
-    beat_times = np.asarray(beats["beat_times"], dtype=np.float64) + start
+    return {
+        "available": True,
+        "tempo_bpm": float(beats["tempo_bpm"]),
+        "beat_confidence": float(beats["confidence"]),
+        "beat_times": [float(t) + start for t in beats["beat_times"]],
+    }
+
+
+def music_section(beats: dict, accent_times: np.ndarray, *, tolerance_s: float = 0.1) -> dict:
+    """The `music` section of analysis.json for one dancer's accents (times rounded to ms)."""
+    if not beats.get("available"):
+        return dict(beats)
+    beat_times = np.asarray(beats["beat_times"], dtype=np.float64)
     accents = np.asarray(accent_times, dtype=np.float64).reshape(-1)
     return {
         "available": True,
-        "tempo_bpm": round(float(beats["tempo_bpm"]), 2),
-        "beat_confidence": round(float(beats["confidence"]), 3),
+        "tempo_bpm": round(beats["tempo_bpm"], 2),
+        "beat_confidence": round(beats["beat_confidence"], 3),
         "beat_times": [round(float(t), 3) for t in beat_times],
         "accent_times": [round(float(t), 3) for t in accents],
         **beat_alignment(accents, beat_times, tolerance_s=tolerance_s),
     }
+
+
+def music_analysis(
+    path: str | os.PathLike,
+    accent_times: np.ndarray,
+    *,
+    tolerance_s: float = 0.1,
+    max_seconds: float | None = None,
+) -> dict:
+    """The `music` section of analysis.json (times rounded to ms)."""
+    beats = soundtrack_beats(path, max_seconds=max_seconds)
+    return music_section(beats, accent_times, tolerance_s=tolerance_s)
 
 
 def warm_up() -> None:

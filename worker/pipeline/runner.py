@@ -14,14 +14,16 @@ landmarks (0.5 KB a frame) are kept for the analysis.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,14 +34,22 @@ from worker.pipeline.analysis import (
     ANGLES_CSV,
     AnalysisOptions,
     Performance,
+    analyze_people,
     analyze_performance,
 )
 from worker.pipeline.keypoints import KeypointsWriter
-from worker.pipeline.metrics import MetricsAccumulator
+from worker.pipeline.metrics import MetricsAccumulator, PeopleMetrics
 from worker.pipeline.overlay import Overlay
 from worker.pipeline.pose import PoseEstimator
 from worker.pipeline.sink import VideoSink
-from worker.pipeline.source import AudioPacket, DecodedFrame, DecodeStats, Limits, open_video
+from worker.pipeline.source import (
+    AudioPacket,
+    DecodedFrame,
+    DecodeStats,
+    Limits,
+    VideoInfo,
+    open_video,
+)
 
 ANNOTATED_VIDEO = "annotated.mp4"
 KEYPOINTS_JSON = "keypoints.json"
@@ -50,6 +60,7 @@ _HELPER_NICE = 10
 _END = object()
 
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames expected; 0 if unknown)
+People = list[tuple[int, np.ndarray]]  # (person id, (33, 4) landmarks), ordered by id
 
 
 def helper_threads() -> int:
@@ -70,6 +81,7 @@ class PipelineOptions:
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
     video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (see README)
     angle_labels: bool = False  # draw joint angles beside the joints
+    max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 2
     analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)
 
 
@@ -132,14 +144,18 @@ def analyze_video(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = PipelineResult(out, {}).paths()
+    several = options.max_people > 1
     with open_video(input_path, options.limits, threads=threads) as source:
         info = source.info
         expected = info.declared_frames or (
             round(info.duration_s * info.fps) if info.duration_s else 0
         )
         stats = DecodeStats()
-        metrics = MetricsAccumulator(
-            fps=info.fps, width=info.width - info.width % 2, height=info.height - info.height % 2
+        width, height = info.width - info.width % 2, info.height - info.height % 2
+        metrics: MetricsAccumulator | PeopleMetrics = (
+            PeopleMetrics(info.fps, width, height)
+            if several
+            else MetricsAccumulator(fps=info.fps, width=width, height=height)
         )
         video_meta = {
             **asdict(info),
@@ -148,6 +164,7 @@ def analyze_video(
             "height": metrics.height,
             "source_width": info.width,
             "source_height": info.height,
+            **({"max_people": options.max_people} if several else {}),
         }
         sink = VideoSink(
             paths[0],
@@ -157,7 +174,7 @@ def analyze_video(
             crf=options.video_crf,
             threads=threads,
         )
-        keypoints = KeypointsWriter(paths[1], video_meta)
+        keypoints = KeypointsWriter(paths[1], video_meta, people=several)
         writer = _Writer(
             sink,
             keypoints,
@@ -165,6 +182,7 @@ def analyze_video(
             Overlay(metrics.width, metrics.height),
             expected,
             angle_labels=options.angle_labels,
+            several=several,
         )
         decoded: queue.Queue = queue.Queue(_QUEUE_SIZE)
         stop = threading.Event()
@@ -172,24 +190,15 @@ def analyze_video(
             target=_decode, args=(source, stats, decoded, stop), name="pipeline-decode", daemon=True
         )
         try:
-            with PoseEstimator(
-                min_detection_confidence=options.min_detection_confidence,
-                min_tracking_confidence=options.min_tracking_confidence,
-                model_complexity=options.model_complexity,
-            ) as pose:
+            with _estimator(options, info) as estimate:
                 decoder.start()
                 writer.start()
-                _infer(pose, decoded, writer, on_progress, expected)
+                _infer(estimate, decoded, writer, on_progress, expected)
             writer.finish()
             analysis_started = time.perf_counter()
             analysis = None
             if options.analysis is not None:
-                performance = Performance.from_rows(
-                    writer.rows, width=metrics.width, height=metrics.height, fps=info.fps
-                )
-                analysis = analyze_performance(
-                    performance, out, audio_source=input_path, options=options.analysis
-                )
+                analysis = _analyze(writer.rows, metrics, info, input_path, out, options.analysis)
             analysis_s = time.perf_counter() - analysis_started
         except BaseException:
             stop.set()
@@ -210,6 +219,68 @@ def analyze_video(
     summary["analysis_time_s"] = round(analysis_s, 3)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PipelineResult(out, metrics=summary, analysis=analysis)
+
+
+@contextlib.contextmanager
+def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[Any], Any]]:
+    """The model, as a function of a decoded frame: its landmarks or None (one dancer), or
+    its `People` (several)."""
+    if options.max_people <= 1:
+        with PoseEstimator(
+            min_detection_confidence=options.min_detection_confidence,
+            min_tracking_confidence=options.min_tracking_confidence,
+            model_complexity=options.model_complexity,
+        ) as pose:
+            yield lambda frame: pose.estimate(frame.rgb)
+        return
+    from worker.pipeline.multi_pose import MultiPoseEstimator
+
+    with MultiPoseEstimator(
+        info.width,
+        info.height,
+        max_people=options.max_people,
+        min_detection_confidence=options.min_detection_confidence,
+        min_tracking_confidence=options.min_tracking_confidence,
+    ) as multi:
+        last_ms = -1
+
+        def estimate(frame: DecodedFrame) -> People:
+            nonlocal last_ms  # the Tasks API wants strictly growing timestamps
+            last_ms = max(int(round(frame.time_s * 1000)), last_ms + 1)
+            return multi.estimate(frame.rgb, last_ms)
+
+        yield estimate
+
+
+def _analyze(
+    rows: list[tuple[int, float, Any]],
+    metrics: MetricsAccumulator | PeopleMetrics,
+    info: VideoInfo,
+    input_path: str | os.PathLike,
+    out: Path,
+    options: AnalysisOptions,
+) -> dict:
+    def performance(rows: list[tuple[int, float, np.ndarray | None]]) -> Performance:
+        return Performance.from_rows(rows, width=metrics.width, height=metrics.height, fps=info.fps)
+
+    if not isinstance(metrics, PeopleMetrics):
+        return analyze_performance(performance(rows), out, audio_source=input_path, options=options)
+    ids = sorted({person_id for _, _, people in rows for person_id, _ in people})
+    people = {
+        person_id: performance(
+            [(index, time_s, dict(found).get(person_id)) for index, time_s, found in rows]
+        )
+        for person_id in ids
+    }
+    nobody = performance([(index, time_s, None) for index, time_s, _ in rows])
+    return analyze_people(
+        people,
+        nobody,
+        out,
+        main_person_id=metrics.main_person_id(),
+        audio_source=input_path,
+        options=options,
+    )
 
 
 def _yield_cpu_to_the_model() -> None:
@@ -234,7 +305,7 @@ def _decode(source, stats: DecodeStats, out: queue.Queue, stop: threading.Event)
 
 
 def _infer(
-    pose: PoseEstimator,
+    estimate: Callable[[DecodedFrame], Any],
     decoded: queue.Queue,
     writer: _Writer,
     on_progress: ProgressCallback | None,
@@ -248,7 +319,7 @@ def _infer(
         if isinstance(item, _Failure):
             raise item.exc
         if isinstance(item, DecodedFrame):
-            writer.put((item, pose.estimate(item.rgb)))
+            writer.put((item, estimate(item)))
             done += 1
             if on_progress is not None:
                 on_progress(done, max(expected, done))
@@ -258,21 +329,23 @@ def _infer(
 
 class _Writer:
     """The last stage, in its own thread: overlay, keypoints, metrics, encode, mux; it keeps
-    each frame's landmarks (`rows`) for the analysis."""
+    each frame's landmarks (`rows`: landmarks or None, or with `several`, `People`) for the
+    analysis."""
 
     def __init__(
         self,
         sink: VideoSink,
         keypoints: KeypointsWriter,
-        metrics: MetricsAccumulator,
+        metrics: Any,
         overlay: Overlay,
         expected: int,
         *,
         angle_labels: bool = False,
+        several: bool = False,
     ):
         self.sink, self.keypoints, self.metrics, self.overlay = sink, keypoints, metrics, overlay
-        self.expected, self.angle_labels = expected, angle_labels
-        self.rows: list[tuple[int, float, np.ndarray | None]] = []
+        self.expected, self.angle_labels, self.several = expected, angle_labels, several
+        self.rows: list[tuple[int, float, Any]] = []
         self.queue: queue.Queue = queue.Queue(_QUEUE_SIZE)
         self.error: BaseException | None = None
         self.stop = threading.Event()
@@ -298,18 +371,24 @@ class _Writer:
             self.stop.set()
             _drain(self.queue)
 
-    def _frame(self, frame: DecodedFrame, landmarks: np.ndarray | None) -> None:
-        self.keypoints.add(frame.index, frame.time_s, landmarks)
-        self.metrics.add(frame.time_s, landmarks)
-        self.rows.append((frame.index, frame.time_s, landmarks))
-        if self.angle_labels and landmarks is not None:
+    def _frame(self, frame: DecodedFrame, found: Any) -> None:
+        self.metrics.add(frame.time_s, found)
+        self.rows.append((frame.index, frame.time_s, found))
+        if self.several:
+            people = found
+            self.keypoints.add_people(frame.index, frame.time_s, people)
+        else:
+            people = [] if found is None else [(1, found)]
+            self.keypoints.add(frame.index, frame.time_s, found)
+        for _, landmarks in people if self.angle_labels else ():
             values = angles.compute_angles(
                 landmarks[None].astype(np.float64), self.overlay.width, self.overlay.height
             )[0]
             self.overlay.angle_labels(frame.rgb, landmarks, values)
-        self.overlay.draw(
+        draw = self.overlay.draw_people if self.several else self.overlay.draw
+        draw(
             frame.rgb,
-            landmarks,
+            people if self.several else found,
             frame_index=frame.index,
             total_frames=self.expected,
             time_s=frame.time_s,

@@ -9,7 +9,10 @@ dancers who pass each other keep their ids. A pair costing more than `max_cost` 
 match.
 
 A person not matched stays remembered for `max_missed` frames (an occlusion, a missed
-detection) and is matched again by position; after that a returning person gets a new id.
+detection, a dancer passing behind another) and is matched again by position, within a gate
+that widens by `_GATE_GROWTH` torso lengths a frame unseen (the prediction is less sure the
+longer it runs); after that a returning person gets a new id. The velocity is smoothed
+(`_SMOOTHING`): a pose shrinking as it is covered must not fling the prediction.
 New people get ids 1, 2, 3 ... in order of first appearance (left to right within a frame).
 """
 
@@ -22,6 +25,8 @@ from scipy.optimize import linear_sum_assignment
 
 TORSO = (11, 12, 23, 24)  # shoulders and hips
 _VISIBLE = 0.5
+_GATE_GROWTH = 0.05  # torso lengths a frame: the longer unseen, the less sure where
+_SMOOTHING = 0.3  # of the newest step in the velocity: one jittery pose does not fling it
 
 
 @dataclass
@@ -40,7 +45,7 @@ class PeopleTracker:
     """`update(poses)` once per frame, in order; returns the id of each pose."""
 
     def __init__(
-        self, width: int, height: int, *, max_missed: int = 15, max_cost: float = 0.75
+        self, width: int, height: int, *, max_missed: int = 45, max_cost: float = 0.75
     ) -> None:
         self.scale = np.array([width, height], dtype=np.float64)
         self.max_missed, self.max_cost = max_missed, max_cost
@@ -56,7 +61,7 @@ class PeopleTracker:
             cost = np.array([[self._cost(p, t) for t in torsos] for p in self.people])
             rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
             for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                if cost[row, col] <= self.max_cost:
+                if cost[row, col] <= self.max_cost + _GATE_GROWTH * self.people[row].missed:
                     self._follow(self.people[row], torsos[col])
                     ids[col] = self.people[row].id
                     matched.add(row)
@@ -87,7 +92,8 @@ class PeopleTracker:
 
     def _follow(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> None:
         points, _ = torso
-        person.velocity = (points - person.torso) / (person.missed + 1)
+        step = (points - person.torso) / (person.missed + 1)
+        person.velocity = _SMOOTHING * step + (1 - _SMOOTHING) * person.velocity
         person.torso = points
         person.size = _torso_length(points) or person.size
         person.missed = 0

@@ -91,6 +91,7 @@ function options() {
     min_detection_confidence: Number($("min-detection").value),
     min_tracking_confidence: Number($("min-tracking").value),
     angle_labels: $("angle-labels").checked,
+    max_people: Number($("max-people").value),
   });
 }
 
@@ -227,28 +228,15 @@ function showResult(status) {
   if (video.dataset.jobId === status.job_id) return; // shown already
   video.dataset.jobId = status.job_id;
   video.src = status.result.video_url;
-  const analysis = status.analysis || {};
-  const music = analysis.music || {};
-  const cards = [];
-  const tempo = analysis.movement_tempo_bpm;
-  cards.push(card("Movement tempo", tempo ? `${Math.round(tempo)} BPM` : "none found"));
-  cards.push(
-    card("Music tempo", music.available ? `${Math.round(music.tempo_bpm)} BPM` : "no beat"),
+  const people = status.analysis?.people;
+  const choice = $("dancer");
+  choice.replaceChildren(
+    ...(people || []).map((person) => new Option(`#${person.id}`, String(person.id))),
   );
-  if (music.available && music.on_beat_score !== null && music.on_beat_score !== undefined) {
-    cards.push(card("On the beat", `${Math.round(100 * music.on_beat_score)} %`));
-  }
-  const metrics = status.metrics || {};
-  if (metrics.detection_rate !== undefined) {
-    cards.push(card("Pose found", `${Math.round(100 * metrics.detection_rate)} % of frames`));
-  }
-  const ranges = analysis.ranges_of_motion || {};
-  for (const joint of ["right_knee", "left_knee", "right_elbow", "left_elbow"]) {
-    if (ranges[joint] !== null && ranges[joint] !== undefined) {
-      cards.push(card(`${joint.replace("_", " ")} range`, `${Math.round(ranges[joint])}°`));
-    }
-  }
-  $("cards").replaceChildren(...cards);
+  choice.value = String(status.analysis?.main_person_id ?? "");
+  choice.onchange = () => showDancer(status, video, Number(choice.value));
+  $("dancer-choice").hidden = !people?.length;
+  showDancer(status, video, people ? Number(choice.value) : null);
   const links = [
     ["Video", status.result.video_url],
     ["Keypoints", status.result.keypoints_url],
@@ -265,8 +253,36 @@ function showResult(status) {
     });
   $("downloads").replaceChildren(...links);
   $("result").hidden = false;
+}
+
+// The cards and plots of one dancer: `person` is an id with several dancers, else null.
+function showDancer(status, video, person) {
+  const everyone = status.analysis || {};
+  const analysis = everyone.people?.find((p) => p.id === person) || everyone;
+  const music = analysis.music || {};
+  const cards = [];
+  if (everyone.people) cards.push(card("Dancers", String(everyone.people.length)));
+  const tempo = analysis.movement_tempo_bpm;
+  cards.push(card("Movement tempo", tempo ? `${Math.round(tempo)} BPM` : "none found"));
+  cards.push(
+    card("Music tempo", music.available ? `${Math.round(music.tempo_bpm)} BPM` : "no beat"),
+  );
+  if (music.available && music.on_beat_score !== null && music.on_beat_score !== undefined) {
+    cards.push(card("On the beat", `${Math.round(100 * music.on_beat_score)} %`));
+  }
+  const metrics = status.metrics?.people?.find((p) => p.id === person) || status.metrics || {};
+  if (metrics.detection_rate !== undefined) {
+    cards.push(card("Pose found", `${Math.round(100 * metrics.detection_rate)} % of frames`));
+  }
+  const ranges = analysis.ranges_of_motion || {};
+  for (const joint of ["right_knee", "left_knee", "right_elbow", "left_elbow"]) {
+    if (ranges[joint] !== null && ranges[joint] !== undefined) {
+      cards.push(card(`${joint.replace("_", " ")} range`, `${Math.round(ranges[joint])}°`));
+    }
+  }
+  $("cards").replaceChildren(...cards);
   if (status.result.analysis_url && status.result.angles_url) {
-    showPlots(status, video).catch((error) => {
+    showPlots(status, video, person).catch((error) => {
       $("job-error").textContent = `the plots could not be drawn: ${error.message}`;
     });
   }

@@ -17,18 +17,27 @@ let plots = [];
 let video = null;
 let table = null;
 let following = 0;
+let source = null; // { jobId, analysis, csv }: fetched once per job
 
-export async function showPlots(status, videoElement) {
-  video = videoElement;
-  const [analysis, csv] = await Promise.all([
-    fetch(status.result.analysis_url).then((r) => r.json()),
-    fetch(status.result.angles_url).then((r) => r.text()),
-  ]);
-  table = parseCsv(csv);
+// `person`: with several dancers (analysis.json version 2), whose plots; by default the
+// main dancer's.
+export async function showPlots(status, videoElement, person = null) {
+  if (source?.jobId !== status.job_id) {
+    const [analysis, csv] = await Promise.all([
+      fetch(status.result.analysis_url).then((r) => r.json()),
+      fetch(status.result.angles_url).then((r) => r.text()),
+    ]);
+    source = { jobId: status.job_id, analysis, csv };
+  }
+  const chosen = person ?? source.analysis.main_person_id;
+  const analysis = source.analysis.people?.find((p) => p.id === chosen) || source.analysis;
+  table = parseCsv(source.csv, chosen);
   symmetryCards(analysis.symmetry || {});
   destroy();
   choices();
   plots = [anglesPlot(analysis), energyPlot(analysis), visibilityPlot(analysis)];
+  if (video === videoElement) return; // already following this video's playhead
+  video = videoElement;
   video.addEventListener("timeupdate", followPlayhead);
   video.addEventListener("seeked", followPlayhead);
   video.addEventListener("play", () => {
@@ -46,11 +55,13 @@ function destroy() {
   plots = [];
 }
 
-function parseCsv(text) {
+// With several dancers the first column is `person`: only that person's rows are kept.
+function parseCsv(text, person) {
   const [head, ...rows] = text.trim().split("\n");
   const names = head.split(",");
   const columns = Object.fromEntries(names.map((name) => [name, []]));
   for (const row of rows) {
+    if (names[0] === "person" && row.slice(0, row.indexOf(",")) !== String(person)) continue;
     row.split(",").forEach((cell, i) => columns[names[i]].push(cell === "" ? null : Number(cell)));
   }
   return columns;
