@@ -7,7 +7,7 @@ Two ways of looking, combined each frame:
   The detector sees its input letterboxed to a 224-px square, so on the whole of a wide frame
   small people are missed (two dancers side by side in 640x240: both found in 0 of 90
   frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames, and on the
-  frame after someone was lost.
+  frame after someone was lost, unless `max_people` are followed already.
 - a region of interest per person found: a square crop around the person's last pose, given
   to that person's own landmarker in VIDEO mode, which follows the pose without running the
   detector. This costs one landmark model a person a frame (21 ms here) where a scan costs a
@@ -116,7 +116,8 @@ class MultiPoseEstimator:
         found: list[tuple[np.ndarray, float]] = []  # pose, off-centre in its view (0..~0.7)
         for region in self.regions.values():
             found += self._look(region.landmarker, rgb, region.x, region.y, region.side, time_ms)
-        if self._frames % self.scan_every == 0 or self._lost_someone:
+        room = len(self.regions) < self.max_people  # else nobody new could be taken
+        if room and (self._frames % self.scan_every == 0 or self._lost_someone):
             self.scans += 1
             for x0, y0, side in self.tiles:
                 found += self._look(self.scanner, rgb, x0, y0, side, None)
