@@ -42,8 +42,17 @@ from worker.pipeline.source import AudioPacket, DecodeStats, open_video  # noqa:
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "street_people_720p.avi"
 
 
-def make_clip(src: Path, dst: Path, width: int, height: int, frames: int, loops: int = 1) -> Path:
-    """Scale `src` to width x height, keep `frames` frames at 30 fps, repeat it `loops` times."""
+def make_clip(
+    src: Path,
+    dst: Path,
+    width: int,
+    height: int,
+    frames: int,
+    loops: int = 1,
+    keyframe_every: int | None = None,
+) -> Path:
+    """Scale `src` to width x height, keep `frames` frames at 30 fps, repeat it `loops` times;
+    `keyframe_every` frames a keyframe and no others (default: x264's choice)."""
     if dst.exists():
         return dst
     with av.open(str(src)) as inp:
@@ -56,6 +65,9 @@ def make_clip(src: Path, dst: Path, width: int, height: int, frames: int, loops:
         stream = out.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "fast", "crf": "20"}
+        if keyframe_every:
+            stream.codec_context.gop_size = keyframe_every
+            stream.options = {**stream.options, "sc_threshold": "0"}
         pts = 0
         for _ in range(loops):
             for image in images:

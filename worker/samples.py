@@ -98,16 +98,20 @@ def make_clip(
     pix_fmt: str = "yuv420p",
     frame_times: list[float] | None = None,
     beat_bpm: float | None = None,
+    keyframe_every: int | None = None,
 ) -> str:
     """Encode a clip. `rotation` stores the frames turned and a display matrix that turns them
     back (as phones do); `frame_times` gives each frame's time for a variable frame rate;
-    `audio` is a steady tone, or with `beat_bpm` a click on every beat from time 0."""
+    `audio` is a steady tone, or with `beat_bpm` a click on every beat from time 0;
+    `keyframe_every` frames a keyframe (default: the encoder's)."""
     path = os.fspath(path)
     time_base = Fraction(1, 1000) if frame_times else Fraction(1, fps)
     with av.open(path, "w", format=container_format) as out:
         coded_w, coded_h = (height, width) if rotation in (90, 270) else (width, height)
         stream = cast(av.VideoStream, out.add_stream(codec, rate=fps))
         stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, pix_fmt
+        if keyframe_every:  # a keyframe every so many frames, as phones and cameras write
+            stream.codec_context.gop_size = keyframe_every
         stream.time_base = stream.codec_context.time_base = time_base
         if rotation:
             stream.set_display_rotation(rotation)

@@ -28,7 +28,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from worker.pipeline import angles
 from worker.pipeline.analysis import (
     ANALYSIS_JSON,
     ANGLES_CSV,
@@ -37,13 +36,21 @@ from worker.pipeline.analysis import (
     analyze_people,
     analyze_performance,
 )
+from worker.pipeline.frame_writer import (
+    END,
+    QUEUE_SIZE,
+    FrameWriter,
+    drain,
+    put,
+    yield_cpu_to_the_model,
+)
 from worker.pipeline.keypoints import KeypointsWriter
 from worker.pipeline.metrics import MetricsAccumulator, PeopleMetrics
 from worker.pipeline.overlay import Overlay
 from worker.pipeline.pose import PoseEstimator
+from worker.pipeline.segments import Segment, segment_frames
 from worker.pipeline.sink import VideoSink
 from worker.pipeline.source import (
-    AudioPacket,
     DecodedFrame,
     DecodeStats,
     Limits,
@@ -55,9 +62,6 @@ ANNOTATED_VIDEO = "annotated.mp4"
 KEYPOINTS_JSON = "keypoints.json"
 SUMMARY_JSON = "summary.json"
 
-_QUEUE_SIZE = 8  # frames in flight per queue: ~6 MB each at 1080p
-_HELPER_NICE = 10
-_END = object()
 
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames expected; 0 if unknown)
 People = list[tuple[int, np.ndarray]]  # (person id, (33, 4) landmarks), ordered by id
@@ -133,8 +137,14 @@ def analyze_video(
     out_dir: str | os.PathLike,
     options: PipelineOptions = PipelineOptions(),
     on_progress: ProgressCallback | None = None,
+    *,
+    segment: Segment | None = None,
 ) -> PipelineResult:
     """Run the whole pipeline on one file and write the five outputs into `out_dir`.
+
+    With `segment`, only that part of the video (`worker.pipeline.segments`): its
+    annotated.mp4 without sound, its keypoints.json and summary.json, no analysis;
+    `worker.pipeline.stitch` makes the whole outputs from the segments'.
 
     Raises a `VideoInputError` subclass for bad input; nothing else is expected.
     """
@@ -150,6 +160,8 @@ def analyze_video(
         expected = info.declared_frames or (
             round(info.duration_s * info.fps) if info.duration_s else 0
         )
+        if segment is not None:
+            expected = segment.first_frame + segment.frames  # the HUD counts the whole video
         stats = DecodeStats()
         width, height = info.width - info.width % 2, info.height - info.height % 2
         metrics: MetricsAccumulator | PeopleMetrics = (
@@ -169,13 +181,13 @@ def analyze_video(
         sink = VideoSink(
             paths[0],
             info,
-            source.audio,
+            source.audio if segment is None else None,
             preset=options.video_preset,
             crf=options.video_crf,
             threads=threads,
         )
         keypoints = KeypointsWriter(paths[1], video_meta, people=several)
-        writer = _Writer(
+        writer = FrameWriter(
             sink,
             keypoints,
             metrics,
@@ -183,22 +195,29 @@ def analyze_video(
             expected,
             angle_labels=options.angle_labels,
             several=several,
+            pts_offset=segment.start_pts if segment is not None else 0,
         )
-        decoded: queue.Queue = queue.Queue(_QUEUE_SIZE)
+        decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
         stop = threading.Event()
         decoder = threading.Thread(
-            target=_decode, args=(source, stats, decoded, stop), name="pipeline-decode", daemon=True
+            target=_decode,
+            args=(source, stats, decoded, stop, segment),
+            name="pipeline-decode",
+            daemon=True,
         )
         try:
             with _estimator(options, info) as estimate:
                 decoder.start()
                 writer.start()
-                _infer(estimate, decoded, writer, on_progress, expected)
+                frames = segment.frames if segment is not None else expected
+                _infer(estimate, decoded, writer, on_progress, frames)
             writer.finish()
             analysis_started = time.perf_counter()
             analysis = None
-            if options.analysis is not None:
-                analysis = _analyze(writer.rows, metrics, info, input_path, out, options.analysis)
+            if options.analysis is not None and segment is None:
+                analysis = analyze_rows(
+                    writer.rows, metrics, info, input_path, out, options.analysis
+                )
             analysis_s = time.perf_counter() - analysis_started
         except BaseException:
             stop.set()
@@ -208,7 +227,7 @@ def analyze_video(
             raise
         finally:
             stop.set()
-            _drain(decoded)
+            drain(decoded)
             decoder.join(timeout=30)
     total = stats.decoded + stats.failed
     summary = metrics.result(
@@ -217,6 +236,8 @@ def analyze_video(
         processing_time_s=time.perf_counter() - started,
     )
     summary["analysis_time_s"] = round(analysis_s, 3)
+    if segment is not None:
+        summary["segment"] = asdict(segment)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PipelineResult(out, metrics=summary, analysis=analysis)
 
@@ -252,7 +273,7 @@ def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[
         yield estimate
 
 
-def _analyze(
+def analyze_rows(
     rows: list[tuple[int, float, Any]],
     metrics: MetricsAccumulator | PeopleMetrics,
     info: VideoInfo,
@@ -283,151 +304,41 @@ def _analyze(
     )
 
 
-def _yield_cpu_to_the_model() -> None:
-    """Lower this helper thread's priority (Linux: per-thread nice) so that, when the two
-    helpers and the model want more CPU than there is, the model, the bottleneck, wins.
-    Measured at 1080p on two cores: the model's 90th-percentile frame time 27 -> 24 ms."""
+def _decode(
+    source, stats: DecodeStats, out: queue.Queue, stop: threading.Event, segment: Segment | None
+) -> None:
+    yield_cpu_to_the_model()
+    items = source.items(stats) if segment is None else segment_frames(source, segment, stats)
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _HELPER_NICE)
-    except (OSError, AttributeError):  # not permitted, or not Linux: run at normal priority
-        pass
-
-
-def _decode(source, stats: DecodeStats, out: queue.Queue, stop: threading.Event) -> None:
-    _yield_cpu_to_the_model()
-    try:
-        for item in source.items(stats):
-            if not _put(out, item, stop):
+        for item in items:
+            if not put(out, item, stop):
                 return
-        _put(out, _END, stop)
+        put(out, END, stop)
     except BaseException as exc:  # handed to the calling thread, which raises it
-        _put(out, _Failure(exc), stop)
+        put(out, _Failure(exc), stop)
 
 
 def _infer(
     estimate: Callable[[DecodedFrame], Any],
     decoded: queue.Queue,
-    writer: _Writer,
+    writer: FrameWriter,
     on_progress: ProgressCallback | None,
     expected: int,
 ) -> None:
     done = 0
     while True:
         item = decoded.get()
-        if item is _END:
+        if item is END:
             return
         if isinstance(item, _Failure):
             raise item.exc
         if isinstance(item, DecodedFrame):
-            writer.put((item, estimate(item)))
+            found = estimate(item)
+            if item.warmup:
+                continue  # the model has seen it; it is not the segment's to write
+            writer.put((item, found))
             done += 1
             if on_progress is not None:
                 on_progress(done, max(expected, done))
         else:
             writer.put(item)
-
-
-class _Writer:
-    """The last stage, in its own thread: overlay, keypoints, metrics, encode, mux; it keeps
-    each frame's landmarks (`rows`: landmarks or None, or with `several`, `People`) for the
-    analysis."""
-
-    def __init__(
-        self,
-        sink: VideoSink,
-        keypoints: KeypointsWriter,
-        metrics: Any,
-        overlay: Overlay,
-        expected: int,
-        *,
-        angle_labels: bool = False,
-        several: bool = False,
-    ):
-        self.sink, self.keypoints, self.metrics, self.overlay = sink, keypoints, metrics, overlay
-        self.expected, self.angle_labels, self.several = expected, angle_labels, several
-        self.rows: list[tuple[int, float, Any]] = []
-        self.queue: queue.Queue = queue.Queue(_QUEUE_SIZE)
-        self.error: BaseException | None = None
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="pipeline-write", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def put(self, item) -> None:
-        if not _put(self.queue, item, self.stop):
-            raise self.error or RuntimeError("the writer stopped")
-
-    def _run(self) -> None:
-        _yield_cpu_to_the_model()
-        try:
-            while (item := self.queue.get()) is not _END:
-                if isinstance(item, AudioPacket):
-                    self.sink.write_audio(item.packet)
-                else:
-                    self._frame(*item)
-        except BaseException as exc:
-            self.error = exc
-            self.stop.set()
-            _drain(self.queue)
-
-    def _frame(self, frame: DecodedFrame, found: Any) -> None:
-        self.metrics.add(frame.time_s, found)
-        self.rows.append((frame.index, frame.time_s, found))
-        if self.several:
-            people = found
-            self.keypoints.add_people(frame.index, frame.time_s, people)
-        else:
-            people = [] if found is None else [(1, found)]
-            self.keypoints.add(frame.index, frame.time_s, found)
-        for _, landmarks in people if self.angle_labels else ():
-            values = angles.compute_angles(
-                landmarks[None].astype(np.float64), self.overlay.width, self.overlay.height
-            )[0]
-            self.overlay.angle_labels(frame.rgb, landmarks, values)
-        draw = self.overlay.draw_people if self.several else self.overlay.draw
-        draw(
-            frame.rgb,
-            people if self.several else found,
-            frame_index=frame.index,
-            total_frames=self.expected,
-            time_s=frame.time_s,
-        )
-        self.sink.write_frame(frame.rgb, frame.pts)
-
-    def finish(self) -> None:
-        self.put(_END)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-        self.keypoints.close()
-        self.sink.close()
-
-    def abort(self) -> None:
-        self.stop.set()
-        _drain(self.queue)
-        _put(self.queue, _END, threading.Event(), timeout=1)
-        self.thread.join(timeout=30)
-        self.keypoints.abort()
-        self.sink.abort()
-
-
-def _put(q: queue.Queue, item, stop: threading.Event, timeout: float | None = None) -> bool:
-    """Put, but give up when `stop` is set (the other side failed) instead of blocking."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-    return False
-
-
-def _drain(q: queue.Queue) -> None:
-    try:
-        while True:
-            q.get_nowait()
-    except queue.Empty:
-        pass

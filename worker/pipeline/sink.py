@@ -25,6 +25,40 @@ _BT601_MATRIX = 6  # AVCOL_SPC_SMPTE170M
 _LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
 
+class AudioOut:
+    """The input's audio track in an output container: copied when browsers play it in MP4
+    (AAC, MP3), else transcoded to AAC. A packet that cannot be written is dropped."""
+
+    def __init__(self, container: av.container.OutputContainer, stream: av.AudioStream):
+        self.container, self.stream = container, stream
+        self.transcode = stream.codec_context.name not in _COPY_AUDIO
+        self.dropped_packets = 0
+        if self.transcode:
+            ctx = stream.codec_context
+            aac = cast(av.AudioStream, container.add_stream("aac", rate=ctx.sample_rate or 48000))
+            aac.bit_rate = 160_000
+            self.out = aac
+        else:
+            self.out = cast(av.AudioStream, container.add_stream_from_template(stream))
+
+    def write(self, packet: av.Packet) -> None:
+        try:
+            if self.transcode:
+                for frame in self.stream.codec_context.decode(packet):
+                    frame.pts = None  # let the encoder count samples
+                    self.container.mux(self.out.encode(frame))
+            else:
+                packet.stream = self.out
+                self.container.mux(packet)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.dropped_packets += 1
+            log.debug("dropped an audio packet: %s", exc)
+
+    def flush(self) -> None:
+        if self.transcode:
+            self.container.mux(self.out.encode(None))
+
+
 class VideoSink:
     """Encode RGB frames to `path`. Use as a context manager; `close()` finishes the file."""
 
@@ -57,24 +91,7 @@ class VideoSink:
         ctx = self.video.codec_context
         ctx.colorspace, ctx.color_range = _BT601_MATRIX, _LIMITED_RANGE
         ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
-        self.audio_out: av.AudioStream | None = None
-        self._audio_in = audio_stream
-        self._transcode_audio = False
-        self.dropped_audio_packets = 0
-        if audio_stream is not None:
-            self._add_audio(audio_stream)
-
-    def _add_audio(self, stream) -> None:
-        if stream.codec_context.name in _COPY_AUDIO:
-            self.audio_out = cast(av.AudioStream, self.container.add_stream_from_template(stream))
-        else:
-            ctx = stream.codec_context
-            aac = cast(
-                av.AudioStream, self.container.add_stream("aac", rate=ctx.sample_rate or 48000)
-            )
-            aac.bit_rate = 160_000
-            self.audio_out = aac
-            self._transcode_audio = True
+        self.audio = None if audio_stream is None else AudioOut(self.container, audio_stream)
 
     def write_frame(self, rgb: np.ndarray, pts: int) -> None:
         if rgb.shape[0] != self.height or rgb.shape[1] != self.width:
@@ -88,27 +105,15 @@ class VideoSink:
 
     def write_audio(self, packet: av.Packet) -> None:
         """Copy (or transcode to AAC) one input audio packet. A bad packet is dropped."""
-        audio_out = self.audio_out
-        if audio_out is None or self._audio_in is None:
-            return
-        try:
-            if self._transcode_audio:
-                for frame in self._audio_in.codec_context.decode(packet):
-                    frame.pts = None  # let the encoder count samples
-                    self.container.mux(audio_out.encode(frame))
-            else:
-                packet.stream = audio_out
-                self.container.mux(packet)
-        except (av.error.FFmpegError, ValueError) as exc:
-            self.dropped_audio_packets += 1
-            log.debug("dropped an audio packet: %s", exc)
+        if self.audio is not None:
+            self.audio.write(packet)
 
     def close(self) -> None:
         """Flush the encoders and finish the file (moov moved to the front)."""
         try:
             self.container.mux(self.video.encode(None))
-            if self._transcode_audio and self.audio_out is not None:
-                self.container.mux(self.audio_out.encode(None))
+            if self.audio is not None:
+                self.audio.flush()
         finally:
             self.container.close()
 

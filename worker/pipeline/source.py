@@ -82,6 +82,7 @@ class DecodedFrame:
     pts: int  # in VideoInfo.time_base, strictly increasing
     time_s: float
     rgb: np.ndarray  # H x W x 3 uint8, upright
+    warmup: bool = False  # a segment's warm-up: shown to the model only (`segments`)
 
 
 @dataclass
@@ -257,15 +258,7 @@ class VideoSource:
                     if packet.size and packet.pts is not None:
                         yield AudioPacket(packet)
                     continue
-                try:
-                    frames = cast(list[av.VideoFrame], packet.decode())
-                except av.error.InvalidDataError:
-                    stats.failed += 1
-                    continue
-                for frame in frames:
-                    if getattr(frame, "is_corrupt", False):
-                        stats.failed += 1
-                        continue
+                for frame in decode_packet(packet, stats):
                     pts = frame.pts
                     if pts is None:  # some AVI files: derive from the frame rate
                         pts = round(stats.decoded / info.fps / tb)
@@ -279,7 +272,7 @@ class VideoSource:
                     stats.last_time_s = time_s
                     self._check_decoded(frame, stats, played_s=time_s - first_time_s)
                     rgb = frame.to_ndarray(format="rgb24")  # swscale's SIMD path
-                    yield DecodedFrame(stats.decoded - 1, pts, time_s, _upright(rgb, info.rotation))
+                    yield DecodedFrame(stats.decoded - 1, pts, time_s, upright(rgb, info.rotation))
         except av.error.FFmpegError as exc:
             if stats.decoded == 0:
                 raise CorruptVideo(f"no frame could be read ({_reason(exc)})") from exc
@@ -393,7 +386,19 @@ def _video_duration(stream) -> float | None:
         return None
 
 
-def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+def decode_packet(packet: av.Packet, stats: DecodeStats) -> list[av.VideoFrame]:
+    """The packet's frames that decode; the others are counted in `stats.failed`."""
+    try:
+        frames = cast(list[av.VideoFrame], packet.decode())
+    except av.error.InvalidDataError:
+        stats.failed += 1
+        return []
+    good = [frame for frame in frames if not getattr(frame, "is_corrupt", False)]
+    stats.failed += len(frames) - len(good)
+    return good
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     """Apply a counter-clockwise display rotation so the frame is as the phone showed it."""
     if rotation == 0:
         return rgb
