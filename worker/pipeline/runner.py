@@ -148,6 +148,8 @@ def analyze_video(
 
     Raises a `VideoInputError` subclass for bad input; nothing else is expected.
     """
+    if segment is not None and options.max_people > 1:
+        raise ValueError("a video with several dancers is not split: ids must carry across cuts")
     started = time.perf_counter()
     threads = helper_threads()
     cv2.setNumThreads(threads)

@@ -7,6 +7,9 @@ whole video would have made its outputs:
 - keypoints.json: the segments' frames in order (their indices and times are already the
   whole video's);
 - summary.json, analysis.json, angles.csv: computed from all the frames' landmarks.
+
+One dancer only: with several, each segment would number its dancers from 1 and draw those
+numbers into its video, which no stitch can make agree afterwards.
 """
 
 from __future__ import annotations
@@ -18,14 +21,13 @@ import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 import numpy as np
 
 from worker.pipeline.errors import CorruptVideo
 from worker.pipeline.keypoints import KeypointsWriter
-from worker.pipeline.metrics import MetricsAccumulator, PeopleMetrics
+from worker.pipeline.metrics import MetricsAccumulator
 from worker.pipeline.runner import (
     ANNOTATED_VIDEO,
     KEYPOINTS_JSON,
@@ -54,7 +56,6 @@ def stitch(
     paths = PipelineResult(out, {}).paths()
     documents = [json.loads((d / KEYPOINTS_JSON).read_text("utf-8")) for d in segment_dirs]
     summaries = [json.loads((d / SUMMARY_JSON).read_text("utf-8")) for d in segment_dirs]
-    several = documents[0]["schema_version"] == 2
     try:
         with open_video(input_path, options.limits) as source:
             info = source.info
@@ -65,20 +66,14 @@ def stitch(
                 starts=[summary["segment"]["start_pts"] * info.time_base for summary in summaries],
             )
         video = documents[0]["video"]
-        metrics: MetricsAccumulator | PeopleMetrics = (
-            PeopleMetrics(info.fps, video["width"], video["height"])
-            if several
-            else MetricsAccumulator(fps=info.fps, width=video["width"], height=video["height"])
-        )
-        keypoints = KeypointsWriter(paths[1], video, people=several)
-        rows: list[tuple[int, float, Any]] = []
+        metrics = MetricsAccumulator(fps=info.fps, width=video["width"], height=video["height"])
+        keypoints = KeypointsWriter(paths[1], video)
+        rows: list[tuple[int, float, np.ndarray | None]] = []
         for document in documents:
             for frame in document["frames"]:
-                found = _landmarks(frame, several)
-                if several:
-                    keypoints.add_people(frame["frame"], frame["time_s"], found)
-                else:
-                    keypoints.add(frame["frame"], frame["time_s"], found)
+                points = frame["landmarks"]
+                found = None if points is None else _array(points)
+                keypoints.add(frame["frame"], frame["time_s"], found)
                 metrics.add(frame["time_s"], found)
                 rows.append((frame["frame"], frame["time_s"], found))
         keypoints.close()
@@ -172,15 +167,6 @@ def _timed(container, stream, kind: int, shift: int = 0) -> Iterator[tuple[float
             yield float(packet.dts * packet.time_base), kind, packet
 
 
-def _landmarks(frame: dict, several: bool) -> Any:
-    """A keypoints.json frame's landmarks as the pipeline holds them: a (33, 4) array or
-    None; with several people, [(id, array)]."""
-
-    def array(points: list[dict]) -> np.ndarray:
-        return np.array(
-            [[p["x"], p["y"], p["z"], p["visibility"]] for p in points], dtype=np.float32
-        )
-
-    if several:
-        return [(person["id"], array(person["landmarks"])) for person in frame["people"]]
-    return None if frame["landmarks"] is None else array(frame["landmarks"])
+def _array(points: list[dict]) -> np.ndarray:
+    """keypoints.json's 33 points as the pipeline holds them: a (33, 4) array."""
+    return np.array([[p["x"], p["y"], p["z"], p["visibility"]] for p in points], np.float32)
