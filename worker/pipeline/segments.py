@@ -31,7 +31,7 @@ from worker.pipeline.source import (
     upright,
 )
 
-WARMUP_S = 1.0  # the model runs this long before a segment's first frame
+WARMUP_S = 2.0  # the model runs this long before a segment's first frame
 
 
 @dataclass(frozen=True)
