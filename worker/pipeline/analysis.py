@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from worker.pipeline import angles, movement, music
+from worker.pipeline.keypoints import landmarks_array
 
 ANALYSIS_JSON = "analysis.json"
 ANGLES_CSV = "angles.csv"
@@ -97,11 +98,7 @@ class Performance:
         rows = []
         for frame in frames:
             points = frame.get("landmarks")
-            array = (
-                None
-                if not points
-                else np.array([[p["x"], p["y"], p["z"], p["visibility"]] for p in points])
-            )
+            array = None if not points else landmarks_array(points, dtype=np.float64)
             rows.append((int(frame["frame"]), float(frame["time_s"]), array))
         return cls.from_rows(
             rows,

@@ -39,6 +39,12 @@ def _points(landmarks: np.ndarray) -> str:
     )
 
 
+def landmarks_array(points: list[dict], dtype=np.float32) -> np.ndarray:
+    """A frame's 33 points as read back from keypoints.json: a (33, 4) array [x, y, z,
+    visibility]."""
+    return np.array([[p["x"], p["y"], p["z"], p["visibility"]] for p in points], dtype=dtype)
+
+
 class KeypointsWriter:
     """`add` (version 1) or `add_people` (version 2, `people=True`) once per frame."""
 

@@ -13,6 +13,7 @@ puts the segments' outputs back together.
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 from collections.abc import Iterator
@@ -76,8 +77,8 @@ def plan_segments(path: str | os.PathLike, *, segment_s: float, min_s: float) ->
     segments = []
     for index, start in enumerate(cuts):
         end = cuts[index + 1] if index + 1 < len(cuts) else None
-        first = _count_before(times, start)
-        frames = (_count_before(times, end) if end is not None else len(times)) - first
+        first = bisect.bisect_left(times, start)
+        frames = (bisect.bisect_left(times, end) if end is not None else len(times)) - first
         segments.append(
             Segment(
                 index=index,
@@ -94,17 +95,6 @@ def plan_segments(path: str | os.PathLike, *, segment_s: float, min_s: float) ->
 
 def _whole(frames: int, start: int = 0, time_base: Fraction = Fraction(1)) -> Segment:
     return Segment(0, start, None, 0, frames, float(start * time_base), None)
-
-
-def _count_before(times: list[int], pts: int) -> int:
-    low, high = 0, len(times)
-    while low < high:
-        mid = (low + high) // 2
-        if times[mid] < pts:
-            low = mid + 1
-        else:
-            high = mid
-    return low
 
 
 def segment_frames(

@@ -26,7 +26,7 @@ import av
 import numpy as np
 
 from worker.pipeline.errors import CorruptVideo
-from worker.pipeline.keypoints import KeypointsWriter
+from worker.pipeline.keypoints import KeypointsWriter, landmarks_array
 from worker.pipeline.metrics import MetricsAccumulator
 from worker.pipeline.runner import (
     ANNOTATED_VIDEO,
@@ -72,7 +72,7 @@ def stitch(
         for document in documents:
             for frame in document["frames"]:
                 points = frame["landmarks"]
-                found = None if points is None else _array(points)
+                found = None if points is None else landmarks_array(points)
                 keypoints.add(frame["frame"], frame["time_s"], found)
                 metrics.add(frame["time_s"], found)
                 rows.append((frame["frame"], frame["time_s"], found))
@@ -165,8 +165,3 @@ def _timed(container, stream, kind: int, shift: int = 0) -> Iterator[tuple[float
             if packet.pts is not None:
                 packet.pts += shift
             yield float(packet.dts * packet.time_base), kind, packet
-
-
-def _array(points: list[dict]) -> np.ndarray:
-    """keypoints.json's 33 points as the pipeline holds them: a (33, 4) array."""
-    return np.array([[p["x"], p["y"], p["z"], p["visibility"]] for p in points], np.float32)
