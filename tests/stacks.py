@@ -5,14 +5,43 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
+
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 from worker.local_stack import ServiceProcesses
+
+
+class PatientTransport(httpx.HTTPTransport):
+    """Waits out the tenant's rate limit (429 `rate_limited`, `Retry-After`) and sends again,
+    as a well-behaved client does. Polling tests spend the budget (300 requests a minute), and
+    the next test's first request must not fail for it; jobs-in-flight 429s are answered."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        while True:
+            response = super().handle_request(request)
+            if response.status_code != 429:
+                return response
+            response.read()
+            if response.json().get("code") != "rate_limited":
+                return response
+            time.sleep(float(response.headers.get("retry-after", "1")))
+
+
+def tenant_client(api_url: str, api_key: str) -> httpx.Client:
+    """An HTTP client of the API authenticated as a tenant, patient with its rate limit."""
+    return httpx.Client(
+        base_url=api_url,
+        timeout=60,
+        headers={"Authorization": f"Bearer {api_key}"},
+        transport=PatientTransport(),
+    )
 
 
 def service_env(

@@ -23,7 +23,7 @@ from standardwebhooks import Webhook
 
 from shared.models import WebhookDelivery
 from tests.clips import make_clip, probe
-from tests.stacks import running_stack, service_env
+from tests.stacks import running_stack, service_env, tenant_client
 from worker.local_stack import REPO_ROOT, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
@@ -65,9 +65,7 @@ def tenant(stack):
 @pytest.fixture(scope="module")
 def api(stack, tenant):
     """An HTTP client of the API, authenticated as `tenant`."""
-    with httpx.Client(
-        base_url=stack.api_url, timeout=60, headers={"Authorization": f"Bearer {tenant['api_key']}"}
-    ) as client:
+    with tenant_client(stack.api_url, tenant["api_key"]) as client:
         yield client
 
 
@@ -83,25 +81,17 @@ def rows(pg_url):
     engine.dispose()
 
 
-def submit(api, path, route="/api/jobs", **form) -> httpx.Response:
+def submit(api, path, route="/api/jobs", headers=None, **form) -> httpx.Response:
     with open(path, "rb") as fh:
-        return api.post(
-            route, data=form, files={"video": (os.path.basename(path), fh, "video/mp4")}, timeout=60
-        )
-
-
-def get_patiently(client: httpx.Client, path: str) -> httpx.Response:
-    """GET, backing off as a client should while the tenant's rate limit answers 429."""
-    while (answer := client.get(path)).status_code == 429:
-        time.sleep(float(answer.headers.get("retry-after", "1")))
-    return answer
+        video = (os.path.basename(path), fh, "video/mp4")
+        return api.post(route, data=form, files={"video": video}, headers=headers, timeout=60)
 
 
 def wait_for_end(api, job_id: str, timeout_s: float = 120) -> tuple[dict, list[int]]:
     """Poll the status until the job ends; also return the progress values seen."""
     deadline, seen = time.monotonic() + timeout_s, []
     while time.monotonic() < deadline:
-        status = get_patiently(api, f"/api/status/{job_id}").json()
+        status = api.get(f"/api/status/{job_id}").json()
         seen.append(status["progress"])
         if status["status"] in ("succeeded", "failed"):
             return status, seen
@@ -312,13 +302,8 @@ def test_a_job_is_counted_by_its_worker_and_traced_by_its_request_id(
     before = worker_metrics(stack, video), worker_metrics(stack, "webhooks")
     request_id = f"trace-{secrets.token_hex(6)}"
 
-    with open(clip, "rb") as fh:
-        answer = api.post(
-            "/api/jobs",
-            data={"webhook_url": webhook_receiver.url},
-            files={"video": ("dance.mp4", fh, "video/mp4")},
-            headers={"X-Request-ID": request_id},
-        )
+    trace = {"X-Request-ID": request_id}
+    answer = submit(api, clip, headers=trace, webhook_url=webhook_receiver.url)
     assert answer.headers["x-request-id"] == request_id
     job_id = answer.json()["job_id"]
     assert wait_for_end(api, job_id)[0]["status"] == "succeeded"

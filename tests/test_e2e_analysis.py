@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from tests.clips import make_clip
+from tests.stacks import tenant_client
 from tests.test_e2e import (  # noqa: F401 (fixtures)
     api,
     bucket,
-    get_patiently,
     stack,
     submit,
     tenant,
@@ -30,9 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 @pytest.fixture(scope="module")
 def other_api(stack):  # noqa: F811
     other = tenant_command(stack.env, "create", f"other-{secrets.token_hex(3)}")
-    with httpx.Client(
-        base_url=stack.api_url, timeout=60, headers={"Authorization": f"Bearer {other['api_key']}"}
-    ) as client:
+    with tenant_client(stack.api_url, other["api_key"]) as client:
         yield client
 
 
@@ -60,7 +58,7 @@ def analysed(api, beat_clip):  # noqa: F811
 def wait_for_comparison(client, comparison_id: str, timeout_s: float = 120) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        comparison = get_patiently(client, f"/api/comparisons/{comparison_id}").json()
+        comparison = client.get(f"/api/comparisons/{comparison_id}").json()
         if comparison["status"] in ("succeeded", "failed"):
             return comparison
         time.sleep(0.2)

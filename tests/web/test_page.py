@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.clips import make_clip
-from tests.stacks import service_env
+from tests.stacks import service_env, tenant_client
 from tests.test_e2e import bucket, stack, tenant  # noqa: F401 (fixtures)
 from worker.local_stack import REPO_ROOT, ServiceProcesses, tenant_command
 from worker.samples import DUO
@@ -189,8 +189,7 @@ def test_a_wrong_key_and_a_bad_file_show_their_messages(page, stack, tenant, tmp
 
 
 def test_compare_two_performances_side_by_side(page, stack, tenant, clip):  # noqa: F811
-    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
-    with httpx.Client(base_url=stack.api_url, headers=headers, timeout=60) as client:
+    with tenant_client(stack.api_url, tenant["api_key"]) as client:
         ids = []
         for name in ("reference.mp4", "attempt.mp4"):
             with open(clip, "rb") as fh:
