@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     JOB_SHUTDOWN_GRACE_S: float = Field(default=45.0, ge=0)
     WORKER_SCRATCH_DIR: str | None = None  # a job's staged files; default: the temp dir
     STALE_MULTIPART_UPLOAD_S: float = Field(default=3600.0, gt=0)  # aborted after this idle
+    # A job whose video lasts at least SPLIT_MIN_SECONDS is cut at keyframes into segments of
+    # about SEGMENT_SECONDS that idle video workers process in parallel, then stitched
+    # (`worker.split_jobs`); only while other workers are idle. 0: never split.
+    SPLIT_MIN_SECONDS: float = Field(default=60.0, ge=0)
+    SEGMENT_SECONDS: float = Field(default=30.0, ge=1)
     WORKER_METRICS_PORT: int = Field(default=9808, ge=0, le=65535)  # 0: no metrics server
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

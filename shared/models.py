@@ -285,3 +285,54 @@ class Comparison(Base):
 
     def __repr__(self) -> str:
         return f"<Comparison {self.id} {self.status}>"
+
+
+class SegmentStatus(str, Enum):
+    queued = "queued"
+    processing = "processing"
+    done = "done"
+    failed = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SEGMENT_STATUS_VALUES = ", ".join(f"'{status.value}'" for status in SegmentStatus)
+
+
+class JobSegment(Base):
+    """One part of a long job's video (`worker.pipeline.segments`), processed by any worker
+    for one attempt of the job: which frames, who holds it (a lease of its own), how far it
+    got, and how it ended. The job's own row keeps the job's state; `worker.split_jobs`."""
+
+    __tablename__ = "job_segments"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_SEGMENT_STATUS_VALUES})", name="status"),
+        CheckConstraint("frames_done >= 0", name="frames_done_nonnegative"),
+    )
+
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the cut, in the video stream's time base (`Segment`)
+    start_pts: Mapped[int] = mapped_column(BigInteger)
+    end_pts: Mapped[int | None] = mapped_column(BigInteger)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    frames: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float | None] = mapped_column(Float)
+
+    status: Mapped[str] = mapped_column(String(16), default=SegmentStatus.queued.value)
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    tries: Mapped[int] = mapped_column(Integer, default=0)  # claims: retried alone, capped
+    worker_host: Mapped[str | None] = mapped_column(String(255))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<JobSegment {self.job_id}/{self.attempt}/{self.index} {self.status}>"

@@ -21,6 +21,7 @@ from shared.config import Settings, settings
 PROCESS_JOB = "dance.process_job"
 DELIVER_WEBHOOK = "dance.deliver_webhook"
 COMPARE_JOBS = "dance.compare_jobs"
+PROCESS_SEGMENT = "dance.process_segment"
 # Kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults).
 UNACKED_KEY = "unacked"
 UNACKED_INDEX_KEY = "unacked_index"
@@ -48,6 +49,7 @@ def make_celery(name: str, config: Settings = settings) -> Celery:
             PROCESS_JOB: {"queue": config.CELERY_QUEUE},
             DELIVER_WEBHOOK: {"queue": config.WEBHOOK_QUEUE},
             COMPARE_JOBS: {"queue": config.CELERY_QUEUE},
+            PROCESS_SEGMENT: {"queue": config.CELERY_QUEUE},
         },
         worker_hijack_root_logger=False,
         enable_utc=True,
@@ -79,10 +81,26 @@ def enqueue_job(job_id: uuid.UUID | str, *, continue_attempt: int | None = None)
     _client().send_task(PROCESS_JOB, args=[str(job_id)], kwargs=kwargs, queue=settings.CELERY_QUEUE)
 
 
+def enqueue_segment(job_id: uuid.UUID | str, attempt: int, index: int) -> None:
+    """Queue one segment of a split job's attempt for any video worker (`worker.split_jobs`)."""
+    _client().send_task(
+        PROCESS_SEGMENT,
+        args=[str(job_id)],
+        kwargs={"attempt": attempt, "index": index},
+        queue=settings.CELERY_QUEUE,
+    )
+
+
 def enqueue_comparison(comparison_id: uuid.UUID | str) -> None:
     """Queue a committed comparison row; it runs on the video workers (it needs the
     analysis libraries, which the gateway does not have)."""
     _client().send_task(COMPARE_JOBS, args=[str(comparison_id)], queue=settings.CELERY_QUEUE)
+
+
+def ask_workers(command: str, timeout_s: float) -> list[dict]:
+    """Broadcast a remote-control `command` to every worker; the replies that came within
+    `timeout_s` (one `{node: answer}` each)."""
+    return list(_client().control.broadcast(command, reply=True, timeout=timeout_s) or [])
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ Keys are a pure function of ids, so a redelivered task overwrites instead of dup
     uploads/<tenant_id>/<upload_id>/source<.ext>   a direct upload, until a job takes it
     inputs/<job_id>/source[-<tag>]<.ext>           the job's own copy of its input
     outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json | analysis.json | angles.csv
+    outputs/<job_id>/segments/<attempt>/<index>/...  a split job's segment outputs, until the
+                                                     stitch (annotated.mp4, keypoints.json,
+                                                     summary.json)
     comparisons/<comparison_id>/comparison.json   the full report of one comparison
 
 A client's file name only ever contributes its extension.
@@ -70,6 +73,17 @@ def output_keys(job_id: str | uuid.UUID) -> OutputKeys:
         analysis=prefix + "analysis.json",
         angles=prefix + "angles.csv",
     )
+
+
+def segments_prefix(job_id: str | uuid.UUID) -> str:
+    """Where a split job's segments keep their outputs until the job succeeds; under the
+    job's outputs, so deleting the job deletes them."""
+    return f"outputs/{_job_segment(job_id)}/segments/"
+
+
+def segment_prefix(job_id: str | uuid.UUID, attempt: int, index: int) -> str:
+    """One segment's outputs: `outputs/<job_id>/segments/<attempt>/<index>/`."""
+    return f"{segments_prefix(job_id)}{int(attempt)}/{int(index)}/"
 
 
 def comparison_key(comparison_id: str | uuid.UUID) -> str:

@@ -32,7 +32,7 @@ from shared.config import settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TEST_APPLICATION_NAME = "dance-tests"
-TABLES = ("comparisons", "webhook_deliveries", "jobs", "api_keys", "tenants")
+TABLES = ("job_segments", "comparisons", "webhook_deliveries", "jobs", "api_keys", "tenants")
 
 SessionScope = Callable[[], AbstractContextManager[Session]]
 

@@ -37,7 +37,7 @@ from shared.config import settings
 from shared.db import configure_engine, dispose_engine_after_fork
 from shared.queue import make_celery
 from shared.storage import get_storage
-from worker import shutdown
+from worker import capacity, shutdown  # noqa: F401 (capacity: the `dance_capacity` command)
 
 app = make_celery("worker")
 app.conf.include = ["worker.tasks"]

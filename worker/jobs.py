@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared import logs
 from shared.config import settings
@@ -39,28 +38,25 @@ from shared.states import (
     mark_failed,
     mark_succeeded,
     release_for_retry,
-    update_progress,
 )
 from shared.storage import Storage
-from shared.storage_errors import is_missing_object, is_transient_storage_error, storage_failure
+from shared.storage_errors import is_missing_object, storage_failure
 from shared.storage_keys import output_keys
-from worker import metrics, shutdown
+from worker import metrics, shutdown, split_jobs
 from worker.lease import LeaseKeeper
 from worker.pipeline.errors import VideoInputError
-from worker.pipeline.runner import PipelineOptions, PipelineResult, analyze_video
+from worker.pipeline.runner import PipelineResult, analyze_video
+from worker.progress import JobCancelled, JobProgress
 from worker.scratch import Scratch
 from worker.shutdown import ShuttingDown
-from worker.video_limits import video_limits
+from worker.transient import dependency_of, is_transient
+from worker.video_limits import pipeline_options
 
 log = logging.getLogger(__name__)
 
 HOSTNAME = socket.gethostname()
 FIRST_RETRY_DELAY_S = 2.0
 JITTER = 0.2
-
-
-class JobCancelled(Exception):
-    """The job was deleted, or another worker took it over, while this one ran it."""
 
 
 class RetryLater(Exception):
@@ -175,7 +171,9 @@ def _attempt(
     started = time.perf_counter()
     try:
         with LeaseKeeper(job_id, attempt, settings.JOB_LEASE_S) as lease:
-            result = _run(job_id, attempt, input_key, options, storage, scratch, lease)
+            result = _run(
+                job_id, attempt, input_key, options, storage, scratch, lease, worker=worker
+            )
             if scratch.reused:
                 log.info(
                     "job %s: reused from an earlier try: %s", job_id, " and ".join(scratch.reused)
@@ -204,6 +202,8 @@ def _attempt(
         if done is None:
             raise JobCancelled()
         scratch.remove()
+        if result.metrics.get("segments"):
+            split_jobs.forget_segments(job_id, storage)
         log.info("job %s: succeeded (%s frames)", job_id, result.metrics["processed_frames"])
         metrics.FINISHED.labels("succeeded", "").inc()
         metrics.DURATION.observe(time.perf_counter() - started)
@@ -222,6 +222,10 @@ def _attempt(
     except ShuttingDown:
         _release(job_id, attempt, "the worker shut down; another one continues", utcnow())
         raise HandedBack(attempt) from None
+    except split_jobs.SegmentExhausted as exc:
+        log.warning("job %s: %s", job_id, exc)
+        scratch.remove()
+        return _fail(job_id, attempt, exc.code, str(exc))
     except SoftTimeLimitExceeded:
         scratch.remove()
         return _fail(
@@ -236,11 +240,11 @@ def _attempt(
             return _fail(job_id, attempt, "input_missing", "the uploaded video is no longer stored")
         if is_transient(exc):
             delay = dependency_delay_s(retries)
-            reason = f"{_dependency(exc)} unavailable ({type(exc).__name__})"
+            reason = f"{dependency_of(exc)} unavailable ({type(exc).__name__})"
             log.warning(
                 "job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt, delay
             )
-            metrics.DEPENDENCY_WAITS.labels(_dependency(exc)).inc()
+            metrics.DEPENDENCY_WAITS.labels(dependency_of(exc)).inc()
             since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
             raise WaitForDependency(attempt, delay, reason, since, token) from exc
         scratch.remove()
@@ -264,19 +268,38 @@ def _run(
     storage: Storage,
     scratch: Scratch,
     lease: LeaseKeeper,
+    *,
+    worker: str,
 ) -> PipelineResult:
     """The input and the pipeline's outputs, from the scratch space when an earlier try of
-    this attempt made them."""
+    this attempt made them; a long video in segments across workers (`worker.split_jobs`)."""
     source = scratch.input(
         Path(input_key).suffix, lambda path: storage.download_file(input_key, path)
     )
     if lease.lost.is_set():
         raise JobCancelled()
     shutdown.check()
-    recorder = _ProgressRecorder(job_id, attempt, lease)
-    return scratch.outputs(
-        lambda out: analyze_video(source, out, _pipeline_options(options), on_progress=recorder)
-    )
+    settings_of_job = pipeline_options(options)
+
+    def run(out: Path) -> PipelineResult:
+        segments = split_jobs.segments_to_run(job_id, attempt, source, settings_of_job)
+        if segments is None:
+            recorder = JobProgress(job_id, attempt, lease)
+            return analyze_video(source, out, settings_of_job, on_progress=recorder)
+        return split_jobs.run_split(
+            job_id,
+            attempt,
+            source,
+            segments,
+            settings_of_job,
+            out,
+            storage=storage,
+            scratch=scratch,
+            lease=lease,
+            worker=worker,
+        )
+
+    return scratch.outputs(run)
 
 
 def dependency_delay_s(retries: int, rng: random.Random | None = None) -> float:
@@ -357,67 +380,3 @@ def _remove_outputs_if_deleted(job_id: uuid.UUID, storage: Storage) -> None:
         deleted = job is None or job.status == JobStatus.deleted
     if deleted:
         storage.delete_job_objects(job_id)
-
-
-def _pipeline_options(options: dict) -> PipelineOptions:
-    return PipelineOptions(
-        min_detection_confidence=float(
-            options.get("min_detection_confidence", settings.MIN_DETECTION_CONFIDENCE)
-        ),
-        min_tracking_confidence=float(
-            options.get("min_tracking_confidence", settings.MIN_TRACKING_CONFIDENCE)
-        ),
-        limits=video_limits(settings),
-        angle_labels=bool(options.get("angle_labels", False)),
-        max_people=int(options.get("max_people", 1)),
-    )
-
-
-class _ProgressRecorder:
-    """Writes progress at most every PROGRESS_INTERVAL_S seconds, and stops the pipeline when
-    the job is no longer ours or the worker's shutdown grace is over. A write the database
-    cannot take is skipped: progress is a hint, the lease keeper keeps the job."""
-
-    def __init__(self, job_id: uuid.UUID, attempt: int, lease: LeaseKeeper):
-        self.job_id, self.attempt, self.lease = job_id, attempt, lease
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        shutdown.check()
-        if self.lease.lost.is_set():
-            raise JobCancelled()
-        now = time.monotonic()
-        if now - self.last < settings.PROGRESS_INTERVAL_S:
-            return
-        self.last = now
-        # 0-95 for frames; the last 5% is the upload of the outputs
-        percent = int(95 * done / total) if total else 0
-        try:
-            with session_scope() as session:
-                ours = update_progress(
-                    session,
-                    self.job_id,
-                    percent,
-                    lease_s=settings.JOB_LEASE_S,
-                    attempt=self.attempt,
-                )
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("job %s: progress not recorded: %s", self.job_id, exc)
-            return
-        if not ours:
-            raise JobCancelled()
-
-
-def _dependency(exc: BaseException) -> str:
-    return "storage" if is_transient_storage_error(exc) else "database"
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: storage hiccups and lost database connections."""
-    if isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
-        return True
-    return is_transient_storage_error(exc)

@@ -50,6 +50,13 @@ DEPENDENCY_WAITS = Counter(
     ["dependency"],
 )
 
+SEGMENTS = Counter(
+    "dance_segments",
+    "Segments of split jobs this worker ended, by result (done, failed, released, cancelled; "
+    "skipped: taken already).",
+    ["result"],
+)
+
 
 def serve(port: int) -> None:
     """Serve this worker's metrics, its pool processes' included, on `port` (a thread)."""

@@ -9,6 +9,7 @@ A retry on another worker starts afresh there; `prune` removes what no retry cam
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import time
@@ -27,14 +28,17 @@ class Scratch:
         self.reused: list[str] = []  # what an earlier try had made: "input", "outputs"
 
     def input(self, suffix: str, download: Callable[[Path], None]) -> Path:
-        """The input file, downloaded by `download(path)` unless an earlier try did."""
+        """The input file, downloaded by `download(path)` unless an earlier try did. Several
+        workers on one disk (a split job's segments) download it once, one at a time."""
         path = self.dir / f"input{suffix}"
         done = self.dir / "input.done"
-        if done.exists():
-            self.reused.append("input")
-        else:
-            download(path)
-            done.touch()
+        with open(self.dir / "input.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if done.exists():
+                self.reused.append("input")
+            else:
+                download(path)
+                done.touch()
         return path
 
     def outputs(self, run: Callable[[Path], PipelineResult]) -> PipelineResult:

@@ -9,6 +9,9 @@ to retries. Tasks take ids (and, for a continued attempt, its number) only.
   DEPENDENCY_RETRY_WINDOW_S is kept even while the database cannot record it;
 - `fail`: only write the `dependency_unavailable` failure (it could not be written before).
 
+`dance.process_segment(job_id, attempt, index)`: one segment of a split job's attempt, if it
+is still free (`worker.split_jobs`); every ending is recorded on the segment's row.
+
 `dance.compare_jobs(comparison_id)`: compare two jobs' performances (`worker.comparisons`);
 storage or database outages are retried with backoff for DEPENDENCY_RETRY_WINDOW_S.
 
@@ -22,10 +25,11 @@ import time
 import uuid
 
 from shared.config import settings
-from shared.queue import COMPARE_JOBS, DELIVER_WEBHOOK, PROCESS_JOB
+from shared.queue import COMPARE_JOBS, DELIVER_WEBHOOK, PROCESS_JOB, PROCESS_SEGMENT
 from shared.storage import get_storage
-from worker import comparisons, jobs, notify
+from worker import comparisons, jobs, notify, split_jobs
 from worker.celery_app import app
+from worker.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +87,7 @@ def process_job(
             exc.delay_s, attempt=exc.attempt, since=began, lease_token=exc.lease_token
         ) from None
     except Exception as exc:
-        if not jobs.is_transient(exc):
+        if not is_transient(exc):
             raise
         # The database failed before an attempt began (or under a deferred failure write):
         # nothing to release; try again, backing off.
@@ -92,6 +96,17 @@ def process_job(
     if outcome.event:
         queue_webhook(job_uuid, outcome.event)
     return outcome.status
+
+
+@app.task(name=PROCESS_SEGMENT, bind=True)
+def process_segment(self, job_id: str, attempt: int, index: int) -> str:
+    return split_jobs.process_segment(
+        uuid.UUID(job_id),
+        attempt,
+        index,
+        get_storage(),
+        worker=self.request.hostname or jobs.HOSTNAME,
+    )
 
 
 def queue_webhook(job_id: uuid.UUID, event_type: str) -> None:
@@ -133,7 +148,7 @@ def compare_jobs(self, comparison_id: str, since: float | None = None) -> str:
     try:
         return comparisons.run_comparison(comparison_uuid, get_storage())
     except Exception as exc:
-        if not jobs.is_transient(exc):
+        if not is_transient(exc):
             raise
         if time.time() - began > settings.DEPENDENCY_RETRY_WINDOW_S:
             try:

@@ -1,8 +1,12 @@
-"""The pipeline's cost limits, from the settings (the worker and the CLI share them)."""
+"""The pipeline's cost limits, from the settings (the worker and the CLI share them), and a
+job's pipeline options."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.config import Settings, settings
+from worker.pipeline.runner import PipelineOptions
 from worker.pipeline.source import Limits
 
 
@@ -15,4 +19,19 @@ def video_limits(config: Settings = settings, *, max_duration_s: float | None = 
         max_pixels=config.MAX_VIDEO_PIXELS,
         max_frames=config.MAX_VIDEO_FRAMES,
         max_fps=config.MAX_VIDEO_FPS,
+    )
+
+
+def pipeline_options(options: dict[str, Any]) -> PipelineOptions:
+    """A job's options (as stored on its row) as the pipeline takes them."""
+    return PipelineOptions(
+        min_detection_confidence=float(
+            options.get("min_detection_confidence", settings.MIN_DETECTION_CONFIDENCE)
+        ),
+        min_tracking_confidence=float(
+            options.get("min_tracking_confidence", settings.MIN_TRACKING_CONFIDENCE)
+        ),
+        limits=video_limits(settings),
+        angle_labels=bool(options.get("angle_labels", False)),
+        max_people=int(options.get("max_people", 1)),
     )
