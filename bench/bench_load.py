@@ -13,26 +13,21 @@ measured first in the same run (the baseline) with the ratio under load.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.local_stack import ServiceProcesses, migrate, tenant_command  # noqa: E402
+from bench.service_stack import bench_stack  # noqa: E402
+from worker.local_stack import tenant_command  # noqa: E402
 from worker.samples import make_clip  # noqa: E402
-
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -78,50 +73,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
-    database = f"dance_load_{secrets.token_hex(4)}"
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{database}"'))
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    s3 = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
-    suffix = secrets.token_hex(4)
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": f"{PG_SERVER}/{database}",
-        "REDIS_URL": REDIS_URL,
-        "CELERY_QUEUE": f"load-{suffix}",
-        "WEBHOOK_QUEUE": f"load-webhooks-{suffix}",
-        "S3_ENDPOINT_URL": s3,
-        "S3_BUCKET": "load",
-        "AWS_ACCESS_KEY_ID": "load",
-        "AWS_SECRET_ACCESS_KEY": "load",
-        "WEBHOOK_SECRET": "whsec_" + "bG9hZC10ZXN0LXNlY3JldC1mb3ItYmVuY2g=",
-        "RATE_LIMIT_PER_MINUTE": "0",
-        "MAX_JOBS_IN_FLIGHT": "1000",
-        "RECONCILE_INTERVAL_S": "5",
-        "RECONCILE_QUEUED_AFTER_S": "30",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    tmp = Path(tempfile.mkdtemp(prefix="dance-load-"))
-    services = ServiceProcesses(env, tmp / "logs")
-    try:
-        import boto3
-
-        boto3.client(
-            "s3",
-            endpoint_url=s3,
-            aws_access_key_id="load",
-            aws_secret_access_key="load",
-            region_name="us-east-1",
-        ).create_bucket(Bucket="load")
-        migrate(env)
+    with bench_stack("load") as (services, tmp):
+        env = services.env
         services.start_api()
         for n in range(args.workers):
             services.start_worker(f"worker{n}")
@@ -188,12 +141,6 @@ def main() -> int:
             f"ratio {status_p50 / idle_p50:.1f}x"
         )
         return 0 if accepted == len(finished) and not twice else 1
-    finally:
-        services.stop()
-        moto.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
