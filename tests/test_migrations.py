@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from tests.fixtures_db import REPO_ROOT, alembic_config, migrate
 
-TABLES = {"comparisons", "jobs", "webhook_deliveries", "tenants", "api_keys"}
+TABLES = {"comparisons", "jobs", "job_segments", "webhook_deliveries", "tenants", "api_keys"}
 
 
 def tables_of(url: str) -> set[str]:
