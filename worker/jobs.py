@@ -279,19 +279,19 @@ def _run(
     if lease.lost.is_set():
         raise JobCancelled()
     shutdown.check()
-    settings_of_job = pipeline_options(options)
+    pipeline = pipeline_options(options)
 
     def run(out: Path) -> PipelineResult:
-        segments = split_jobs.segments_to_run(job_id, attempt, source, settings_of_job)
+        segments = split_jobs.segments_to_run(job_id, attempt, source, pipeline)
         if segments is None:
             recorder = JobProgress(job_id, attempt, lease)
-            return analyze_video(source, out, settings_of_job, on_progress=recorder)
+            return analyze_video(source, out, pipeline, on_progress=recorder)
         return split_jobs.run_split(
             job_id,
             attempt,
             source,
             segments,
-            settings_of_job,
+            pipeline,
             out,
             storage=storage,
             scratch=scratch,

@@ -31,6 +31,8 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
+import av
+
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Job, JobSegment, SegmentStatus, utcnow
@@ -95,9 +97,13 @@ def plan_split(source: Path, options: PipelineOptions) -> list[Segment] | None:
         duration = video.info.duration_s
     if duration is None or duration < settings.SPLIT_MIN_SECONDS:
         return None
-    segments = plan_segments(
-        source, segment_s=settings.SEGMENT_SECONDS, min_s=settings.SPLIT_MIN_SECONDS
-    )
+    try:
+        segments = plan_segments(
+            source, segment_s=settings.SEGMENT_SECONDS, min_s=settings.SPLIT_MIN_SECONDS
+        )
+    except av.error.FFmpegError as exc:  # the packets cannot be read: the whole run says why
+        log.warning("not split: %s", exc)
+        return None
     if len(segments) < 2:
         return None
     helpers = idle_video_slots()
