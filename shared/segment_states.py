@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
@@ -78,16 +78,7 @@ def claim_segment(
     """Take segment `index` (None: the first one free) for processing: it is queued, or its
     worker's lease expired. Returns the row with a new `lease_token`, or None."""
     now = utcnow()
-    free = and_(
-        or_(
-            JobSegment.status == SegmentStatus.queued.value,
-            and_(
-                JobSegment.status == SegmentStatus.processing.value,
-                or_(JobSegment.lease_expires_at.is_(None), JobSegment.lease_expires_at < now),
-            ),
-        ),
-        JobSegment.tries < max_tries,
-    )
+    free = and_(_free(now), JobSegment.tries < max_tries)
     which = select(JobSegment.index).where(
         JobSegment.job_id == job_id, JobSegment.attempt == attempt, free, _job_alive()
     )
@@ -118,57 +109,39 @@ def renew_segment(
     """Record the segment's frames done and extend its lease; False: no longer ours (its job
     was deleted or moved to another attempt, or the segment was taken over)."""
     now = utcnow()
-    return (
-        _transition(
-            session,
-            segment.job_id,
-            segment.attempt,
-            segment.index,
-            _held(segment),
-            frames_done=max(0, frames_done),
-            lease_expires_at=now + timedelta(seconds=lease_s),
-            updated_at=now,
-        )
-        is not None
+    return _held_transition(
+        session,
+        segment,
+        frames_done=max(0, frames_done),
+        lease_expires_at=now + timedelta(seconds=lease_s),
+        updated_at=now,
     )
 
 
 def finish_segment(session: Session, segment: JobSegment) -> bool:
     """The segment's outputs are stored: done (False: no longer ours)."""
     now = utcnow()
-    return (
-        _transition(
-            session,
-            segment.job_id,
-            segment.attempt,
-            segment.index,
-            _held(segment),
-            status=SegmentStatus.done.value,
-            frames_done=JobSegment.frames,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-        is not None
+    return _held_transition(
+        session,
+        segment,
+        status=SegmentStatus.done.value,
+        frames_done=JobSegment.frames,
+        lease_expires_at=None,
+        updated_at=now,
     )
 
 
 def fail_segment(session: Session, segment: JobSegment, *, code: str, message: str) -> bool:
     """The segment cannot be processed (bad input): failed, and so will be its job."""
     now = utcnow()
-    return (
-        _transition(
-            session,
-            segment.job_id,
-            segment.attempt,
-            segment.index,
-            _held(segment),
-            status=SegmentStatus.failed.value,
-            error_code=code,
-            error_message=message[:ERROR_MESSAGE_MAX_CHARS],
-            lease_expires_at=None,
-            updated_at=now,
-        )
-        is not None
+    return _held_transition(
+        session,
+        segment,
+        status=SegmentStatus.failed.value,
+        error_code=code,
+        error_message=message[:ERROR_MESSAGE_MAX_CHARS],
+        lease_expires_at=None,
+        updated_at=now,
     )
 
 
@@ -176,20 +149,32 @@ def release_segment(session: Session, segment: JobSegment) -> bool:
     """Give the segment back at once (the worker shuts down, or an outage): queued again,
     for any worker to take; the try it used still counts."""
     now = utcnow()
-    return (
-        _transition(
-            session,
-            segment.job_id,
-            segment.attempt,
-            segment.index,
-            _held(segment),
-            status=SegmentStatus.queued.value,
-            lease_token=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-        is not None
+    return _held_transition(
+        session,
+        segment,
+        status=SegmentStatus.queued.value,
+        lease_token=None,
+        lease_expires_at=None,
+        updated_at=now,
     )
+
+
+def exhausted_segment(
+    session: Session, job_id: uuid.UUID, attempt: int, *, max_tries: int
+) -> JobSegment | None:
+    """A segment of the attempt that is free but may not be claimed again: its `max_tries`
+    are used up (its workers kept dying, or it kept failing)."""
+    return session.scalars(
+        select(JobSegment)
+        .where(
+            JobSegment.job_id == job_id,
+            JobSegment.attempt == attempt,
+            _free(utcnow()),
+            JobSegment.tries >= max_tries,
+        )
+        .order_by(JobSegment.index)
+        .limit(1)
+    ).first()
 
 
 def frames_done(session: Session, job_id: uuid.UUID, attempt: int) -> tuple[int, int]:
@@ -203,11 +188,26 @@ def frames_done(session: Session, job_id: uuid.UUID, attempt: int) -> tuple[int,
     return int(done), int(total)
 
 
-def _held(segment: JobSegment) -> list[ColumnElement[bool]]:
-    return [
+def _held_transition(session: Session, segment: JobSegment, **values: Any) -> bool:
+    """A transition of a segment this worker holds (its claim's `lease_token`); False: it is
+    no longer held by it."""
+    held = [
         JobSegment.status == SegmentStatus.processing.value,
         JobSegment.lease_token == segment.lease_token,
     ]
+    row = _transition(session, segment.job_id, segment.attempt, segment.index, held, **values)
+    return row is not None
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    """Not held by a live worker: queued, or processing under an expired lease."""
+    return or_(
+        JobSegment.status == SegmentStatus.queued.value,
+        and_(
+            JobSegment.status == SegmentStatus.processing.value,
+            or_(JobSegment.lease_expires_at.is_(None), JobSegment.lease_expires_at < now),
+        ),
+    )
 
 
 def _job_alive() -> ColumnElement[bool]:

@@ -35,11 +35,12 @@ import av
 
 from shared.config import settings
 from shared.db import session_scope
-from shared.models import Job, JobSegment, SegmentStatus, utcnow
+from shared.models import Job, JobSegment, SegmentStatus
 from shared.queue import enqueue_segment
 from shared.segment_states import (
     claim_segment,
     create_segments,
+    exhausted_segment,
     fail_segment,
     finish_segment,
     release_segment,
@@ -143,7 +144,10 @@ def run_split(
             raise JobCancelled()
         with session_scope() as session:
             rows = segments_of(session, job_id, attempt)
-        _raise_if_failed(rows)
+            exhausted = exhausted_segment(
+                session, job_id, attempt, max_tries=settings.JOB_MAX_ATTEMPTS
+            )
+        _raise_if_failed(rows, exhausted)
         if all(row.status == SegmentStatus.done.value for row in rows):
             break
         with session_scope() as session:
@@ -228,11 +232,10 @@ def _process_segment(
             lease_s=settings.JOB_LEASE_S,
             max_tries=settings.JOB_MAX_ATTEMPTS,
         )
-        job = session.get(Job, job_id) if row is not None else None
-        input_key = job.input_key if job is not None else ""
-        options = dict(job.options or {}) if job is not None else {}
-    if row is None:
-        return "skipped"  # taken already, done, or its job moved on
+        if row is None:
+            return "skipped"  # taken already, done, or its job moved on
+        job = session.get_one(Job, job_id)  # alive: the claim is fenced by it
+        input_key, options = job.input_key, dict(job.options or {})
     log.info("job %s: segment %d of attempt %d on %s", job_id, index, attempt, worker)
     scratch = Scratch(settings.scratch_dir, job_id, attempt)  # the input is shared on one disk
     directory = scratch.dir / f"segment-{index}-{row.lease_token}"  # the coordinator's own
@@ -263,7 +266,7 @@ def _process_segment(
     return "done"
 
 
-def _raise_if_failed(rows: list[JobSegment]) -> None:
+def _raise_if_failed(rows: list[JobSegment], exhausted: JobSegment | None) -> None:
     """A segment refused as bad input fails the job with its code; one tried too often (its
     workers kept dying, or it kept failing) fails it `attempts_exhausted`."""
     for row in rows:
@@ -271,21 +274,14 @@ def _raise_if_failed(rows: list[JobSegment]) -> None:
             error = VideoInputError(row.error_message or "a segment of the video is invalid")
             error.code = row.error_code or VideoInputError.code
             raise error
-        if row.tries >= settings.JOB_MAX_ATTEMPTS and _free(row):
-            raise SegmentExhausted(f"segment {row.index} was tried {row.tries} times")
+    if exhausted is not None:
+        raise SegmentExhausted(f"segment {exhausted.index} was tried {exhausted.tries} times")
 
 
 class SegmentExhausted(Exception):
     """A segment could not be processed in JOB_MAX_ATTEMPTS tries."""
 
     code = "attempts_exhausted"
-
-
-def _free(row: JobSegment) -> bool:
-    if row.status == SegmentStatus.queued.value:
-        return True
-    expired = row.lease_expires_at is None or row.lease_expires_at < utcnow()
-    return row.status == SegmentStatus.processing.value and expired
 
 
 def _segment(row: JobSegment) -> Segment:
