@@ -1,5 +1,7 @@
 """The service as real processes for end-to-end tests: uvicorn and a Celery worker on the
-machine's Postgres and Redis and moto's S3 server, each stack on queues of its own."""
+machine's Postgres and Redis and moto's S3 server, each stack on queues of its own; and what
+the tests do with one over HTTP (submit, wait for the end, list the job's objects, scrape a
+worker's metrics)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 from worker.local_stack import ServiceProcesses
@@ -87,3 +90,41 @@ def running_stack(env: dict[str, str], log_dir: Path, **options: Any) -> Iterato
         services.stop()
         for name in services.processes:
             print(f"----- {name} log -----\n{services.log(name)[-5000:]}")
+
+
+def submit(api, path, route="/api/jobs", headers=None, **form) -> httpx.Response:
+    with open(path, "rb") as fh:
+        video = (os.path.basename(path), fh, "video/mp4")
+        return api.post(route, data=form, files={"video": video}, headers=headers, timeout=60)
+
+
+def wait_for_end(api, job_id: str, timeout_s: float = 120) -> tuple[dict, list[int]]:
+    """Poll the status until the job ends; also return the progress values seen."""
+    deadline, seen = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        status = api.get(f"/api/status/{job_id}").json()
+        seen.append(status["progress"])
+        if status["status"] in ("succeeded", "failed"):
+            return status, seen
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not end")
+
+
+def objects_of(bucket, job_id: str) -> list[str]:
+    s3, name = bucket
+    keys = []
+    for prefix in (f"inputs/{job_id}/", f"outputs/{job_id}/"):
+        keys += [
+            o["Key"] for o in s3.list_objects_v2(Bucket=name, Prefix=prefix).get("Contents", [])
+        ]
+    return keys
+
+
+def worker_metrics(stack, name: str) -> dict[tuple[str, tuple], float]:
+    """One scrape of a worker's own metrics server, parsed by prometheus_client."""
+    text = httpx.get(f"http://127.0.0.1:{stack.metrics_ports[name]}/metrics", timeout=10).text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }

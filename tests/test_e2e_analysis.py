@@ -13,22 +13,14 @@ import httpx
 import pytest
 
 from tests.clips import make_clip
-from tests.stacks import tenant_client
-from tests.test_e2e import (  # noqa: F401 (fixtures)
-    api,
-    bucket,
-    stack,
-    submit,
-    tenant,
-    wait_for_end,
-)
+from tests.stacks import submit, tenant_client, wait_for_end
 from worker.local_stack import tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 
 
 @pytest.fixture(scope="module")
-def other_api(stack):  # noqa: F811
+def other_api(stack):
     other = tenant_command(stack.env, "create", f"other-{secrets.token_hex(3)}")
     with tenant_client(stack.api_url, other["api_key"]) as client:
         yield client
@@ -47,7 +39,7 @@ def beat_clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def analysed(api, beat_clip):  # noqa: F811
+def analysed(api, beat_clip):
     answer = submit(api, beat_clip, options='{"angle_labels": true}')
     assert answer.status_code == 202, answer.text
     status, _ = wait_for_end(api, answer.json()["job_id"], timeout_s=240)
@@ -65,7 +57,7 @@ def wait_for_comparison(client, comparison_id: str, timeout_s: float = 120) -> d
     raise AssertionError(f"comparison {comparison_id} did not end")
 
 
-def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, analysed):  # noqa: F811
+def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, analysed):
     job_id = analysed["job_id"]
     assert analysed["options"]["angle_labels"] is True
     summary = analysed["analysis"]
@@ -97,7 +89,7 @@ def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, an
     assert set(analysed["links"]) >= {"analysis", "angles"}
 
 
-def test_a_job_compared_with_itself_scores_full_marks(api, analysed):  # noqa: F811
+def test_a_job_compared_with_itself_scores_full_marks(api, analysed):
     job_id = analysed["job_id"]
     answer = api.post(
         "/api/comparisons", json={"reference_job_id": job_id, "attempt_job_id": job_id}
@@ -122,7 +114,7 @@ def test_a_job_compared_with_itself_scores_full_marks(api, analysed):  # noqa: F
     assert max(abs(offset) for offset in offsets) <= 1 / 15 + 1e-6
 
 
-def test_comparisons_respect_tenants_and_job_states(api, other_api, analysed, tmp_path):  # noqa: F811
+def test_comparisons_respect_tenants_and_job_states(api, other_api, analysed, tmp_path):
     job_id = analysed["job_id"]
     # another tenant can neither see this comparison nor compare this tenant's jobs
     mine = api.post("/api/comparisons", json={"reference_job_id": job_id, "attempt_job_id": job_id})

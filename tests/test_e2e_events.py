@@ -8,18 +8,12 @@ import pytest
 
 from tests.api.test_events import parse_events
 from tests.clips import make_clip
-from tests.test_e2e import (  # noqa: F401 (fixtures)
-    api,
-    bucket,
-    stack,
-    submit,
-    tenant,
-)
+from tests.stacks import submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 
 
-def test_the_events_follow_a_job_from_queued_to_succeeded(api, tmp_path):  # noqa: F811
+def test_the_events_follow_a_job_from_queued_to_succeeded(api, tmp_path):
     clip = make_clip(tmp_path / "dance.mp4", frames=90, fps=15)
     job_id = submit(api, clip).json()["job_id"]
 

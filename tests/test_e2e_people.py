@@ -8,14 +8,7 @@ import httpx
 import pytest
 
 from tests.clips import make_clip
-from tests.test_e2e import (  # noqa: F401 (fixtures)
-    api,
-    bucket,
-    stack,
-    submit,
-    tenant,
-    wait_for_end,
-)
+from tests.stacks import submit, wait_for_end
 from tests.test_e2e_analysis import wait_for_comparison
 from worker.samples import DUO
 
@@ -23,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 
 
 @pytest.fixture(scope="module")
-def duo_job(api, tmp_path_factory):  # noqa: F811
+def duo_job(api, tmp_path_factory):
     clip = make_clip(
         tmp_path_factory.mktemp("clips") / "duo.mp4",
         person=DUO,
@@ -65,7 +58,7 @@ def test_the_outputs_are_version_2(duo_job):
     assert angles.startswith("person,frame,time_s,")
 
 
-def test_a_job_of_several_dancers_compares_by_its_main_dancer(api, duo_job):  # noqa: F811
+def test_a_job_of_several_dancers_compares_by_its_main_dancer(api, duo_job):
     job_id = duo_job["job_id"]
     answer = api.post(
         "/api/comparisons", json={"reference_job_id": job_id, "attempt_job_id": job_id}

@@ -17,13 +17,11 @@ from sqlalchemy.orm import Session
 
 from shared.models import Job, JobSegment
 from tests.clips import make_clip, probe
-from tests.stacks import running_stack, service_env
-from tests.test_e2e import (  # noqa: F401 (fixtures)
-    api,
-    bucket,
+from tests.stacks import (
     objects_of,
+    running_stack,
+    service_env,
     submit,
-    tenant,
     wait_for_end,
     worker_metrics,
 )
@@ -34,7 +32,7 @@ FPS, FRAMES = 15, 240  # 16 s
 
 
 @pytest.fixture(scope="module")
-def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):  # noqa: F811
+def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):
     env = service_env(
         pg_url=pg_url,
         redis_url=redis_url,
@@ -120,13 +118,13 @@ def segment_counts(stack) -> dict[str, float]:
 
 
 def test_a_long_video_is_split_across_two_workers_and_stitched(
-    api,  # noqa: F811
+    api,
     stack,
     long_clip,
     rows,
     webhook_receiver,
     tmp_path,
-    bucket,  # noqa: F811
+    bucket,
 ):
     before = segment_counts(stack)
     answer = submit(api, long_clip, webhook_url=webhook_receiver.url)
@@ -166,7 +164,7 @@ def test_a_long_video_is_split_across_two_workers_and_stitched(
     assert after.get("done", 0) - before.get("done", 0) == 4  # by whoever ran them
 
 
-def test_a_killed_helpers_segment_is_retried_alone(api, stack, long_clip, rows):  # noqa: F811
+def test_a_killed_helpers_segment_is_retried_alone(api, stack, long_clip, rows):
     job_id = submit(api, long_clip).json()["job_id"]
     wait_until(lambda: any(p.status == "processing" for p in segments(rows, job_id)), 60)
     coordinator, helper = coordinator_and_helper(rows, job_id)
@@ -196,7 +194,7 @@ def test_a_killed_helpers_segment_is_retried_alone(api, stack, long_clip, rows):
         start_helper(stack, helper)
 
 
-def test_delete_stops_every_segment(api, stack, long_clip, rows, bucket, tmp_path):  # noqa: F811
+def test_delete_stops_every_segment(api, stack, long_clip, rows, bucket, tmp_path):
     job_id = submit(api, long_clip).json()["job_id"]
     wait_until(
         lambda: (
@@ -231,7 +229,7 @@ def test_delete_stops_every_segment(api, stack, long_clip, rows, bucket, tmp_pat
     assert status["status"] == "succeeded"
 
 
-def test_a_lone_worker_runs_a_long_video_whole(api, stack, long_clip, rows):  # noqa: F811
+def test_a_lone_worker_runs_a_long_video_whole(api, stack, long_clip, rows):
     stack.kill("worker2")
     try:
         job_id = submit(api, long_clip).json()["job_id"]

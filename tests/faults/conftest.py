@@ -2,9 +2,10 @@
 blackhole connections, for outages injected for real. The API reaches both directly, so that
 jobs can be submitted and followed while the worker's dependencies are down.
 
-Timers are short (retries at most 5 s apart, a reconciler round every second) so that each
-case takes seconds; the leases stay long enough (90 s) that a minute's outage does not expire
-them."""
+Timers are short so that each case takes seconds, in the proportions of production's: retries
+at most 2 s apart (60 s there), a reconciler round every second that re-sends a message missing
+for 5 s; the leases (30 s) outlast the database outage of `test_outages` (15 s), as
+production's 120 s lease outlasts a minute's."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ from tests.stacks import running_stack, service_env
 from worker.local_stack import ServiceProcesses, tenant_command
 
 FAULT_SETTINGS = {
-    "JOB_LEASE_S": "90",
-    "DEPENDENCY_RETRY_MAX_DELAY_S": "5",
-    "RECONCILE_QUEUED_AFTER_S": "10",
+    "JOB_LEASE_S": "30",
+    "DEPENDENCY_RETRY_MAX_DELAY_S": "2",
+    "RECONCILE_QUEUED_AFTER_S": "5",
     "MAX_JOBS_IN_FLIGHT": "100",
     "RATE_LIMIT_PER_MINUTE": "0",
     "STALE_MULTIPART_UPLOAD_S": "2",

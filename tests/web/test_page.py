@@ -15,7 +15,6 @@ import pytest
 
 from tests.clips import make_clip
 from tests.stacks import service_env, tenant_client
-from tests.test_e2e import bucket, stack, tenant  # noqa: F401 (fixtures)
 from worker.local_stack import REPO_ROOT, ServiceProcesses, tenant_command
 from worker.samples import DUO
 
@@ -90,7 +89,7 @@ def clip(tmp_path_factory):
     )
 
 
-def test_upload_follow_watch_and_download(page, stack, tenant, clip):  # noqa: F811
+def test_upload_follow_watch_and_download(page, stack, tenant, clip):
     sign_in(page, stack.api_url, tenant["api_key"])
     shot(page, "1-signed-in")
 
@@ -157,7 +156,7 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):  # noqa: F
     assert [p for p in page.problems if "status of 401" not in p] == []
 
 
-def test_another_tenant_sees_none_of_these_jobs(page, stack, tenant, clip):  # noqa: F811
+def test_another_tenant_sees_none_of_these_jobs(page, stack, tenant, clip):
     other = tenant_command(stack.env, "create", f"web-{secrets.token_hex(3)}")
     sign_in(page, stack.api_url, other["api_key"])
     page.wait_for_selector("#history-empty:not([hidden])")
@@ -165,7 +164,7 @@ def test_another_tenant_sees_none_of_these_jobs(page, stack, tenant, clip):  # n
     shot(page, "5-other-tenant")
 
 
-def test_a_wrong_key_and_a_bad_file_show_their_messages(page, stack, tenant, tmp_path):  # noqa: F811
+def test_a_wrong_key_and_a_bad_file_show_their_messages(page, stack, tenant, tmp_path):
     page.goto(stack.api_url + "/")
     page.fill("#api-key", "dak_not-a-key")
     page.click("#sign-in-form button")
@@ -188,7 +187,7 @@ def test_a_wrong_key_and_a_bad_file_show_their_messages(page, stack, tenant, tmp
     shot(page, "7-failed")
 
 
-def test_compare_two_performances_side_by_side(page, stack, tenant, clip):  # noqa: F811
+def test_compare_two_performances_side_by_side(page, stack, tenant, clip):
     with tenant_client(stack.api_url, tenant["api_key"]) as client:
         ids = []
         for name in ("reference.mp4", "attempt.mp4"):
@@ -233,7 +232,7 @@ def test_compare_two_performances_side_by_side(page, stack, tenant, clip):  # no
     shot(page, "8-compare")
 
 
-def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp_path):  # noqa: F811
+def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp_path):
     duo = make_clip(
         tmp_path / "duo.mp4", person=DUO, width=640, height=240, frames=45, fps=15, audio=True
     )
@@ -259,7 +258,7 @@ def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp
     assert [p for p in page.problems if "status of 401" not in p] == []
 
 
-def test_the_page_fits_a_phone_screen(browser, stack, tenant):  # noqa: F811
+def test_the_page_fits_a_phone_screen(browser, stack, tenant):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     sign_in(page, stack.api_url, tenant["api_key"])
@@ -270,7 +269,7 @@ def test_the_page_fits_a_phone_screen(browser, stack, tenant):  # noqa: F811
     context.close()
 
 
-def test_a_large_file_goes_straight_to_storage(page, stack, tenant, clip):  # noqa: F811
+def test_a_large_file_goes_straight_to_storage(page, stack, tenant, clip):
     sign_in(page, stack.api_url, tenant["api_key"])
     page.evaluate("localStorage.setItem('dance.directUploadBytes', '0')")  # every file is large
     page.reload()
@@ -283,7 +282,7 @@ def test_a_large_file_goes_straight_to_storage(page, stack, tenant, clip):  # no
     shot(page, "10-direct-upload")
 
 
-def test_without_the_event_stream_the_page_falls_back_to_polling(page, stack, tenant, clip):  # noqa: F811
+def test_without_the_event_stream_the_page_falls_back_to_polling(page, stack, tenant, clip):
     # a proxy that breaks streams: every request to the events route fails at the network
     page.route("**/events", lambda route: route.abort("connectionreset"))
     sign_in(page, stack.api_url, tenant["api_key"])
@@ -299,7 +298,7 @@ def test_with_auth_off_the_page_asks_for_no_key(
     pg_url,
     redis_url,
     moto_server,
-    bucket,  # noqa: F811
+    bucket,
     tmp_path,
 ):
     env = service_env(pg_url=pg_url, redis_url=redis_url, moto_server=moto_server, bucket=bucket[1])
