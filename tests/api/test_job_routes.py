@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +27,10 @@ from tests.fixtures_s3 import s3_test_settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.services]
 
+# No job has this id (each test starts with an empty database). Fixed, not drawn at collection:
+# every xdist worker must collect the same tests.
+UNKNOWN_JOB_ID = "5b0e9b7c-3f2a-4d51-8c6e-2a9f0d4e7b13"
+
 # --- status ---------------------------------------------------------------------------------
 
 
@@ -44,7 +47,7 @@ async def test_status_is_served_at_both_urls(client, db):
     assert by_status.json()["status"] == "queued"
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1"])
+@pytest.mark.parametrize("job_id", [UNKNOWN_JOB_ID, "not-a-uuid", "1' OR '1'='1"])
 @pytest.mark.parametrize("route", ["/api/status/{}", "/api/jobs/{}"])
 async def test_status_of_an_unknown_or_malformed_id_is_404(client, route, job_id):
     response = await client.get(route.format(job_id))
@@ -157,7 +160,7 @@ async def test_outputs_of_a_deleted_job_are_410(tenant, client, db, storage):
     assert response.json()["code"] == "job_deleted"
 
 
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "garbage"])
+@pytest.mark.parametrize("job_id", [UNKNOWN_JOB_ID, "garbage"])
 @pytest.mark.parametrize(
     "route", ["/api/jobs/{}/video", "/api/jobs/{}/keypoints", "/api/download/{}"]
 )
@@ -220,7 +223,7 @@ async def test_legacy_cleanup_answers_the_deleted_keys(tenant, client, db, stora
 
 
 @pytest.mark.parametrize("route", ["/api/jobs/{}", "/api/cleanup/{}"])
-@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "zzz"])
+@pytest.mark.parametrize("job_id", [UNKNOWN_JOB_ID, "zzz"])
 async def test_delete_of_an_unknown_job_is_404(client, route, job_id):
     response = await client.delete(route.format(job_id))
 
