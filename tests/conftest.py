@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures_http",
     "tests.fixtures_stack",
     "tests.scheduling",
+    "pytester",  # tests/test_scheduling.py
 ]

@@ -11,10 +11,13 @@
   workers end together instead of one waiting for the other's long tail; everything else
   keeps its order and fills in behind them.
 
-Without xdist (`-p no:xdist` or `-n 0`) the marks do nothing and only the order applies.
+In one process (`-n 0`) the marks do nothing and only the order applies.
 """
 
 from __future__ import annotations
+
+import inspect
+from pathlib import Path
 
 import pytest
 
@@ -48,8 +51,9 @@ LONGEST_FIRST = (
 
 
 def _shared_fixtures(item: pytest.Item) -> list[str]:
-    """The instances of fixtures broader than a test, defined in `tests/`, that `item` uses:
-    a module-scoped fixture makes one instance per module, a session-scoped one just one."""
+    """The instances of the suite's own fixtures broader than a test that `item` uses (not
+    pytest's or a plugin's): a module-scoped fixture makes one instance per module, a
+    session-scoped one just one."""
     keys = []
     info = getattr(item, "_fixtureinfo", None)
     for name, defs in info.name2fixturedefs.items() if info else ():
@@ -57,7 +61,7 @@ def _shared_fixtures(item: pytest.Item) -> list[str]:
         qualified = f"{getattr(fixture.func, '__module__', '')}.{name}"
         if fixture.scope == "function" or qualified in PER_WORKER:
             continue
-        if not qualified.startswith("tests."):
+        if "site-packages" in Path(inspect.getfile(fixture.func)).parts:
             continue
         if fixture.scope == "module":
             qualified += "@" + item.nodeid.split("::")[0]
@@ -80,14 +84,19 @@ def _groups(items: list[pytest.Item]) -> dict[str, str]:
         keys = _shared_fixtures(item)
         for key in keys[1:]:
             parent[root(key)] = root(keys[0])
-    # a group is named after the first test in it, which the reports then show
+    # a group is named after the module of its first test (`tests/web/test_page.py`: `web/
+    # test_page`, then `web/test_page-2` ...); xdist shows it after the node id
     names: dict[str, str] = {}
     grouped = {}
     for item in items:
         keys = _shared_fixtures(item)
-        if keys:
-            group = names.setdefault(root(keys[0]), item.nodeid.split("::")[0])
-            grouped[item.nodeid] = group
+        if not keys:
+            continue
+        if root(keys[0]) not in names:
+            module = item.nodeid.split("::")[0].removeprefix("tests/").removesuffix(".py")
+            taken = sum(1 for name in names.values() if name.split("-")[0] == module)
+            names[root(keys[0])] = f"{module}-{taken + 1}" if taken else module
+        grouped[item.nodeid] = names[root(keys[0])]
     return grouped
 
 
@@ -120,3 +129,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return rank[key], first_of_group[key], position[item.nodeid]
 
     items.sort(key=order)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """In an xdist worker, check that xdist took the groups: it names a grouped test
+    `nodeid@group`, which pytest 9.2's node ids silently undo (pytest-xdist#1386)."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    for item in session.items:
+        mark = item.get_closest_marker("xdist_group")
+        if mark is not None and not item.nodeid.endswith(f"@{mark.args[0]}"):
+            raise pytest.UsageError(
+                f"pytest-xdist did not group {item.nodeid}: its --dist loadgroup does not work "
+                "with this pytest (pyproject.toml pins the versions where it does)"
+            )
