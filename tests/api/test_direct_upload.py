@@ -143,6 +143,7 @@ async def test_another_tenants_upload_cannot_be_taken(
         (b"plain text, not a video" * 10, 415, "not_a_video"),
         (fake_video(MiB + 1), 413, "file_too_large"),
     ],
+    ids=["not_a_video", "file_too_large"],  # random bytes in an id differ between xdist workers
 )
 async def test_a_refused_direct_upload_is_deleted(
     db, storage, broker, api_settings, tenant, content, status, code

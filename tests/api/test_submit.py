@@ -292,6 +292,7 @@ async def test_a_form_without_the_video_field_is_refused(client, db, storage, br
         ("text/plain", b"hello"),
         (None, b""),
     ],
+    ids=["raw-video", "text", "empty"],  # random bytes in an id differ between xdist workers
 )
 async def test_a_body_that_is_neither_multipart_nor_json_is_refused(
     client, db, storage, broker, content_type, content
