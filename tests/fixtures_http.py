@@ -102,7 +102,8 @@ class WebhookReceiver:
                     )
                 )
                 if reply.delay_s and receiver._closing.wait(reply.delay_s):
-                    return
+                    self.close_connection = True  # closing: drop the client, do not wait for
+                    return  # its next request on this keep-alive connection
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -111,6 +112,7 @@ class WebhookReceiver:
                     self.end_headers()
                     self.wfile.flush()
                     if reply.body_delay_s and receiver._closing.wait(reply.body_delay_s):
+                        self.close_connection = True
                         return
                     self.wfile.write(reply.body)
                 except OSError:
