@@ -132,7 +132,7 @@ def street_cuts(tmp_path_factory):
         stream = out.add_stream("libx264", rate=50)
         stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
         stream.codec_context.gop_size = 25
-        stream.options = {"preset": "superfast", "crf": "20", "sc_threshold": "0"}
+        stream.options = {"preset": "fast", "crf": "20", "sc_threshold": "0"}
         for i, frame in enumerate(source.decode(video=0)):
             image = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
             image.pts = i
