@@ -47,6 +47,31 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+# --- clients --------------------------------------------------------------------------------
+
+
+def test_storages_share_the_process_session_and_a_forked_child_makes_its_own(s3_settings):
+    from shared import storage as storage_module
+
+    first, second = Storage(s3_settings), Storage(s3_settings.model_copy())
+    assert first.client is not second.client  # each its own connection pool
+    first.ping()
+    second.ping()
+    parent_session = storage_module._boto3_session()
+    pid = os.fork()
+    if pid == 0:  # the child: a session of its own, and clients that work
+        code = 1
+        try:
+            child = Storage(s3_settings)
+            child.ping()
+            code = 0 if storage_module._boto3_session() is not parent_session else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert storage_module._boto3_session() is parent_session
+
+
 # --- objects --------------------------------------------------------------------------------
 
 
