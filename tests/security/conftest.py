@@ -1,6 +1,8 @@
 """A stack for the attacks: uvicorn and a Celery worker as real processes on the machine's
 Postgres and Redis and moto's S3 server, with tight limits so that each one can be reached
-quickly. Tenants are made with the real CLI (`dance-analyzer tenants create NAME --json`)."""
+quickly. Each test gets tenants of its own, made in this process by the function behind
+`dance-analyzer tenants create` (`shared.tenants.create_tenant`, on the stack's database): the
+CLI itself is tested in `test_access.py`, and a subprocess a tenant cost a second of CPU."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ from dataclasses import dataclass
 import boto3
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from shared.tenants import create_tenant
 from tests.fixtures_http import WebhookReceiver
 from tests.stacks import running_stack, service_env
-from worker.local_stack import ServiceProcesses, tenant_command
+from worker.local_stack import ServiceProcesses
 
 METRICS_TOKEN = "metrics-token-for-tests"
 # The test receivers listen here, the one address exempt from the SSRF checks: every spelling
@@ -105,11 +110,19 @@ class Tenant:
 
 
 @pytest.fixture(scope="package")
-def make_tenant(stack) -> Iterator:
+def make_tenant(stack, pg_url) -> Iterator:
     clients: list[httpx.Client] = []
+    engine = create_engine(pg_url)
 
     def make(prefix: str = "t") -> Tenant:
-        made = tenant_command(stack.env, "create", f"{prefix}-{secrets.token_hex(3)}")
+        with Session(engine) as session, session.begin():
+            tenant, key = create_tenant(session, f"{prefix}-{secrets.token_hex(3)}")
+            made = {  # what `dance-analyzer tenants create --json` prints
+                "tenant_id": str(tenant.id),
+                "name": tenant.name,
+                "api_key": key.plaintext,
+                "webhook_secret": tenant.webhook_secret,
+            }
         client = httpx.Client(
             base_url=stack.api_url,
             timeout=60,
@@ -121,6 +134,7 @@ def make_tenant(stack) -> Iterator:
     yield make
     for client in clients:
         client.close()
+    engine.dispose()
 
 
 @pytest.fixture
