@@ -128,3 +128,15 @@ def worker_metrics(stack, name: str) -> dict[tuple[str, tuple], float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
+
+
+def wait_ready(stack, name: str, timeout_s: float = 90) -> None:
+    """A worker serves its metrics once it is ready to take tasks (`worker_ready`)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            worker_metrics(stack, name)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{name} did not start:\n{stack.log(name)[-3000:]}")

@@ -23,6 +23,7 @@ from tests.stacks import (
     service_env,
     submit,
     wait_for_end,
+    wait_ready,
     worker_metrics,
 )
 
@@ -51,18 +52,6 @@ def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory):
 def start_helper(stack, name: str) -> None:
     stack.start_worker(name)
     wait_ready(stack, name)
-
-
-def wait_ready(stack, name: str, timeout_s: float = 90) -> None:
-    """A worker serves its metrics once it is ready to take tasks (`worker_ready`)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            worker_metrics(stack, name)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{name} did not start:\n{stack.log(name)[-3000:]}")
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ import redis
 
 from tests.clips import make_clip
 from tests.fixtures_http import Reply, WebhookReceiver
+from tests.stacks import wait_ready
 from worker.local_stack import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(900)]
@@ -194,8 +195,8 @@ def test_past_the_grace_period_the_job_is_handed_back_at_once(fault_stack, tmp_p
     fault_stack.services.start_worker("worker", JOB_SHUTDOWN_GRACE_S="2")
     job_id = fault_stack.submit(longer)
     fault_stack.wait_progress(job_id, 5)
-    fault_stack.services.start_worker("other")  # idle, ready to take over
-    time.sleep(3)
+    fault_stack.services.start_worker("other")
+    wait_ready(fault_stack.services, "other")  # idle, ready to take over
 
     stopped_at = time.monotonic()
     os.killpg(fault_stack.services.processes["worker"].pid, signal.SIGTERM)
