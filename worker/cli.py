@@ -10,6 +10,10 @@ dance-analyzer local [--video FILE]        the whole service on this machine, no
                                            submits a video through the API and waits
 dance-analyzer tenants create NAME         tenants, API keys, webhook secrets (also list,
                                            add-key, revoke-key, rotate-webhook-secret)
+
+A running service (`--server URL` or DANCE_ANALYZER_URL; see `dance_client.cli`):
+dance-analyzer submit VIDEO... --out DIR   upload, follow with progress bars, download
+dance-analyzer status|wait|download|delete ID, jobs, compare REF_ID ATTEMPT_ID
 """
 
 from __future__ import annotations
@@ -17,30 +21,36 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from shared.config import MAX_PEOPLE
-from worker import tenant_commands
+from dance_client import cli as remote
+from worker import local_command
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if remote.handles(argv):  # a running service's client: no pipeline or server imports
+        return remote.main(argv)
+    try:
+        parser = _parser()
+    except ImportError:  # `pip install 'dance-analyzer[client]'`: only the remote commands
+        return remote.main(argv)
     from shared.logs import configure_logging
 
     configure_logging("cli", level="WARNING")  # the commands print what people need
-    parser = _parser()
     args = parser.parse_args(argv)
     return args.run(args)
 
 
 def _parser() -> argparse.ArgumentParser:
-    from shared.config import settings  # defaults follow the service's settings
+    from shared.config import MAX_PEOPLE, settings  # defaults follow the service's settings
+    from worker import tenant_commands
 
     parser = argparse.ArgumentParser(
         prog="dance-analyzer",
@@ -97,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     analyze.set_defaults(run=_analyze)
 
     compare = commands.add_parser(
-        "compare", help="score an attempt against a reference (two `analyze` output folders)"
+        "compare",
+        help="score an attempt against a reference: two `analyze` output folders here, or "
+        "two job ids on a service",
     )
     compare.add_argument("reference", help="output folder of the reference (keypoints.json)")
     compare.add_argument("attempt", help="output folder of the attempt (keypoints.json)")
@@ -125,13 +137,16 @@ def _parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--serve", action="store_true", help="keep the service running afterwards until Ctrl-C"
     )
-    local.set_defaults(run=_local)
+    local.set_defaults(run=local_command.run)
 
     tenant_commands.add_parser(commands)
+    remote.add_commands(commands, include_compare=False)  # dispatched by `main` first
     return parser
 
 
 def _people(text: str) -> int:
+    from shared.config import MAX_PEOPLE
+
     value = int(text)
     if not 1 <= value <= MAX_PEOPLE:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_PEOPLE}")
@@ -270,102 +285,6 @@ def _sample(args: argparse.Namespace) -> int:
     )
     print(args.path)
     return 0
-
-
-def _local(args: argparse.Namespace) -> int:
-    import httpx
-
-    from worker.local_stack import demo_api_key, embedded_stack
-    from worker.samples import make_clip
-
-    # SIGTERM (e.g. from a process manager) unwinds like Ctrl-C, so the API and worker
-    # processes started below are stopped too instead of being left running.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    home = Path(args.home).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    video = (
-        Path(args.video)
-        if args.video
-        else Path(
-            make_clip(
-                home / "sample.mp4",
-                width=640,
-                height=480,
-                frames=60,
-                fps=15,
-                audio=True,
-                beat_bpm=120,
-            )
-        )
-    )
-    print(f"starting the API and a worker (state and logs in {home}) ...")
-    with embedded_stack(home, api_port=args.port) as stack:
-        api = stack.api_url
-        key = demo_api_key(stack.env)
-        auth = {"Authorization": f"Bearer {key}"}
-        print(f"API: {api}  (docs: {api}/docs)")
-        print(f"web page: {api}/  (sign in with the key below)")
-        print(f"API key of the tenant 'demo': {key}")
-        print(f"  e.g. curl -H 'Authorization: Bearer {key}' {api}/api/jobs")
-        with open(video, "rb") as fh:
-            answer = httpx.post(
-                f"{api}/api/jobs",
-                files={"video": (video.name, fh, "video/mp4")},
-                headers=auth,
-                timeout=300,
-            )
-        if answer.status_code != 202:
-            print(f"error: the API answered {answer.status_code}: {answer.text}", file=sys.stderr)
-            return EXIT_FAILURE
-        status_url = answer.headers["location"]
-        if status_url.startswith("/"):
-            status_url = api + status_url
-        print(f"submitted {video} -> {status_url}")
-        status = _wait_for_job(status_url, auth)
-        print(
-            json.dumps(
-                {k: status[k] for k in ("job_id", "status", "error", "metrics", "analysis")},
-                indent=2,
-            )
-        )
-        if status["status"] != "succeeded":
-            print(f"see the worker log: {home / 'logs' / 'worker.log'}", file=sys.stderr)
-            return EXIT_FAILURE
-        out = home / "results" / status["job_id"]
-        out.mkdir(parents=True, exist_ok=True)
-        for name, key in (
-            ("annotated.mp4", "video_url"),
-            ("keypoints.json", "keypoints_url"),
-            ("summary.json", "summary_url"),
-            ("analysis.json", "analysis_url"),
-            ("angles.csv", "angles_url"),
-        ):
-            if url := status["result"].get(key):
-                (out / name).write_bytes(httpx.get(url, timeout=300).content)
-        print(f"downloaded the results through their presigned URLs into {out}")
-        if args.serve:
-            print("serving; press Ctrl-C to stop")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
-    return 0
-
-
-def _wait_for_job(status_url: str, headers: dict[str, str], timeout_s: float = 600) -> dict:
-    import httpx
-
-    deadline, last = time.monotonic() + timeout_s, None
-    while time.monotonic() < deadline:
-        status = httpx.get(status_url, headers=headers, timeout=30).json()
-        if (status["status"], status["progress"]) != last:
-            last = (status["status"], status["progress"])
-            print(f"  {status['status']:10s} {status['progress']:3d}%")
-        if status["status"] in ("succeeded", "failed"):
-            return status
-        time.sleep(0.5)
-    raise TimeoutError(f"the job did not finish within {timeout_s} s")
 
 
 class Progress:

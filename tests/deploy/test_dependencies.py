@@ -19,6 +19,19 @@ from tests.deploy.files import ROOT
 VIDEO = {"mediapipe", "av", "opencv-python", "opencv-python-headless", "opencv-contrib-python"}
 VIDEO |= {"scikit-image", "numpy", "scipy", "jax", "jaxlib", "matplotlib"}
 OPENCV = re.compile(r"^opencv-")
+CLIENT_ONLY = {
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "idna",
+    "certifi",
+    "pydantic",
+    "pydantic-core",
+    "annotated-types",
+    "typing-extensions",
+    "typing-inspection",
+}
 LEFT_OUT = {"opencv-contrib-python", "jax", "jaxlib", "sounddevice"}  # overrides.txt
 
 
@@ -61,6 +74,43 @@ def test_the_gateway_lock_holds_no_video_library():
     assert set(locked("api")) & VIDEO == set()
 
 
+def test_the_client_lock_holds_httpx_pydantic_and_theirs_only():
+    assert set(locked("client")) == CLIENT_ONLY
+
+
+def test_the_client_runs_where_only_its_lock_is_installed(tmp_path):
+    """A fresh virtual environment with requirements/client.txt and the project (no
+    dependencies): the client imports, and the remote commands answer, with no video,
+    database or server library to import."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=120)
+    pip = [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-deps"]
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    lock = ROOT / "requirements" / "client.txt"
+    done = subprocess.run(
+        [*pip, "--require-hashes", "-r", lock], capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0 and "NewConnectionError" in done.stderr and not os.environ.get("CI"):
+        pytest.skip("the package index is unreachable (CI runs this test)")
+    assert done.returncode == 0, done.stderr[-3000:]
+    subprocess.run([*pip, ROOT], check=True, capture_output=True, env=env, timeout=300)
+    probe = (
+        "import sys, dance_client\n"
+        "from dance_client import cli\n"
+        "heavy = {'sqlalchemy', 'celery', 'boto3', 'fastapi', 'cv2', 'mediapipe', 'av'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    imported = subprocess.run(
+        [venv / "bin" / "python", "-c", probe], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert imported.returncode == 0 and imported.stdout.strip() == "[]", imported.stderr
+    helped = subprocess.run(
+        [venv / "bin" / "dance-analyzer", "--help"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert helped.returncode == 0, helped.stderr
+    assert "submit" in helped.stdout and "download" in helped.stdout
+
+
 @pytest.mark.parametrize("lock", ["worker", "local", "dev"])
 def test_the_worker_locks_hold_one_opencv_and_nothing_pose_tracking_does_not_use(lock):
     pins = locked(lock)
@@ -73,10 +123,11 @@ def test_the_worker_locks_hold_one_opencv_and_nothing_pose_tracking_does_not_use
 @pytest.mark.parametrize(
     ("lock", "extras"),
     [
-        ("api", ["api"]),
-        ("worker", ["worker"]),
-        ("local", ["api", "worker", "local"]),
-        ("dev", ["api", "worker", "local", "test"]),
+        ("client", ["client"]),
+        ("api", ["service", "api"]),
+        ("worker", ["service", "worker"]),
+        ("local", ["service", "api", "worker", "local"]),
+        ("dev", ["client", "service", "api", "worker", "local", "test"]),
     ],
 )
 def test_each_lock_pins_every_requirement_of_its_extras_within_range(lock, extras):
@@ -94,15 +145,15 @@ def test_each_lock_pins_every_requirement_of_its_extras_within_range(lock, extra
         )
 
 
-def test_the_three_locks_agree_on_versions():
+def test_the_locks_agree_on_versions():
     dev = locked("dev")
-    for lock in ("api", "worker", "local"):
+    for lock in ("client", "api", "worker", "local"):
         differ = {n: (v, dev.get(n)) for n, v in locked(lock).items() if dev.get(n) != v}
         assert differ == {}, lock
 
 
 def test_every_locked_file_has_a_hash():
-    for lock in ("api", "worker", "local", "dev"):
+    for lock in ("client", "api", "worker", "local", "dev"):
         text = (ROOT / "requirements" / f"{lock}.txt").read_text()
         entries = re.split(r"\n(?=[A-Za-z0-9])", text)
         pinned = [e for e in entries if "==" in e.split("\n")[0]]
