@@ -37,6 +37,7 @@ LONGEST_FIRST = (
     "tests/faults/",
     "tests/test_segments.py::test_a_minute_of_1080p_street_footage_split_in_two",
     "tests/web/",  # with the session's e2e stack and the e2e modules that share it
+    "tests/client/",  # a stack of its own
     "tests/security/",
     "tests/test_e2e_split.py",
     "tests/test_segments.py",

@@ -28,7 +28,7 @@ MIRRORS: dict[type[BaseModel], str] = {
     models.ComparisonResult: "ComparisonResult",
     models.ErrorBody: "ErrorBody",
 }
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVER_NAME = {model.__name__: name for model, name in MIRRORS.items()}
 
 

@@ -1,0 +1,25 @@
+"""The client's tests run against a stack of their own (the same processes as the session's
+e2e stack), so that they form a group of their own that the scheduler can put on the other
+core, beside the e2e modules and the web page instead of after them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.stacks import running_stack, service_env
+from worker.local_stack import ServiceProcesses
+
+
+@pytest.fixture(scope="package")
+def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
+    env = service_env(
+        pg_url=pg_url,
+        redis_url=redis_url,
+        moto_server=moto_server,
+        bucket=bucket[1],
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",  # the receivers
+    )
+    with running_stack(env, tmp_path_factory.mktemp("client-logs")) as services:
+        yield services
