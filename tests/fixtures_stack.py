@@ -38,8 +38,8 @@ def bucket(moto_server: str) -> tuple[object, str]:
     return s3, name
 
 
-@pytest.fixture(scope="session")
-def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
+def e2e_stack(pg_url, redis_url, moto_server, bucket, log_dir) -> Iterator[ServiceProcesses]:
+    """The e2e processes on the worker's database, Redis, S3 server and `bucket`."""
     env = service_env(
         pg_url=pg_url,
         redis_url=redis_url,
@@ -47,8 +47,15 @@ def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[
         bucket=bucket[1],
         WEBHOOK_ALLOWED_HOSTS="127.0.0.1",  # the receivers
     )
-    with running_stack(env, tmp_path_factory.mktemp("e2e-logs")) as services:
+    with running_stack(env, log_dir) as services:
         yield services
+
+
+@pytest.fixture(scope="session")
+def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
+    yield from e2e_stack(
+        pg_url, redis_url, moto_server, bucket, tmp_path_factory.mktemp("e2e-logs")
+    )
 
 
 @pytest.fixture(scope="module")

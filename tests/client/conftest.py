@@ -8,18 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stacks import running_stack, service_env
+from tests.fixtures_stack import e2e_stack
 from worker.local_stack import ServiceProcesses
 
 
 @pytest.fixture(scope="package")
 def stack(pg_url, redis_url, moto_server, bucket, tmp_path_factory) -> Iterator[ServiceProcesses]:
-    env = service_env(
-        pg_url=pg_url,
-        redis_url=redis_url,
-        moto_server=moto_server,
-        bucket=bucket[1],
-        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",  # the receivers
+    yield from e2e_stack(
+        pg_url, redis_url, moto_server, bucket, tmp_path_factory.mktemp("client-logs")
     )
-    with running_stack(env, tmp_path_factory.mktemp("client-logs")) as services:
-        yield services
