@@ -190,31 +190,38 @@ def test_sigterm_to_the_process_group_lets_the_running_job_finish(fault_stack, l
 
 
 def test_past_the_grace_period_the_job_is_handed_back_at_once(fault_stack, tmp_path):
-    longer = make_clip(tmp_path / "longer.mp4", width=640, height=480, frames=600, fps=30)
-    fault_stack.services.kill("worker")
-    fault_stack.services.start_worker("worker", JOB_SHUTDOWN_GRACE_S="2")
+    """Two workers with a 2 s grace, both ready before the job: the one that takes it is
+    stopped, and the other must continue the same attempt at once, not after the lease."""
+    longer = make_clip(tmp_path / "longer.mp4", width=640, height=480, frames=300, fps=30)
+    services = fault_stack.services
+    services.kill("worker")
+    services.start_worker("worker", JOB_SHUTDOWN_GRACE_S="2")
+    services.start_worker("other", JOB_SHUTDOWN_GRACE_S="2")
+    wait_ready(services, "worker")
+    wait_ready(services, "other")
     job_id = fault_stack.submit(longer)
     fault_stack.wait_progress(job_id, 5)
-    fault_stack.services.start_worker("other")
-    wait_ready(fault_stack.services, "other")  # idle, ready to take over
+    holder = fault_stack.row(job_id).worker_host.split("@")[0]
+    taker = "other" if holder == "worker" else "worker"
 
     stopped_at = time.monotonic()
-    os.killpg(fault_stack.services.processes["worker"].pid, signal.SIGTERM)
+    os.killpg(services.processes[holder].pid, signal.SIGTERM)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if fault_stack.row(job_id).worker_host.startswith("other@"):
+        if fault_stack.row(job_id).worker_host.startswith(f"{taker}@"):
             break
         time.sleep(0.2)
     taken_over_s = time.monotonic() - stopped_at
     final = fault_stack.wait(job_id, timeout_s=120)
-    fault_stack.services.processes["worker"].wait(timeout=30)
-    fault_stack.services.start_worker("worker")
-    fault_stack.services.kill("other", signal.SIGTERM)
+    services.processes[holder].wait(timeout=30)
+    services.kill("other", signal.SIGTERM)
+    services.kill("worker", signal.SIGTERM)
+    services.start_worker("worker")  # the stack's own worker again, at the stack's grace
 
     assert taken_over_s < 15, f"taken over after {taken_over_s:.0f} s"  # not after the lease
     assert final["status"] == "succeeded"
     assert final["attempts"] == 1
-    assert fault_stack.row(job_id).worker_host.startswith("other@")
+    assert fault_stack.row(job_id).worker_host.startswith(f"{taker}@")
     print(f"handed back and continued elsewhere {taken_over_s:.1f} s after SIGTERM")
 
 
