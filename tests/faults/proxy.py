@@ -56,7 +56,7 @@ class TcpProxy:
                 with self._lock:
                     self._connections.append(upstream)
             self._pump(client, upstream)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket `_cut_all` closed
             pass
         finally:
             for sock in (client, upstream):
