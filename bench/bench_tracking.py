@@ -1,0 +1,97 @@
+"""Several dancers followed: recall, identity and speed, per clip, on footage of real people
+with its ground truth (`bench/tracking_scenes.py`), scored with motmetrics
+(`bench/tracking_score.py`).
+
+    python bench/bench_tracking.py [--no-speed]
+
+Tracking (`analyze_video` with `max_people` = the people in the clip):
+- side by side: the issue's case, two dancers in two halves of a 640x240 frame, 500 frames;
+- crossing: two dancers walking across each other, the first hidden behind the second
+  three times (426x240);
+- leaves and returns: one dancer walks off the stage for 3 s and comes back (426x240);
+- 4 in a row: four dancers (two of them mirrored twins of the others), 852x480, and the
+  same at 426x240, where they are 96 px tall.
+
+Speed (unless --no-speed): 1, 2 and 4 dancers in a row at 720p and 1080p, 300 frames, frames
+per second of the whole pipeline (decode, model, overlay, encode; no analysis step), and the
+ratio to the single-person solution on the same clip with one dancer, measured in the same
+run: the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import tracking_scenes as scenes  # noqa: E402
+from bench.tracking_score import score, tracked_necks  # noqa: E402
+from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+
+TRACKING = (
+    scenes.side_by_side,
+    scenes.crossing,
+    scenes.leave_and_return,
+    lambda: scenes.row(4),
+    lambda: scenes.row(4, height=240),
+)
+SPEED = ((1, 1), (1, 2), (2, 2), (4, 4))  # (dancers in view, max_people)
+
+
+def run(scene: scenes.Scene, height: int, max_people: int, tmp: Path) -> tuple[dict, float]:
+    """The scene's scores and the pipeline's frames per second."""
+    slug = scene.name.replace(" ", "-")
+    clip = tmp / f"{slug}-{height}.mp4"
+    truth = scene.write(clip, height)
+    options = PipelineOptions(max_people=max_people, analysis=None)
+    started = time.perf_counter()
+    result = analyze_video(clip, tmp / f"{slug}-{height}-{max_people}", options)
+    fps = result.metrics["processed_frames"] / (time.perf_counter() - started)
+    if max_people == 1:
+        return {}, fps
+    return score(truth, tracked_necks(result.keypoints_path), scene.fps), fps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-speed", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory() as tmp:
+        print(
+            f"\n{'clip':<20} {'size':>7} {'people':>6} {'frames':>6} {'recall':>7} {'worst':>6} "
+            f"{'IDF1':>5} {'switches':>8} {'/person/min':>11} {'ids':>4} {'fps':>5}"
+        )
+        for make in TRACKING:
+            scene = make()
+            result, fps = run(scene, scene.height, scene.people, Path(tmp))
+            width, height = scene.size(scene.height)
+            print(
+                f"{scene.name:<20} {f'{width}x{height}':>7} {scene.people:>6} {scene.frames:>6} "
+                f"{result['recall']:>7.1%} {result['worst_recall']:>6.1%} "
+                f"{result['idf1']:>5.3f} {result['switches']:>8} "
+                f"{result['switches_per_person_minute']:>11.2f} {result['ids']:>4} {fps:>5.1f}"
+            )
+        if args.no_speed:
+            return 0
+        print(f"\n{'size':<6} {'dancers':>7} {'max_people':>10} {'fps':>6} {'ratio':>6}")
+        for height in (720, 1080):
+            baseline = None
+            for people, max_people in SPEED:
+                _, fps = run(scenes.row(people), height, max_people, Path(tmp))
+                baseline = baseline or fps
+                print(
+                    f"{height}p{'':<2} {people:>7} {max_people:>10} {fps:>6.1f} "
+                    f"{fps / baseline:>6.2f}"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
