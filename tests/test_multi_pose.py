@@ -120,6 +120,5 @@ def test_a_part_of_a_person_and_a_pose_off_the_frame_are_not_people():
         whole, beside = pose_at(0.3, 0.4, 0.2), pose_at(0.75, 0.4, 0.2)
         part = pose_at(0.33, 0.3, 0.05)  # small, inside the first one's box
         off = pose_at(0.5, 1.3, 0.2)  # torso below the frame
-        found = [(whole, 0.1), (beside, 0.1), (part, 0.0), (off, 0.0)]
-        kept = estimator._distinct([(pose, off_centre, False) for pose, off_centre in found])
-    assert [round(float(p[11, 0] + p[12, 0]) / 2, 2) for p, _ in kept] == [0.3, 0.75]
+        kept = estimator._distinct([(whole, 0.1), (beside, 0.1), (part, 0.0), (off, 0.0)])
+    assert [round(float(p[11, 0] + p[12, 0]) / 2, 2) for p in kept] == [0.3, 0.75]

@@ -1,17 +1,11 @@
 """Identities of several people across frames (`worker/pipeline/tracking.py`), on constructed
-poses and looks whose truth is known."""
+poses whose truth is known."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from worker.pipeline.tracking import (
-    LOOK_MATCH,
-    LOOK_REJECT,
-    PeopleTracker,
-    appearance,
-    look_distance,
-)
+from worker.pipeline.tracking import PeopleTracker
 
 W, H = 1280, 720
 
@@ -66,49 +60,3 @@ def test_an_empty_frame_and_an_unseen_torso_do_not_break_it():
     assert tracker.update([]) == []
     assert tracker.update([person(0.5, visibility=0.1)]) == [1]
     assert tracker.update([person(0.5, visibility=0.1)]) == [1]
-
-
-def look(colour: int) -> np.ndarray:
-    """A look (`appearance`) of a torso in one plain colour."""
-    frame = np.zeros((H, W, 3), np.uint8)
-    frame[:] = [(230, 110, 30), (20, 20, 25), (40, 160, 60)][colour]
-    found = appearance(frame, person(0.5, size=0.3))
-    assert found is not None
-    return found
-
-
-def test_the_look_tells_clothes_apart_and_knows_the_same_again():
-    orange, black = look(0), look(1)
-    frame = np.zeros((H, W, 3), np.uint8)
-    frame[:, : W // 2] = (230, 110, 30)  # an orange torso on the left, elsewhere black
-    left = appearance(frame, person(0.25, size=0.3))
-    assert look_distance(left, orange) < LOOK_MATCH
-    assert look_distance(left, black) > LOOK_REJECT
-    assert appearance(frame, person(1.5)) is None  # off the frame
-
-
-def test_a_dancer_back_after_a_long_absence_is_known_by_their_look():
-    tracker = PeopleTracker(W, H, max_missed=10)
-    assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
-    for _ in range(100):  # dancer 1 away far longer than the memory of positions
-        assert tracker.update([person(0.7)], [look(1)]) == [2]
-    assert tracker.update([person(0.1), person(0.7)], [look(0), look(1)]) == [1, 2]
-    for _ in range(100):
-        tracker.update([person(0.7)], [look(1)])
-    assert tracker.update([person(0.1), person(0.7)], [look(2), look(1)]) == [3, 2]  # new
-
-
-def test_someone_in_other_clothes_is_not_taken_for_a_dancer_nearby():
-    tracker = PeopleTracker(W, H)
-    assert tracker.update([person(0.3)], [look(0)]) == [1]
-    assert tracker.update([person(0.31)], [look(1)]) == [2]
-
-
-def test_with_a_full_cast_a_newcomer_is_the_one_missing():
-    """max_people 2, both known: whoever appears while one is away is that one, even in a
-    look not seen before (lit differently, half hidden) and far from where they left."""
-    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
-    assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
-    for _ in range(50):
-        tracker.update([person(0.7)], [look(1)])
-    assert tracker.update([person(0.7), person(0.05)], [look(1), look(2)]) == [2, 1]

@@ -1,35 +1,25 @@
 """Stable identities for several people across frames.
 
-Each frame's poses are given ids in three passes:
+Each frame's poses are matched to the people already seen by the Hungarian method
+(`scipy.optimize.linear_sum_assignment`) on a cost: the mean distance between the torso
+points (shoulders and hips) of the pose and of the person's predicted pose, in the person's
+torso lengths, to the person's predicted pose or to the last one seen, whichever is nearer.
+The prediction carries each person's last motion one frame on (constant velocity), so two
+dancers who pass each other keep their ids. A pair costing more than `max_cost` is no
+match.
 
-1. **By position.** Poses are matched to the people seen lately by the Hungarian method
-   (`scipy.optimize.linear_sum_assignment`) on a cost: the mean distance between the torso
-   points (shoulders and hips) of the pose and of the person's predicted pose, in the
-   person's torso lengths, to the predicted pose or to the last one seen, whichever is
-   nearer. The prediction carries each person's last motion on (constant velocity, smoothed
-   by `_SMOOTHING`), so two dancers who pass each other keep their ids. The gate widens by
-   `_GATE_GROWTH` torso lengths a frame unseen, up to `max_missed` frames; a person unseen
-   for longer than `recent` frames must also look the same (below).
-2. **By appearance** (re-identification, as BoT-SORT and DeepSORT do with embeddings): a
-   pose left over is given to a person not seen in this frame whose look is near enough
-   (`LOOK_MATCH`), however long they were away. A look is the colour of the torso: a
-   hue-saturation-value histogram of the pixels between shoulders and hips
-   (`appearance`), averaged over the frames a person was seen. With `cast` (the most
-   people followed, `max_people`) once that many people are known, a pose left over
-   belongs to one of them, not to a newcomer: it is given to the nearest in look of those
-   not in this frame (twins in the same costume are told apart by position alone).
-3. **New people**, ids 1, 2, 3 ... in order of first appearance (left to right within a
-   frame). A pose flagged as a candidate (found where false detections happen, e.g. by a
-   fine scan) is only a candidate (a negative key, not an id) until it has been seen in
-   `confirm_after` frames in a row: one frame's false detection (a flag taken for an arm)
-   is never anybody.
+A person not matched stays remembered for `max_missed` frames (an occlusion, a missed
+detection, a dancer passing behind another) and is matched again by position, within a gate
+that widens by `_GATE_GROWTH` torso lengths a frame unseen (the prediction is less sure the
+longer it runs); after that a returning person gets a new id. The velocity is smoothed
+(`_SMOOTHING`): a pose shrinking as it is covered must not fling the prediction.
+New people get ids 1, 2, 3 ... in order of first appearance (left to right within a frame).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -37,10 +27,6 @@ TORSO = (11, 12, 23, 24)  # shoulders and hips
 _VISIBLE = 0.5
 _GATE_GROWTH = 0.05  # torso lengths a frame: the longer unseen, the less sure where
 _SMOOTHING = 0.3  # of the newest step in the velocity: one jittery pose does not fling it
-LOOK_MATCH = 0.35  # Bhattacharyya distance between looks: below it, the same clothes
-LOOK_REJECT = 0.6  # above it, someone else, however near
-_LOOK_BINS = (12, 4, 4)  # hue, saturation, value
-_LOOK_MEMORY = 0.1  # of each new look in a person's average
 
 
 @dataclass
@@ -49,110 +35,44 @@ class Person:
     torso: np.ndarray  # (4, 2) pixels, last seen
     velocity: np.ndarray  # (4, 2) pixels per frame
     size: float  # torso length, pixels
-    look: np.ndarray | None = None  # the average torso histogram
     missed: int = 0
-    hits: int = 1  # frames seen; a candidate (id < 0) becomes a person at `confirm_after`
 
     def predicted(self) -> np.ndarray:
         return self.torso + self.velocity * (self.missed + 1)
 
 
 class PeopleTracker:
-    """`update(poses, looks)` once per frame, in order; returns the id of each pose
-    (negative for a candidate not yet confirmed)."""
+    """`update(poses)` once per frame, in order; returns the id of each pose."""
 
     def __init__(
-        self,
-        width: int,
-        height: int,
-        *,
-        max_missed: int = 45,
-        max_cost: float = 0.75,
-        recent: int = 15,
-        cast: int | None = None,
-        confirm_after: int = 1,
+        self, width: int, height: int, *, max_missed: int = 45, max_cost: float = 0.75
     ) -> None:
         self.scale = np.array([width, height], dtype=np.float64)
-        self.max_missed, self.max_cost, self.recent, self.cast = max_missed, max_cost, recent, cast
-        self.confirm_after = confirm_after
-        self.people: list[Person] = []  # everyone seen, for re-identification
+        self.max_missed, self.max_cost = max_missed, max_cost
+        self.people: list[Person] = []
         self.next_id = 1
-        self._next_candidate = -1
 
-    def update(
-        self,
-        poses: list[np.ndarray],
-        looks: list[np.ndarray | None] | None = None,
-        candidates: list[bool] | None = None,
-    ) -> list[int]:
-        """`poses`: (33, 4) arrays of one frame (x, y normalised, z, visibility); `looks`:
-        their `appearance` (None where unknown); `candidates`: which, if new, must be seen
-        `confirm_after` times before they get an id."""
+    def update(self, poses: list[np.ndarray]) -> list[int]:
+        """`poses`: (33, 4) arrays of one frame (x, y normalised, z, visibility)."""
         torsos = [self._torso(pose) for pose in poses]
-        looks = looks if looks is not None else [None] * len(poses)
         ids: list[int | None] = [None] * len(poses)
-        taken: set[int] = set()
-        self._by_position(torsos, looks, ids, taken)
-        self._by_appearance(torsos, looks, ids, taken)
-        for person in self.people:
-            if person.id not in taken:
+        matched: set[int] = set()
+        if self.people and poses:
+            cost = np.array([[self._cost(p, t) for t in torsos] for p in self.people])
+            rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                if cost[row, col] <= self.max_cost + _GATE_GROWTH * self.people[row].missed:
+                    self._follow(self.people[row], torsos[col])
+                    ids[col] = self.people[row].id
+                    matched.add(row)
+        for index, person in enumerate(self.people):
+            if index not in matched:
                 person.missed += 1
-        self.people = [p for p in self.people if p.id > 0 or p.missed == 0]  # candidates lost
-        left_to_right = sorted(range(len(poses)), key=lambda i: float(torsos[i][0][:, 0].mean()))
-        for i in left_to_right:
-            if ids[i] is None:
-                ids[i] = self._start(torsos[i], looks[i], bool(candidates and candidates[i]))
-        keys = [int(key) for key in ids if key is not None]  # every pose has one by now
-        for i in left_to_right:
-            keys[i] = self._confirmed(keys[i])
-        return keys
-
-    def _confirmed(self, key: int) -> int:
-        """The id of the person or candidate `key`, a candidate seen often enough given one."""
-        if key > 0:
-            return key
-        person = next(p for p in self.people if p.id == key)
-        if person.hits < self.confirm_after:
-            return key
-        person.id, self.next_id = self.next_id, self.next_id + 1
-        return person.id
-
-    def _by_position(self, torsos, looks, ids, taken) -> None:
-        near = [p for p in self.people if p.missed <= self.max_missed]
-        if not near or not torsos:
-            return
-        cost = np.array([[self._cost(p, t) for t in torsos] for p in near])
-        for row, person in enumerate(near):
-            if person.look is None:
-                continue
-            # back after a while: only if they look the same; never in someone else's clothes
-            limit = LOOK_MATCH if person.missed > self.recent else LOOK_REJECT
-            for col, look in enumerate(looks):
-                if look is not None and look_distance(person.look, look) > limit:
-                    cost[row, col] = np.inf
-        rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
-        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            person = near[row]
-            if cost[row, col] <= self.max_cost + _GATE_GROWTH * person.missed:
-                self._follow(person, torsos[col], looks[col])
-                ids[col] = person.id
-                taken.add(person.id)
-
-    def _by_appearance(self, torsos, looks, ids, taken) -> None:
-        left = [i for i in range(len(torsos)) if ids[i] is None]
-        absent = [p for p in self.people if p.id > 0 and p.id not in taken]
-        if not left or not absent:
-            return
-        known = sum(1 for p in self.people if p.id > 0)
-        full = self.cast is not None and known >= self.cast
-        distance = np.array([[look_distance(p.look, looks[i]) for i in left] for p in absent])
-        rows, cols = linear_sum_assignment(distance)
-        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            if distance[row, col] <= LOOK_MATCH or full:
-                person, i = absent[row], left[col]
-                self._follow(person, torsos[i], looks[i])
-                ids[i] = person.id
-                taken.add(person.id)
+        self.people = [p for p in self.people if p.missed <= self.max_missed]
+        new = [i for i in range(len(poses)) if ids[i] is None]
+        for i in sorted(new, key=lambda i: float(torsos[i][0][:, 0].mean())):
+            ids[i] = self._start(torsos[i])
+        return [int(i) for i in ids if i is not None]
 
     def _torso(self, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The torso points in pixels (BlazePose places even unseen ones) and which are seen."""
@@ -170,62 +90,20 @@ class PeopleTracker:
         )
         return float(distance / max(person.size, 1.0))
 
-    def _follow(
-        self, person: Person, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None
-    ) -> None:
+    def _follow(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> None:
         points, _ = torso
-        if person.missed <= self.max_missed:
-            step = (points - person.torso) / (person.missed + 1)
-            person.velocity = _SMOOTHING * step + (1 - _SMOOTHING) * person.velocity
-        else:  # back from far away: the old motion means nothing
-            person.velocity = np.zeros_like(points)
+        step = (points - person.torso) / (person.missed + 1)
+        person.velocity = _SMOOTHING * step + (1 - _SMOOTHING) * person.velocity
         person.torso = points
         person.size = _torso_length(points) or person.size
         person.missed = 0
-        person.hits += 1
-        if look is not None:
-            person.look = (
-                look
-                if person.look is None
-                else (1 - _LOOK_MEMORY) * person.look + _LOOK_MEMORY * look
-            )
 
-    def _start(
-        self, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None, candidate: bool
-    ) -> int:
+    def _start(self, torso: tuple[np.ndarray, np.ndarray]) -> int:
         points, _ = torso
-        key, self._next_candidate = self._next_candidate, self._next_candidate - 1
-        person = Person(key, points, np.zeros_like(points), _torso_length(points), look)
-        person.hits = 1 if candidate else self.confirm_after
+        person = Person(self.next_id, points, np.zeros_like(points), _torso_length(points))
         self.people.append(person)
+        self.next_id += 1
         return person.id
-
-
-def appearance(rgb: np.ndarray, pose: np.ndarray) -> np.ndarray | None:
-    """A pose's look: the normalised hue-saturation-value histogram of the frame's pixels
-    inside its torso (the quadrilateral of shoulders and hips); None if that is off the
-    frame or a few pixels."""
-    height, width = rgb.shape[:2]
-    corners = pose[[11, 12, 24, 23], :2].astype(np.float64) * (width, height)
-    low = np.clip(np.floor(corners.min(axis=0)), 0, (width, height)).astype(int)
-    high = np.clip(np.ceil(corners.max(axis=0)) + 1, 0, (width, height)).astype(int)
-    if np.any(high - low < 4):
-        return None
-    crop = rgb[low[1] : high[1], low[0] : high[0]]
-    mask = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, np.round(corners - low).astype(np.int32), (255,))
-    if cv2.countNonZero(mask) < 16:
-        return None
-    hsv = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1, 2], mask, list(_LOOK_BINS), [0, 180, 0, 256, 0, 256])
-    return (hist / max(float(hist.sum()), 1.0)).astype(np.float32)
-
-
-def look_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    """Bhattacharyya distance, 0 (same) to 1; 1 where either look is unknown."""
-    if a is None or b is None:
-        return 1.0
-    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
 def _torso_length(torso: np.ndarray) -> float:
