@@ -186,7 +186,7 @@ def test_a_minute_of_1080p_street_footage_split_in_two(tmp_path):
         9,
         keyframe_every=30,
         preset="ultrafast",
-        x264_params=CAMERA_LIKE,  # High profile with B-frames, as "fast", for a sixth of the cost
+        x264_params=CAMERA_LIKE,  # High profile, B-frames: 29 CPU-s to make, superfast 71
     )
     with av.open(str(clip)) as made:
         context = made.streams.video[0].codec_context
