@@ -1,10 +1,13 @@
 """Database fixtures (a pytest plugin: `pytest_plugins = ["tests.fixtures_db"]`).
 
 - `pg_url`: a fresh Postgres database for the test session, migrated to head, dropped at the
-  end. The server is the one of `settings.DATABASE_URL` when that is Postgres, else
-  postgres@127.0.0.1:5432. Unreachable: skipped, or failed when CI=true.
+  end: the service stacks' (their workers' reconciler and sweeps run in the background, and
+  the e2e tests read their rows). The server is the one of `settings.DATABASE_URL` when that
+  is Postgres, else postgres@127.0.0.1:5432. Unreachable: skipped, or failed when CI=true.
+- `unit_pg_url`: another such database, for the in-process tests of `db`, so that a stack
+  still running on the same xdist worker never touches the rows a test set up.
 - `empty_pg_url`: a fresh, empty Postgres database for one test (migration tests).
-- `db`: points `shared.db` at `pg_url`, empties every table (committed, so other processes
+- `db`: points `shared.db` at `unit_pg_url`, empties every table (committed, so other processes
   see what a test writes) and yields `shared.db.session_scope`.
 - `sqlite_url` / `sqlite_db`: the same on a new SQLite file per test.
 - `any_db`: `db` or `sqlite_db`, parametrized, for behaviour that must hold on both.
@@ -99,6 +102,14 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def unit_pg_url() -> Iterator[str]:
+    """URL of a second session database, migrated to head, where no service stack runs."""
+    with _temporary_pg_database() as url:
+        migrate(url)
+        yield url
+
+
 @pytest.fixture
 def empty_pg_url() -> Iterator[str]:
     """URL of a new, empty Postgres database, dropped after the test."""
@@ -107,9 +118,9 @@ def empty_pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def db(pg_url: str) -> Iterator[SessionScope]:
-    """`session_scope` on the session's Postgres database, with every table emptied."""
-    shared_db.configure_engine(pg_url, application_name=TEST_APPLICATION_NAME)
+def db(unit_pg_url: str) -> Iterator[SessionScope]:
+    """`session_scope` on the in-process tests' Postgres database, every table emptied."""
+    shared_db.configure_engine(unit_pg_url, application_name=TEST_APPLICATION_NAME)
     with shared_db.get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE TABLE {', '.join(TABLES)}"))
     yield shared_db.session_scope

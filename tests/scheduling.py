@@ -25,6 +25,7 @@ import pytest
 PER_WORKER = frozenset(
     {
         "tests.fixtures_db.pg_url",
+        "tests.fixtures_db.unit_pg_url",
         "tests.fixtures_redis.redis_url",
         "tests.fixtures_s3.moto_server",
         "tests.fixtures_s3._s3_admin",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -50,26 +52,49 @@ def _closed_port() -> int:
 # --- clients --------------------------------------------------------------------------------
 
 
-def test_storages_share_the_process_session_and_a_forked_child_makes_its_own(s3_settings):
-    from shared import storage as storage_module
+# Forked in a process of its own, as Celery's prefork pool forks its children from a main
+# process that runs little else: forking pytest's own process would copy locks held by its
+# other threads (moto's server, xdist's channel), and a child can hang on one of those.
+FORK_CHECK = """
+import faulthandler, os, sys
+from shared import storage as storage_module
+from shared.config import Settings
+from shared.storage import Storage
 
-    first, second = Storage(s3_settings), Storage(s3_settings.model_copy())
-    assert first.client is not second.client  # each its own connection pool
-    first.ping()
-    second.ping()
-    parent_session = storage_module._boto3_session()
-    pid = os.fork()
-    if pid == 0:  # the child: a session of its own, and clients that work
-        code = 1
-        try:
-            child = Storage(s3_settings)
-            child.ping()
-            code = 0 if storage_module._boto3_session() is not parent_session else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert storage_module._boto3_session() is parent_session
+settings = Settings()
+first, second = Storage(settings), Storage(settings.model_copy())
+assert first.client is not second.client  # each its own connection pool
+first.ping()
+second.ping()
+parent_session = storage_module._boto3_session()
+pid = os.fork()
+if pid == 0:  # the child: a session of its own, and clients that work
+    faulthandler.dump_traceback_later(30, exit=True)  # a hang shows where, then ends
+    code = 1
+    try:
+        Storage(settings).ping()
+        code = 0 if storage_module._boto3_session() is not parent_session else 2
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+assert storage_module._boto3_session() is parent_session
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_storages_share_the_process_session_and_a_forked_child_makes_its_own(s3_settings):
+    env = {
+        **os.environ,
+        "S3_ENDPOINT_URL": s3_settings.S3_ENDPOINT_URL,
+        "S3_BUCKET": s3_settings.S3_BUCKET,
+        "AWS_ACCESS_KEY_ID": s3_settings.AWS_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": s3_settings.AWS_SECRET_ACCESS_KEY.get_secret_value(),
+        "AWS_REGION": s3_settings.AWS_REGION,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_CHECK], env=env, capture_output=True, text=True, timeout=90
+    )
+    assert result.returncode == 0, result.stderr
 
 
 # --- objects --------------------------------------------------------------------------------
