@@ -2,7 +2,7 @@
 with its ground truth (`bench/tracking_scenes.py`), scored with motmetrics
 (`bench/tracking_score.py`).
 
-    python bench/bench_tracking.py [--no-speed]
+    python bench/bench_tracking.py [--no-speed] [--only NAME]
 
 Tracking (`analyze_video` with `max_people` = the people in the clip):
 - side by side: the issue's case, two dancers in two halves of a 640x240 frame, 500 frames;
@@ -61,6 +61,7 @@ def run(scene: scenes.Scene, height: int, max_people: int, tmp: Path) -> tuple[d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--only", help="the tracking clips whose name contains this")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +71,8 @@ def main() -> int:
         )
         for make in TRACKING:
             scene = make()
+            if args.only and args.only not in f"{scene.name} {scene.height}":
+                continue
             result, fps = run(scene, scene.height, scene.people, Path(tmp))
             width, height = scene.size(scene.height)
             print(

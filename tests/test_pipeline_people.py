@@ -13,6 +13,7 @@ import pytest
 
 from tests.clips import make_clip, probe
 from worker.pipeline.analysis import Performance
+from worker.pipeline.keypoints import KeypointsWriter
 from worker.pipeline.overlay import person_colour
 from worker.pipeline.runner import PipelineOptions, analyze_video
 from worker.samples import DUO
@@ -46,16 +47,33 @@ def test_keypoints_version_2_holds_each_dancer_per_frame(keypoints):
     assert keypoints["schema_version"] == 2
     assert keypoints["video"]["max_people"] == 4
     assert keypoints["frame_count"] == FRAMES == len(keypoints["frames"])
+    seen: set[int] = set()
     for frame in keypoints["frames"]:
         assert "landmarks" not in frame
         assert frame["detected"] is bool(frame["people"])
         ids = [person["id"] for person in frame["people"]]
         assert ids == sorted(ids)
+        assert frame["out_of_view"] == sorted(seen - set(ids))
+        seen |= set(ids)
         for person in frame["people"]:
             assert set(person) == {"id", "visibility", "landmarks"}
             assert len(person["landmarks"]) == 33
             visibility = np.mean([p["visibility"] for p in person["landmarks"]])
             assert person["visibility"] == pytest.approx(visibility, abs=1e-3)
+
+
+def test_keypoints_version_2_says_who_is_out_of_view(tmp_path):
+    """A dancer seen before and not found now is listed, with no pose made up for them."""
+    pose = np.full((33, 4), 0.5, np.float32)
+    writer = KeypointsWriter(tmp_path / "k.json", {"width": 64, "height": 64}, people=True)
+    writer.add_people(0, 0.0, [(1, pose)])
+    writer.add_people(1, 0.1, [(1, pose), (2, pose)])
+    writer.add_people(2, 0.2, [(2, pose)])
+    writer.add_people(3, 0.3, [])
+    writer.close()
+    frames = json.loads((tmp_path / "k.json").read_text())["frames"]
+    assert [frame["out_of_view"] for frame in frames] == [[], [], [1], [1, 2]]
+    assert [[p["id"] for p in frame["people"]] for frame in frames] == [[1], [1, 2], [2], []]
 
 
 def test_both_dancers_are_found_and_each_id_stays_on_its_own_side(keypoints):

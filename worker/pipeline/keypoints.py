@@ -8,10 +8,12 @@ Schema version 1 (one dancer, `max_people` 1), documented in the README:
  "frame_count": N}
 
 Schema version 2 (several dancers, `max_people` > 1): the same, except that each frame holds
-`people` instead of `landmarks`, ordered by id; `detected` is true when anyone was found:
+`people` instead of `landmarks`, ordered by id; `detected` is true when anyone was found;
+`out_of_view` lists the ids seen in an earlier frame and not found in this one (no pose is
+made up for them):
  "frames": [{"frame": 0, "time_s": 0.0, "detected": true,
              "people": [{"id": 1, "visibility": 0.91, "landmarks": [33 points as above]},
-                        {"id": 2, ...}]}, ...]
+                        {"id": 2, ...}], "out_of_view": []}, ...]
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class KeypointsWriter:
         }
         self._fh.write(json.dumps(head)[:-1] + ', "frames": [\n')
         self.count = 0
+        self._seen: set[int] = set()  # ids found so far (version 2)
 
     def add(self, frame: int, time_s: float, landmarks: np.ndarray | None) -> None:
         points = "null" if landmarks is None else _points(landmarks)
@@ -73,10 +76,14 @@ class KeypointsWriter:
             f'"landmarks":{_points(points)}}}'
             for person_id, points in people
         )
+        present = {person_id for person_id, _ in people}
+        away = ",".join(str(person_id) for person_id in sorted(self._seen - present))
+        self._seen |= present
         sep = ",\n" if self.count else ""
         self._fh.write(
             f'{sep}{{"frame":{frame},"time_s":{time_s:.4f},'
-            f'"detected":{"true" if people else "false"},"people":[{entries}]}}'
+            f'"detected":{"true" if people else "false"},"people":[{entries}],'
+            f'"out_of_view":[{away}]}}'
         )
         self.count += 1
 
