@@ -19,6 +19,7 @@ import asyncio
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,6 +37,7 @@ from dance_client.models import JobStatus
 from dance_client.progress import ProgressBoard
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_RECANCEL_S = 0.2
 COMMANDS = ("submit", "status", "wait", "download", "jobs", "delete")
 
 
@@ -168,7 +170,39 @@ def _command(run: Command) -> Callable[[argparse.Namespace], int]:
 
 async def _with_client(run: Command, args: argparse.Namespace, output: Output) -> int:
     async with AsyncClient(args.server, _api_key(args)) as client:
-        return await run(client, args, output)
+        return await _until_interrupted(run(client, args, output))
+
+
+async def _until_interrupted(work: Awaitable[int]) -> int:
+    """Run `work`; a Ctrl-C cancels it, and again every `_RECANCEL_S` until it has ended (a
+    cancellation that a library absorbs must not keep the command going), then raises
+    KeyboardInterrupt. asyncio.run's own handler cancels only once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    interrupted = False
+
+    def cancel() -> None:
+        nonlocal interrupted
+        interrupted = True
+        if not task.done():
+            task.cancel()
+            loop.call_later(_RECANCEL_S, cancel)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, cancel)
+    except (NotImplementedError, RuntimeError):  # no signals here (Windows, not main thread)
+        return await task
+    try:
+        result = await task
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
 
 
 def _api_key(args: argparse.Namespace) -> str | None:

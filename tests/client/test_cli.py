@@ -186,6 +186,41 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_resume(env,
     assert (tmp_path / "out" / job_id / "annotated.mp4").stat().st_size > 0
 
 
+# A command whose work absorbs the first cancellation (as a library may, mid-request): one
+# Ctrl-C must still end it, with KeyboardInterrupt, within a moment.
+STUBBORN = """
+import asyncio, os, signal, sys, time
+from dance_client.cli import _until_interrupted
+
+async def stubborn():
+    for _ in range(2):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass  # swallowed: the work goes on
+    return 0
+
+async def main():
+    asyncio.get_running_loop().call_later(0.2, os.kill, os.getpid(), signal.SIGINT)
+    return await _until_interrupted(stubborn())
+
+started = time.monotonic()
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print(f"interrupted after {time.monotonic() - started:.1f} s")
+    sys.exit(130)
+"""
+
+
+def test_one_ctrl_c_ends_a_command_even_if_its_work_absorbs_a_cancellation():
+    result = subprocess.run(
+        [sys.executable, "-c", STUBBORN], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 130, result.stderr
+    assert float(result.stdout.split()[2]) < 2
+
+
 def test_the_key_comes_from_a_prompt_or_a_file_never_only_the_command_line(env, tenant, tmp_path):
     keyless = {k: v for k, v in env.items() if k != "DANCE_ANALYZER_API_KEY"}
     code, shown = in_terminal(
