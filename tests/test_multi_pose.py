@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from worker.pipeline.multi_pose import MultiPoseEstimator, tiles
+from worker.pipeline.multi_pose import MultiPoseEstimator, _Region, tiles
 from worker.samples import person_image
 
 W, H, FRAMES = 640, 240, 90
@@ -120,5 +120,29 @@ def test_a_part_of_a_person_and_a_pose_off_the_frame_are_not_people():
         whole, beside = pose_at(0.3, 0.4, 0.2), pose_at(0.75, 0.4, 0.2)
         part = pose_at(0.33, 0.3, 0.05)  # small, inside the first one's box
         off = pose_at(0.5, 1.3, 0.2)  # torso below the frame
-        kept = estimator._distinct([(whole, 0.1), (beside, 0.1), (part, 0.0), (off, 0.0)])
-    assert [round(float(p[11, 0] + p[12, 0]) / 2, 2) for p in kept] == [0.3, 0.75]
+        found = [(whole, 0.1), (beside, 0.1), (part, 0.0), (off, 0.0)]
+        kept = estimator._distinct([(pose, off, False, 2) for pose, off in found])
+    assert [round(float(p[11, 0] + p[12, 0]) / 2, 2) for p, _ in kept] == [0.3, 0.75]
+
+
+def test_a_pose_too_small_to_be_anyone_is_dropped():
+    """A torso under 16 px (a face or a hand the landmarker took for a person) is nobody."""
+    with MultiPoseEstimator(400, 400, max_people=4) as estimator:
+        dancer, speck = pose_at(0.3, 0.4, 0.2), pose_at(0.75, 0.4, 0.03)  # 80 px, 12 px
+        kept = estimator._distinct([(dancer, 0.1, False, 0), (speck, 0.0, False, 0)])
+    assert len(kept) == 1 and kept[0][0] is dancer
+
+
+def test_a_region_does_not_swell_at_once_on_its_own_pose():
+    """A region's landmarker, part of its person hidden, guesses a body twice as large:
+    following that would take the dancer in front into the crop. A pose found by a scan
+    (the person's size known afresh) resizes the region at once."""
+    region = _Region(landmarker=None)
+    region.follow(pose_at(0.5, 0.5, 0.1), 400, 400, steady=False)
+    side = region.side
+    region.follow(pose_at(0.5, 0.5, 0.2), 400, 400, steady=True)
+    assert region.side == side
+    region.follow(pose_at(0.5, 0.5, 0.11), 400, 400, steady=True)  # a tenth: no change
+    assert region.side == side
+    region.follow(pose_at(0.5, 0.5, 0.2), 400, 400, steady=False)
+    assert region.side > 1.5 * side

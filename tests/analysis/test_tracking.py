@@ -1,11 +1,17 @@
 """Identities of several people across frames (`worker/pipeline/tracking.py`), on constructed
-poses whose truth is known."""
+poses and looks whose truth is known."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from worker.pipeline.tracking import PeopleTracker
+from worker.pipeline.tracking import (
+    LOOK_MATCH,
+    LOOK_REJECT,
+    PeopleTracker,
+    appearance,
+    look_distance,
+)
 
 W, H = 1280, 720
 
@@ -60,3 +66,92 @@ def test_an_empty_frame_and_an_unseen_torso_do_not_break_it():
     assert tracker.update([]) == []
     assert tracker.update([person(0.5, visibility=0.1)]) == [1]
     assert tracker.update([person(0.5, visibility=0.1)]) == [1]
+
+
+def look(colour: int) -> np.ndarray:
+    """A look (`appearance`) of a torso in one plain colour."""
+    frame = np.zeros((H, W, 3), np.uint8)
+    frame[:] = [(230, 110, 30), (20, 20, 25), (40, 160, 60)][colour]
+    found = appearance(frame, person(0.5, size=0.3))
+    assert found is not None
+    return found
+
+
+def test_the_look_tells_clothes_apart_and_knows_the_same_again():
+    orange, black = look(0), look(1)
+    frame = np.zeros((H, W, 3), np.uint8)
+    frame[:, : W // 2] = (230, 110, 30)  # an orange torso on the left, elsewhere black
+    left = appearance(frame, person(0.25, size=0.3))
+    assert look_distance(left, orange) < LOOK_MATCH
+    assert look_distance(left, black) > LOOK_REJECT
+    assert appearance(frame, person(1.5)) is None  # off the frame
+
+
+def test_a_dancer_back_after_a_long_absence_is_known_by_their_look():
+    tracker = PeopleTracker(W, H, max_missed=10)
+    assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    for _ in range(100):  # dancer 1 away far longer than the memory of positions
+        assert tracker.update([person(0.7)], [look(1)]) == [2]
+    assert tracker.update([person(0.1), person(0.7)], [look(0), look(1)]) == [1, 2]
+    for _ in range(100):
+        tracker.update([person(0.7)], [look(1)])
+    assert tracker.update([person(0.1), person(0.7)], [look(2), look(1)]) == [3, 2]  # new
+
+
+def test_someone_in_other_clothes_is_not_taken_for_a_dancer_nearby():
+    tracker = PeopleTracker(W, H)
+    assert tracker.update([person(0.3)], [look(0)]) == [1]
+    assert tracker.update([person(0.31)], [look(1)]) == [2]
+
+
+def test_with_a_full_cast_a_newcomer_is_the_one_missing():
+    """max_people 2, both known: whoever appears within reach while one is away is that
+    one, even in a look not seen before (lit differently, half hidden)."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    for _ in range(15):  # both seen long enough to be the cast, not a false pose
+        assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    for _ in range(50):
+        tracker.update([person(0.7)], [look(1)])
+    assert tracker.update([person(0.7), person(0.05)], [look(1), look(2)]) == [2, 1]
+
+
+def test_with_a_full_cast_a_newcomer_out_of_reach_is_new():
+    """A frame after dancer 1 was lost on the left, someone walks in on the far right: not
+    dancer 1 (a street with more people than followed), until dancer 1 could be there."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    for _ in range(15):
+        assert tracker.update([person(0.1), person(0.5)], [look(0), look(1)]) == [1, 2]
+    assert tracker.update([person(0.5), person(0.95)], [look(1), look(2)]) == [2, 3]
+
+
+def test_a_pose_seen_once_is_not_one_of_the_cast():
+    """A false pose that got an id is no dancer to hand a newcomer's pose to."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    for _ in range(50):
+        tracker.update([person(0.7)], [look(1)])
+    assert tracker.update([person(0.7), person(0.05)], [look(1), look(2)]) == [2, 3]
+
+
+def test_a_lookalike_out_of_reach_is_someone_else_until_they_could_have_walked_there():
+    """Same clothes, 9 torso lengths away: a frame after dancer 1 was lost that is somebody
+    else; 100 frames later (reach 1 + 0.1 a frame) it may be dancer 1 back."""
+    tracker = PeopleTracker(W, H)
+    assert tracker.update([person(0.3)], [look(0)]) == [1]
+    assert tracker.update([person(0.8)], [look(0)]) == [2]
+    tracker = PeopleTracker(W, H)
+    assert tracker.update([person(0.3)], [look(0)]) == [1]
+    for _ in range(100):
+        assert tracker.update([], []) == []
+    assert tracker.update([person(0.8)], [look(0)]) == [1]
+
+
+def test_in_a_crowd_a_newcomer_is_new_even_with_the_cast_full():
+    """More people seen at once than followed (a street): whoever appears is not forced
+    into the id of someone away."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    tracker.crowded = True
+    for _ in range(50):
+        tracker.update([person(0.7)], [look(1)])
+    assert tracker.update([person(0.7), person(0.05)], [look(1), look(2)]) == [2, 3]

@@ -8,10 +8,17 @@ Two ways of looking, combined each frame:
   small people are missed (two dancers side by side in 640x240: both found in 0 of 90
   frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames, and on the
   frame after someone was lost, unless `max_people` are followed already.
+  Scans alternate between two layers of tiles: the coarse one, and one of tiles half as
+  large, where people too small for the coarse tiles fill twice as much of the detector's
+  input (its finds are candidates until seen twice: a fine tile shows a part of a tall
+  dancer as if it were someone small).
 - a region of interest per person found: a square crop around the person's last pose, given
   to that person's own landmarker in VIDEO mode, which follows the pose without running the
   detector. This costs one landmark model a person a frame (21 ms here) where a scan costs a
-  detector (12 ms) a tile plus a landmark model per person and tile.
+  detector (12 ms) a tile plus a landmark model per person and tile. A person lost is
+  looked for by the detector in their region, a little enlarged, for `_LOST_PATIENCE`
+  frames (second-pass detection where the dancer was last seen, as ByteTrack keeps lost
+  tracks).
 
 The poses of both are merged (the same person seen twice: the better view is kept) and the
 tracker gives them their ids.
@@ -28,23 +35,31 @@ import mediapipe as mp
 import numpy as np
 
 from worker.pipeline.pose_bundle import bundle_path
-from worker.pipeline.tracking import PeopleTracker
+from worker.pipeline.tracking import PeopleTracker, appearance
 
 _OVERLAP = 0.25  # of a tile's side, at least, between neighbouring tiles
 _TORSO = (11, 12, 23, 24)
 _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one image size
 _ROI_MARGIN = 1.6  # crop side, in units of the pose's larger extent
 _ROI_MIN_SIDE = 64
+_ROI_JUMP = 1.3  # a region's own pose this much larger at once is its crop's fault
+_LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
+_FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not smaller than this
+_MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
 
 
-def tiles(width: int, height: int) -> list[tuple[int, int, int]]:
-    """Square tiles (x, y, side) of side min(width, height) along the longer side, spread
-    evenly with at least `_OVERLAP` of a side shared by neighbours."""
-    side, span = min(width, height), max(width, height)
-    count = 1 if span == side else math.ceil((span - side) / (side * (1 - _OVERLAP))) + 1
-    starts = np.linspace(0, span - side, count).round().astype(int).tolist()
-    return [(s, 0, side) if width >= height else (0, s, side) for s in starts]
+def tiles(width: int, height: int, side: int | None = None) -> list[tuple[int, int, int]]:
+    """Square tiles (x, y, side) covering the frame, of side `side` (default: min(width,
+    height), one row along the longer side), spread evenly with at least `_OVERLAP` of a
+    side shared by neighbours."""
+    side = min(side or min(width, height), width, height)
+
+    def starts(span: int) -> list[int]:
+        count = 1 if span == side else math.ceil((span - side) / (side * (1 - _OVERLAP))) + 1
+        return np.linspace(0, span - side, count).round().astype(int).tolist()
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
 
 
 @dataclass
@@ -55,14 +70,23 @@ class _Region:
     x: int = 0
     y: int = 0
     side: int = 0
+    lost: int = 0  # frames since its person was last found here
 
-    def follow(self, pose: np.ndarray, width: int, height: int) -> None:
-        """Centre the square on the pose; its side changes only when the pose's size has
-        changed by more than a fifth (a steady crop keeps the landmarker's tracking steady)."""
-        points = pose[:, :2].astype(np.float64) * (width, height)
+    def follow(self, pose: np.ndarray, width: int, height: int, *, steady: bool) -> None:
+        """Centre the square on the pose's visible points (BlazePose also places the unseen
+        ones, far out at times: a square around those takes in the dancer beside, whose face
+        the detector may prefer); its side changes only when the pose's size has changed by
+        more than a fifth (a steady crop keeps the landmarker's tracking steady). A pose of
+        the region's own landmarker (`steady`) `_ROI_JUMP` times larger at once does not
+        widen it: a dancer passing behind another makes the landmarker guess a body that
+        takes in the one in front, and a wider crop would take that one in next."""
+        seen = pose[:, 3] >= 0.5
+        points = pose[seen if seen.sum() >= 4 else slice(None), :2].astype(np.float64)
+        points *= (width, height)
         low, high = points.min(axis=0), points.max(axis=0)
         side = max(_ROI_MIN_SIDE, int(round(float((high - low).max()) * _ROI_MARGIN)))
-        if not self.side or abs(side - self.side) > 0.2 * self.side:
+        jump = steady and side > _ROI_JUMP * self.side
+        if not self.side or (abs(side - self.side) > 0.2 * self.side and not jump):
             self.side = side
         centre = (low + high) / 2
         self.x = int(round(centre[0] - self.side / 2))
@@ -89,7 +113,13 @@ class MultiPoseEstimator:
 
         self.width, self.height, self.max_people = width, height, max_people
         self.scan_every = scan_every
-        self.tiles = tiles(width, height)
+        # two layers of tiles, scanned in turn: people too small for the detector on the
+        # coarse tiles fill twice as much of a fine one
+        coarse = tiles(width, height)
+        fine_side = min(width, height) // 2
+        self.layers = [coarse] + (
+            [tiles(width, height, fine_side)] if fine_side >= _FINE_MIN_SIDE else []
+        )
         model = str(bundle or bundle_path())
 
         def landmarker(mode, num_poses: int):
@@ -107,33 +137,70 @@ class MultiPoseEstimator:
         self.scanner = landmarker(vision.RunningMode.IMAGE, max_people)
         self.regions: dict[int, _Region] = {}
         self._spare: list = []  # landmarkers of regions given up, for reuse
-        self.tracker = PeopleTracker(width, height)
+        self.tracker = PeopleTracker(width, height, cast=max_people, confirm_after=2)
         self._frames = 0
         self._lost_someone = False
         self.scans = 0
 
     def estimate(self, rgb: np.ndarray, time_ms: int) -> list[tuple[int, np.ndarray]]:
-        found: list[tuple[np.ndarray, float]] = []  # pose, off-centre in its view (0..~0.7)
-        for region in self.regions.values():
-            found += self._look(region.landmarker, rgb, region.x, region.y, region.side, time_ms)
-        room = len(self.regions) < self.max_people  # else nobody new could be taken
+        # pose, off-centre in its view (0..~0.7), found by a fine scan (a candidate if new),
+        # and its rank: 0 followed in its region, 1 found again there, 2 found by a scan
+        found: list[tuple[np.ndarray, float, bool, int]] = []
+        own: dict[int, int] = {}  # id() of a pose -> the person whose landmarker found it
+        for person_id, region in self.regions.items():
+            seen, rank = [], 0
+            if not region.lost:
+                seen = self._look(region.landmarker, rgb, region.x, region.y, region.side, time_ms)
+                own.update((id(pose), person_id) for pose, _ in seen)
+            # lost: the detector once more, where the dancer was last seen (not in a crowd,
+            # where someone else stands there as often as not)
+            if not seen and not self.tracker.crowded:
+                x0, y0, side = region.x, region.y, region.side
+                seen, rank = (
+                    self._look(
+                        self.scanner, rgb, x0 - side // 4, y0 - side // 4, side * 3 // 2, None
+                    ),
+                    1,
+                )
+            found += [(pose, off, False, rank) for pose, off in seen]
+        followed_now = sum(1 for region in self.regions.values() if not region.lost)
+        room = followed_now < self.max_people  # else nobody new could be taken
         if room and (self._frames % self.scan_every == 0 or self._lost_someone):
+            layers = self.layers[:1] if self.tracker.crowded else self.layers
+            layer = layers[self.scans % len(layers)]
             self.scans += 1
-            for x0, y0, side in self.tiles:
-                found += self._look(self.scanner, rgb, x0, y0, side, None)
+            fine = layer is not self.layers[0]
+            for x0, y0, side in layer:
+                seen = self._look(self.scanner, rgb, x0, y0, side, None, whole=fine)
+                found += [(pose, off, fine, 2) for pose, off in seen]
         self._frames += 1
-        people = self._distinct(found)[: self.max_people]
-        ids = self.tracker.update(people)
-        result = sorted(zip(ids, people, strict=True), key=lambda pair: pair[0])
-        self._lost_someone = len(result) < len(self.regions)
-        self._follow(result)
-        return result
+        distinct = self._distinct(found)
+        if sum(not candidate for _, candidate in distinct) > self.max_people:
+            self.tracker.crowded = True  # more people than followed: newcomers are new
+        kept = distinct[: self.max_people]
+        people = [pose for pose, _ in kept]
+        looks = [appearance(rgb, pose) for pose in people]
+        ids = self.tracker.update(people, looks, [candidate for _, candidate in kept])
+        followed = sorted(zip(ids, people, strict=True), key=lambda pair: pair[0])
+        self._lost_someone = len(followed) < followed_now
+        self._follow(followed, own)  # candidates too (negative ids), to be confirmed or not
+        return [(person_id, pose) for person_id, pose in followed if person_id > 0]
 
     def _look(
-        self, landmarker, rgb: np.ndarray, x0: int, y0: int, side: int, time_ms: int | None
+        self,
+        landmarker,
+        rgb: np.ndarray,
+        x0: int,
+        y0: int,
+        side: int,
+        time_ms: int | None,
+        *,
+        whole: bool = False,
     ) -> list[tuple[np.ndarray, float]]:
         """The poses the landmarker finds in the square (x0, y0, side), in whole-frame
-        coordinates, each with how far off the square's centre its torso is."""
+        coordinates, each with how far off the square's centre its torso is. `whole`: only
+        poses whose visible points keep off the square's edges (a fine tile shows a part of
+        a tall dancer as if it were someone small)."""
         crop = _square(rgb, x0, y0, side)
         if side != _ROI_INPUT and time_ms is not None:
             crop = cv2.resize(crop, (_ROI_INPUT, _ROI_INPUT), interpolation=cv2.INTER_AREA)
@@ -146,6 +213,8 @@ class MultiPoseEstimator:
         poses = []
         for pose in result.pose_landmarks:
             points = np.array([(p.x, p.y, p.z, p.visibility) for p in pose], np.float32)
+            if whole and not _inside_square(points):
+                continue
             off_centre = float(np.linalg.norm(points[list(_TORSO), :2].mean(axis=0) - 0.5))
             points[:, 0] = (points[:, 0] * side + x0) / self.width
             points[:, 1] = (points[:, 1] * side + y0) / self.height
@@ -153,52 +222,67 @@ class MultiPoseEstimator:
             poses.append((points, off_centre))
         return poses
 
-    def _follow(self, people: list[tuple[int, np.ndarray]]) -> None:
-        """Regions for the next frame: one per person found now; the others are given up."""
+    def _follow(self, people: list[tuple[int, np.ndarray]], own: dict[int, int]) -> None:
+        """Regions for the next frame: one per person found now; a person's region lost is
+        searched again for `_LOST_PATIENCE` frames (a candidate's not at all), then given up."""
         present = {person_id for person_id, _ in people}
         for person_id in [i for i in self.regions if i not in present]:
-            self._spare.append(self.regions.pop(person_id).landmarker)
+            missing = self.regions[person_id]
+            missing.lost += 1
+            if person_id < 0 or missing.lost > _LOST_PATIENCE:
+                self._spare.append(self.regions.pop(person_id).landmarker)
         for person_id, pose in people:
             region = self.regions.get(person_id)
             if region is None:
                 landmarker = self._spare.pop() if self._spare else self._new_landmarker()
                 region = self.regions[person_id] = _Region(landmarker)
-            region.follow(pose, self.width, self.height)
+            region.lost = 0
+            region.follow(pose, self.width, self.height, steady=own.get(id(pose)) == person_id)
 
-    def _distinct(self, poses: list[tuple[np.ndarray, float]]) -> list[np.ndarray]:
-        """One pose per person. Poses whose torso centre is outside the frame are dropped.
-        A pose whose torso centre lies within half a torso length of a better one is the same
-        person seen twice (better: nearer the centre of its view, as a region of interest is
-        centred on its person, then more visible). A pose whose box (of its visible points)
-        lies mostly inside a larger pose's box is a part of that person taken for another."""
+    def _distinct(
+        self, poses: list[tuple[np.ndarray, float, bool, int]]
+    ) -> list[tuple[np.ndarray, bool]]:
+        """One pose per person, with its candidate flag, the people followed first (more
+        people than `max_people` in view: those followed keep their place, the others
+        wait). Poses whose torso centre is outside the frame, or whose torso is under
+        `_MIN_TORSO` pixels, are dropped. A pose whose torso
+        centre lies within half a torso length of a better one is the same person seen twice
+        (better: nearer the centre of its view, as a region of interest is centred on its
+        person, then more visible). A pose whose box (of its visible points) lies mostly
+        inside a larger pose's box is a part of that person taken for another."""
         scale = np.array([self.width, self.height], dtype=np.float64)
-        ranked = [
-            pose
-            for pose, _ in sorted(
-                poses, key=lambda item: (round(item[1], 1), -float(item[0][:, 3].mean()))
-            )
-        ]
-        kept: list[tuple[np.ndarray, np.ndarray, float]] = []
-        for pose in ranked:
+        ranked = sorted(poses, key=lambda item: (round(item[1], 1), -float(item[0][:, 3].mean())))
+        kept: list[list] = []  # [pose, candidate, centre, torso length, rank]
+        for pose, _, candidate, rank in ranked:
             torso = pose[list(_TORSO), :2].astype(np.float64) * scale
             centre = torso.mean(axis=0)
             if not (0 <= centre[0] <= self.width and 0 <= centre[1] <= self.height):
                 continue
             length = float(np.linalg.norm(torso[:2].mean(axis=0) - torso[2:].mean(axis=0)))
-            if all(
-                np.linalg.norm(centre - other) > 0.5 * max(length, other_length, 1.0)
-                for _, other, other_length in kept
-            ):
-                kept.append((pose, centre, length))
-        boxes = [_box(pose) for pose, _, _ in kept]
-        return [
-            pose
-            for i, (pose, _, _) in enumerate(kept)
+            if length < _MIN_TORSO:
+                continue
+            same = next(
+                (
+                    other
+                    for other in kept
+                    if np.linalg.norm(centre - other[2]) <= 0.5 * max(length, other[3], 1.0)
+                ),
+                None,
+            )
+            if same is None:
+                kept.append([pose, candidate, centre, length, rank])
+            else:
+                same[4] = min(same[4], rank)
+        boxes = [_box(item[0]) for item in kept]
+        whole = [
+            item
+            for i, item in enumerate(kept)
             if not any(
                 _area(boxes[j]) > _area(boxes[i]) and _inside(boxes[i], boxes[j]) > _PART
                 for j in range(len(kept))
             )
         ]
+        return [(item[0], item[1]) for item in sorted(whole, key=lambda item: item[4])]
 
     def close(self) -> None:
         regions = [region.landmarker for region in self.regions.values()]
@@ -223,6 +307,12 @@ def _square(rgb: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     xs = np.clip(np.arange(x0, x0 + side), 0, width - 1)
     ys = np.clip(np.arange(y0, y0 + side), 0, height - 1)
     return rgb[np.ix_(ys, xs)]
+
+
+def _inside_square(points: np.ndarray, margin: float = 0.03) -> bool:
+    """Whether the visible points (normalised to their square) keep `margin` off its edges."""
+    seen = points[points[:, 3] >= 0.5, :2]
+    return bool(len(seen)) and bool(np.all((seen > margin) & (seen < 1 - margin)))
 
 
 def _box(pose: np.ndarray) -> np.ndarray:

@@ -1,25 +1,39 @@
 """Stable identities for several people across frames.
 
-Each frame's poses are matched to the people already seen by the Hungarian method
-(`scipy.optimize.linear_sum_assignment`) on a cost: the mean distance between the torso
-points (shoulders and hips) of the pose and of the person's predicted pose, in the person's
-torso lengths, to the person's predicted pose or to the last one seen, whichever is nearer.
-The prediction carries each person's last motion one frame on (constant velocity), so two
-dancers who pass each other keep their ids. A pair costing more than `max_cost` is no
-match.
+Each frame's poses are given ids in three passes:
 
-A person not matched stays remembered for `max_missed` frames (an occlusion, a missed
-detection, a dancer passing behind another) and is matched again by position, within a gate
-that widens by `_GATE_GROWTH` torso lengths a frame unseen (the prediction is less sure the
-longer it runs); after that a returning person gets a new id. The velocity is smoothed
-(`_SMOOTHING`): a pose shrinking as it is covered must not fling the prediction.
-New people get ids 1, 2, 3 ... in order of first appearance (left to right within a frame).
+1. **By position.** Poses are matched to the people seen lately by the Hungarian method
+   (`scipy.optimize.linear_sum_assignment`) on a cost: the mean distance between the torso
+   points (shoulders and hips) of the pose and of the person's predicted pose, in the
+   person's torso lengths, to the predicted pose or to the last one seen, whichever is
+   nearer. The prediction carries each person's last motion on (constant velocity, smoothed
+   by `_SMOOTHING`), so two dancers who pass each other keep their ids. The gate widens by
+   `_GATE_GROWTH` torso lengths a frame unseen, up to `max_missed` frames; a pose in other
+   clothes (`LOOK_REJECT`, below) is never matched, however near.
+2. **By appearance** (re-identification, as BoT-SORT and DeepSORT do with embeddings): a
+   pose left over is given to a person not seen in this frame whose look is near enough
+   (`LOOK_MATCH`) and who could have walked there since (`_REACH`, growing with the frames
+   unseen). A look is the colour of the torso: a hue-saturation-value histogram of the
+   pixels between shoulders and hips (`appearance`), averaged over the frames a person was
+   seen. With `cast` (the most people followed, `max_people`) once that many people are
+   established (seen `_ESTABLISHED` frames), a pose left over within reach of one of those
+   not in this frame belongs to one of them, however unlike its look (a dancer half hidden,
+   or lit otherwise): it is given to the nearest in look of them. Beyond reach it is a
+   newcomer: on a street with more people than followed, the one who walked out on the
+   left is not the one who walks in on the right. Once more than `cast` people were seen
+   at once (`crowded`) that rule is off.
+3. **New people**, ids 1, 2, 3 ... in order of first appearance (left to right within a
+   frame). A pose flagged as a candidate (found where false detections happen, e.g. by a
+   fine scan) is only a candidate (a negative key, not an id) until it has been seen in
+   `confirm_after` frames in a row: one frame's false detection (a flag taken for an arm)
+   is never anybody.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -27,6 +41,15 @@ TORSO = (11, 12, 23, 24)  # shoulders and hips
 _VISIBLE = 0.5
 _GATE_GROWTH = 0.05  # torso lengths a frame: the longer unseen, the less sure where
 _SMOOTHING = 0.3  # of the newest step in the velocity: one jittery pose does not fling it
+LOOK_MATCH = 0.35  # Bhattacharyya distance between looks: below it, the same clothes
+LOOK_REJECT = 0.6  # above it, someone else, however near
+_LOOK_BINS = (12, 4, 4)  # hue, saturation, value
+_LOOK_MEMORY = 0.1  # of each new look in a person's average
+_REACH = 1.0  # torso lengths: how far a person found again by look may be from where last seen
+_GROWTH = 1.6  # a torso this much longer than a person's lately is not theirs
+_TALL_DECAY = 0.99  # a frame, of the longest torso remembered
+_ESTABLISHED = 15  # frames seen: a person of the cast (a pose seen once may be a false one)
+_REACH_GROWTH = 0.1  # torso lengths a frame unseen (a brisk walk at 30 fps)
 
 
 @dataclass
@@ -35,44 +58,126 @@ class Person:
     torso: np.ndarray  # (4, 2) pixels, last seen
     velocity: np.ndarray  # (4, 2) pixels per frame
     size: float  # torso length, pixels
+    look: np.ndarray | None = None  # the average torso histogram
     missed: int = 0
+    hits: int = 1  # frames seen; a candidate (id < 0) becomes a person at `confirm_after`
+    tall: float = 0.0  # the longest torso lately (a partial pose shortens one for a while)
 
     def predicted(self) -> np.ndarray:
         return self.torso + self.velocity * (self.missed + 1)
 
 
 class PeopleTracker:
-    """`update(poses)` once per frame, in order; returns the id of each pose."""
+    """`update(poses, looks)` once per frame, in order; returns the id of each pose
+    (negative for a candidate not yet confirmed)."""
 
     def __init__(
-        self, width: int, height: int, *, max_missed: int = 45, max_cost: float = 0.75
+        self,
+        width: int,
+        height: int,
+        *,
+        max_missed: int = 45,
+        max_cost: float = 0.75,
+        cast: int | None = None,
+        confirm_after: int = 1,
     ) -> None:
         self.scale = np.array([width, height], dtype=np.float64)
-        self.max_missed, self.max_cost = max_missed, max_cost
-        self.people: list[Person] = []
+        self.max_missed, self.max_cost, self.cast = max_missed, max_cost, cast
+        self.confirm_after = confirm_after
+        self.crowded = False  # more than `cast` people seen at once: the cast rule is off
+        self.people: list[Person] = []  # everyone seen, for re-identification
         self.next_id = 1
+        self._next_candidate = -1
 
-    def update(self, poses: list[np.ndarray]) -> list[int]:
-        """`poses`: (33, 4) arrays of one frame (x, y normalised, z, visibility)."""
+    def update(
+        self,
+        poses: list[np.ndarray],
+        looks: list[np.ndarray | None] | None = None,
+        candidates: list[bool] | None = None,
+    ) -> list[int]:
+        """`poses`: (33, 4) arrays of one frame (x, y normalised, z, visibility); `looks`:
+        their `appearance` (None where unknown); `candidates`: which, if new, must be seen
+        `confirm_after` times before they get an id."""
         torsos = [self._torso(pose) for pose in poses]
+        looks = looks if looks is not None else [None] * len(poses)
         ids: list[int | None] = [None] * len(poses)
-        matched: set[int] = set()
-        if self.people and poses:
-            cost = np.array([[self._cost(p, t) for t in torsos] for p in self.people])
-            rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
-            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                if cost[row, col] <= self.max_cost + _GATE_GROWTH * self.people[row].missed:
-                    self._follow(self.people[row], torsos[col])
-                    ids[col] = self.people[row].id
-                    matched.add(row)
-        for index, person in enumerate(self.people):
-            if index not in matched:
+        taken: set[int] = set()
+        self._by_position(torsos, looks, ids, taken)
+        self._by_appearance(torsos, looks, ids, taken)
+        for person in self.people:
+            if person.id not in taken:
                 person.missed += 1
-        self.people = [p for p in self.people if p.missed <= self.max_missed]
-        new = [i for i in range(len(poses)) if ids[i] is None]
-        for i in sorted(new, key=lambda i: float(torsos[i][0][:, 0].mean())):
-            ids[i] = self._start(torsos[i])
-        return [int(i) for i in ids if i is not None]
+        self.people = [p for p in self.people if p.id > 0 or p.missed == 0]  # candidates lost
+        left_to_right = sorted(range(len(poses)), key=lambda i: float(torsos[i][0][:, 0].mean()))
+        for i in left_to_right:
+            if ids[i] is None:
+                ids[i] = self._start(torsos[i], looks[i], bool(candidates and candidates[i]))
+        keys = [int(key) for key in ids if key is not None]  # every pose has one by now
+        for i in left_to_right:
+            keys[i] = self._confirmed(keys[i])
+        return keys
+
+    def _confirmed(self, key: int) -> int:
+        """The id of the person or candidate `key`, a candidate seen often enough given one."""
+        if key > 0:
+            return key
+        person = next(p for p in self.people if p.id == key)
+        if person.hits < self.confirm_after:
+            return key
+        person.id, self.next_id = self.next_id, self.next_id + 1
+        return person.id
+
+    def _by_position(self, torsos, looks, ids, taken) -> None:
+        near = [p for p in self.people if p.missed <= self.max_missed]
+        if not near or not torsos:
+            return
+        cost = np.array([[self._cost(p, t) for t in torsos] for p in near])
+        for row, person in enumerate(near):
+            if person.look is None:
+                continue
+            # never in someone else's clothes (a dancer half hidden looks only somewhat alike)
+            for col, look in enumerate(looks):
+                if look is not None and look_distance(person.look, look) > LOOK_REJECT:
+                    cost[row, col] = np.inf
+        rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            person = near[row]
+            if cost[row, col] <= self.max_cost + _GATE_GROWTH * person.missed:
+                self._follow(person, torsos[col], looks[col])
+                ids[col] = person.id
+                taken.add(person.id)
+
+    def _by_appearance(self, torsos, looks, ids, taken) -> None:
+        left = [i for i in range(len(torsos)) if ids[i] is None]
+        absent = [p for p in self.people if p.id > 0 and p.id not in taken]
+        if not left or not absent:
+            return
+        established = [p for p in self.people if p.id > 0 and p.hits >= _ESTABLISHED]
+        full = self.cast is not None and len(established) >= self.cast and not self.crowded
+        distance = np.array(
+            [
+                [
+                    look_distance(p.look, looks[i]) if self._within_reach(p, torsos[i]) else np.inf
+                    for i in left
+                ]
+                for p in absent
+            ]
+        )
+        rows, cols = linear_sum_assignment(np.minimum(distance, 1e6))
+        for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+            if not np.isfinite(distance[row, col]):
+                continue
+            if distance[row, col] <= LOOK_MATCH or (full and absent[row].hits >= _ESTABLISHED):
+                person, i = absent[row], left[col]
+                self._follow(person, torsos[i], looks[i])
+                ids[i] = person.id
+                taken.add(person.id)
+
+    def _within_reach(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> bool:
+        """Whether the person, unseen for `missed` frames, could have walked to `torso`: a
+        pedestrian across the street a frame after someone was lost is someone else, however
+        alike their clothes. (With the full cast on stage there is nobody else to be.)"""
+        return self._cost(person, torso) <= _REACH + _REACH_GROWTH * person.missed
 
     def _torso(self, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The torso points in pixels (BlazePose places even unseen ones) and which are seen."""
@@ -81,29 +186,79 @@ class PeopleTracker:
 
     def _cost(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> float:
         """To the predicted torso, or to the last one seen if nearer: a jittery pose makes a
-        wild velocity, which must not lose the person."""
+        wild velocity, which must not lose the person. Infinite for a torso `_GROWTH` times
+        as long as the longest the person had lately (`tall`; a dancer bending or half hidden
+        shortens it, nobody doubles it in a moment): a pose spanning two people is not the
+        person seen a moment ago."""
         points, seen = torso
+        if _torso_length(points) > _GROWTH * max(person.tall, person.size) > 0:
+            return float("inf")
         use = seen if seen.any() else np.ones_like(seen)
         distance = min(
             np.linalg.norm(points[use] - anchor[use], axis=1).mean()
             for anchor in (person.predicted(), person.torso)
         )
-        return float(distance / max(person.size, 1.0))
+        # in the larger of the two torso lengths: a half-hidden pose's short torso makes
+        # every step look long
+        return float(distance / max(person.size, _torso_length(points), 1.0))
 
-    def _follow(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> None:
+    def _follow(
+        self, person: Person, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None
+    ) -> None:
         points, _ = torso
-        step = (points - person.torso) / (person.missed + 1)
-        person.velocity = _SMOOTHING * step + (1 - _SMOOTHING) * person.velocity
+        if person.missed <= self.max_missed:
+            step = (points - person.torso) / (person.missed + 1)
+            person.velocity = _SMOOTHING * step + (1 - _SMOOTHING) * person.velocity
+        else:  # back from far away: the old motion means nothing
+            person.velocity = np.zeros_like(points)
         person.torso = points
         person.size = _torso_length(points) or person.size
+        person.tall = max(person.tall * _TALL_DECAY, person.size)
         person.missed = 0
+        person.hits += 1
+        if look is not None:
+            person.look = (
+                look
+                if person.look is None
+                else (1 - _LOOK_MEMORY) * person.look + _LOOK_MEMORY * look
+            )
 
-    def _start(self, torso: tuple[np.ndarray, np.ndarray]) -> int:
+    def _start(
+        self, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None, candidate: bool
+    ) -> int:
         points, _ = torso
-        person = Person(self.next_id, points, np.zeros_like(points), _torso_length(points))
+        key, self._next_candidate = self._next_candidate, self._next_candidate - 1
+        person = Person(key, points, np.zeros_like(points), _torso_length(points), look)
+        person.hits = 1 if candidate else self.confirm_after
         self.people.append(person)
-        self.next_id += 1
         return person.id
+
+
+def appearance(rgb: np.ndarray, pose: np.ndarray) -> np.ndarray | None:
+    """A pose's look: the normalised hue-saturation-value histogram of the frame's pixels
+    inside its torso (the quadrilateral of shoulders and hips); None if that is off the
+    frame or a few pixels."""
+    height, width = rgb.shape[:2]
+    corners = pose[[11, 12, 24, 23], :2].astype(np.float64) * (width, height)
+    low = np.clip(np.floor(corners.min(axis=0)), 0, (width, height)).astype(int)
+    high = np.clip(np.ceil(corners.max(axis=0)) + 1, 0, (width, height)).astype(int)
+    if np.any(high - low < 4):
+        return None
+    crop = rgb[low[1] : high[1], low[0] : high[0]]
+    mask = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(corners - low).astype(np.int32), (255,))
+    if cv2.countNonZero(mask) < 16:
+        return None
+    hsv = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1, 2], mask, list(_LOOK_BINS), [0, 180, 0, 256, 0, 256])
+    return (hist / max(float(hist.sum()), 1.0)).astype(np.float32)
+
+
+def look_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Bhattacharyya distance, 0 (same) to 1; 1 where either look is unknown."""
+    if a is None or b is None:
+        return 1.0
+    return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
 
 
 def _torso_length(torso: np.ndarray) -> float:

@@ -1,0 +1,51 @@
+"""Several dancers followed through the whole pipeline, scored against the ground truth of
+the footage (`bench/tracking_scenes.py`) with motmetrics (`bench/tracking_score.py`): the
+tracking benchmark's clips, shorter. A regression in recall or identity fails here."""
+
+from __future__ import annotations
+
+from bench import tracking_scenes as scenes
+from bench.tracking_score import score, tracked_necks
+from worker.pipeline.runner import PipelineOptions, analyze_video
+
+
+def followed(scene: scenes.Scene, tmp_path) -> dict:
+    clip = tmp_path / "clip.mp4"
+    truth = scene.write(clip, scene.height)
+    options = PipelineOptions(max_people=scene.people, analysis=None)
+    result = analyze_video(clip, tmp_path / "out", options)
+    return score(truth, tracked_necks(result.keypoints_path), scene.fps)
+
+
+def assert_followed(result: dict) -> None:
+    assert result["worst_recall"] >= 0.9, result  # each dancer found in 9 frames of 10
+    assert result["ids"] == result["people"], result  # one id each, from start to end
+    assert result["switches"] == 0, result
+    assert result["idf1"] >= 0.9, result
+
+
+def test_two_dancers_side_by_side_are_each_found_under_one_id(tmp_path):
+    assert_followed(followed(scenes.side_by_side(frames=300), tmp_path))
+
+
+def test_dancers_crossing_keep_their_ids_through_each_other(tmp_path):
+    """Two crossings (frames 75 and 225), the first dancer hidden behind the second."""
+    assert_followed(followed(scenes.crossing(frames=260), tmp_path))
+
+
+def test_a_dancer_back_after_3_s_away_gets_the_same_id(tmp_path):
+    """Off the stage from frame 135 to 225 (3 s at 30 fps), back in place by 270."""
+    result = followed(scenes.leave_and_return(frames=300), tmp_path)
+    assert_followed(result)
+
+
+def test_four_in_a_row_keep_one_id_each(tmp_path):
+    """852x480, two of the four mirrored twins of the other two. The benchmark's 300 frames
+    measured 96.5 % of the (dancer, frame) pairs found and the least found dancer in 89.7 %
+    of frames: short of the 90 % per dancer that the two-dancer clips hold, so this guards
+    today's figures with some room."""
+    result = followed(scenes.row(4, frames=150), tmp_path)
+    assert result["recall"] >= 0.9, result
+    assert result["worst_recall"] >= 0.7, result
+    assert result["ids"] == 4 and result["switches"] == 0, result
+    assert result["idf1"] >= 0.9, result
