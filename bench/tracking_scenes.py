@@ -143,15 +143,17 @@ class Scene:
             yield canvas, truth
 
     def write(self, path: Path, height: int) -> list[list[Seen]]:
-        """Encode the scene as H.264 (x264 `fast`, as a camera would) and return its ground
-        truth per frame."""
+        """Encode the scene as H.264 (x264 `fast`, as a camera would), the same bytes each
+        time, and return its ground truth per frame."""
         width, height = self.size(height)
         truth = []
         tmp = path.with_suffix(".part.mp4")
         with av.open(str(tmp), "w") as out:
             stream = out.add_stream("libx264", rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"preset": "fast", "crf": "20"}
+            # one thread: x264's threads make each encoding of the scene a little different,
+            # and a run's scores with it
+            stream.options = {"preset": "fast", "crf": "20", "threads": "1"}
             for i, (rgb, frame_truth) in enumerate(self.render(height)):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = i

@@ -40,12 +40,7 @@ def test_a_dancer_back_after_3_s_away_gets_the_same_id(tmp_path):
 
 
 def test_four_in_a_row_keep_one_id_each(tmp_path):
-    """852x480, two of the four mirrored twins of the other two. The benchmark's 300 frames
-    measured 96.5 % of the (dancer, frame) pairs found and the least found dancer in 89.7 %
-    of frames: short of the 90 % per dancer that the two-dancer clips hold, so this guards
-    today's figures with some room."""
-    result = followed(scenes.row(4, frames=150), tmp_path)
-    assert result["recall"] >= 0.9, result
-    assert result["worst_recall"] >= 0.7, result
-    assert result["ids"] == 4 and result["switches"] == 0, result
-    assert result["idf1"] >= 0.9, result
+    """852x480, two of the four mirrored twins of the other two: in a tile of two or three
+    dancers the detector gives one, so this fails unless each tile is looked at again with
+    those found painted out."""
+    assert_followed(followed(scenes.row(4, frames=150), tmp_path))

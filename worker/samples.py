@@ -110,6 +110,9 @@ def make_clip(
         coded_w, coded_h = (height, width) if rotation in (90, 270) else (width, height)
         stream = cast(av.VideoStream, out.add_stream(codec, rate=fps))
         stream.width, stream.height, stream.pix_fmt = coded_w, coded_h, pix_fmt
+        # one thread: the encoder's threads make each clip a little different, so a test
+        # on it would not see the same frames twice
+        stream.codec_context.thread_count = 1
         if keyframe_every:  # a keyframe every so many frames, as phones and cameras write
             stream.codec_context.gop_size = keyframe_every
         stream.time_base = stream.codec_context.time_base = time_base

@@ -115,6 +115,17 @@ def test_with_a_full_cast_a_newcomer_is_the_one_missing():
     assert tracker.update([person(0.7), person(0.05)], [look(1), look(2)]) == [2, 1]
 
 
+def test_once_more_people_than_the_cast_came_one_in_other_clothes_is_new():
+    """Three people given ids with max_people 2 (a street, not a stage): a pose in clearly
+    other clothes beside a pedestrian just missed is someone else, not that pedestrian."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    assert tracker.update([person(0.3), person(0.7), person(0.9)], [look(0), look(1), look(2)])
+    for _ in range(15):
+        assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    assert tracker.update([person(0.7), person(0.32)], [look(1), look(2)]) == [2, 4]
+
+
 def test_with_a_full_cast_a_newcomer_out_of_reach_is_new():
     """A frame after dancer 1 was lost on the left, someone walks in on the far right: not
     dancer 1 (a street with more people than followed), until dancer 1 could be there."""

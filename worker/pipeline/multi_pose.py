@@ -7,7 +7,10 @@ Two ways of looking, combined each frame:
   The detector sees its input letterboxed to a 224-px square, so on the whole of a wide frame
   small people are missed (two dancers side by side in 640x240: both found in 0 of 90
   frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames, and on the
-  frame after someone was lost, unless `max_people` are followed already.
+  frame after someone was lost, unless `max_people` are followed already; the first frame
+  is scanned with every layer. The detector gives one person of a tile however many it
+  holds, so while a tile shows somebody new, they are painted out and the tile looked at
+  again.
   Scans alternate between two layers of tiles: the coarse one, and one of tiles half as
   large, where people too small for the coarse tiles fill twice as much of the detector's
   input (its finds are candidates until seen twice: a fine tile shows a part of a tall
@@ -34,6 +37,7 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+from worker.pipeline.crops import area, grown, inside, inside_square, paint, square, visible_box
 from worker.pipeline.pose_bundle import bundle_path
 from worker.pipeline.tracking import PeopleTracker, appearance
 
@@ -46,6 +50,7 @@ _ROI_JUMP = 1.3  # a region's own pose this much larger at once is its crop's fa
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
 _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not smaller than this
 _MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
+_REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
 _PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
 
 
@@ -167,12 +172,16 @@ class MultiPoseEstimator:
         room = followed_now < self.max_people  # else nobody new could be taken
         if room and (self._frames % self.scan_every == 0 or self._lost_someone):
             layers = self.layers[:1] if self.tracker.crowded else self.layers
-            layer = layers[self.scans % len(layers)]
+            # the first frame: every layer, so that everyone there from the start is found
+            chosen = layers if self._frames == 0 else [layers[self.scans % len(layers)]]
             self.scans += 1
-            fine = layer is not self.layers[0]
-            for x0, y0, side in layer:
-                seen = self._look(self.scanner, rgb, x0, y0, side, None, whole=fine)
-                found += [(pose, off, fine, 2) for pose, off in seen]
+            boxes = [self._pixels(visible_box(pose)) for pose, *_ in found]  # those found so far
+            limit = self.max_people - followed_now
+            for layer in chosen:
+                fine = layer is not self.layers[0]
+                for x0, y0, side in layer:
+                    scanned = self._scan_square(rgb, x0, y0, side, boxes, fine=fine, limit=limit)
+                    found += [(pose, off, fine or again, 2) for pose, off, again in scanned]
         self._frames += 1
         distinct = self._distinct(found)
         if sum(not candidate for _, candidate in distinct) > self.max_people:
@@ -186,6 +195,55 @@ class MultiPoseEstimator:
         self._follow(followed, own)  # candidates too (negative ids), to be confirmed or not
         return [(person_id, pose) for person_id, pose in followed if person_id > 0]
 
+    def _scan_square(
+        self,
+        rgb: np.ndarray,
+        x0: int,
+        y0: int,
+        side: int,
+        followed: list[np.ndarray],
+        *,
+        fine: bool,
+        limit: int,
+    ) -> list[tuple[np.ndarray, float, bool]]:
+        """The people the scanner finds in the square. The detector gives one person of a
+        square however many it holds (four dancers in a row on two tiles: two found), so
+        while it finds somebody new (not in `followed`, the boxes in pixels of those found
+        in their regions), that one is painted out and the square looked at again, up to
+        `limit` new people. (Those followed are not painted out: with the dancers gone the
+        detector takes the next best thing, a flag, for a person.) `fine`: only poses whose
+        visible points keep off the square's edges (a fine tile shows a part of a tall
+        dancer as if it were someone small); a pose lying partly where someone was painted
+        out (`_REMNANT`) is what is left of them, nobody. Each pose comes with whether it
+        was found with someone painted out (the detector's next best thing may be no one:
+        such a pose is a candidate until seen again).
+        """
+        crop = np.array(square(rgb, x0, y0, side))
+        fill = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        painted: list[np.ndarray] = []
+        poses: list[tuple[np.ndarray, float, bool]] = []
+        for _ in range(max(limit, 1)):
+            seen = self._look(self.scanner, crop, 0, 0, side, None, origin=(x0, y0))
+            fresh = False
+            for pose, off in seen:
+                box = self._pixels(visible_box(pose))
+                if any(inside(box, grown(other)) > _REMNANT for other in painted):
+                    continue
+                if fine and not inside_square(pose, x0, y0, side, self.width, self.height):
+                    continue
+                poses.append((pose, off, bool(painted)))
+                if not any(inside(box, other) > _PART for other in followed):
+                    fresh = True
+                    paint(crop, box, x0, y0, fill)
+                    painted.append(box)
+            if not fresh or len(painted) >= limit:
+                break
+        return poses
+
+    def _pixels(self, box: np.ndarray) -> np.ndarray:
+        """A normalised box (x0, y0, x1, y1) in the frame's pixels."""
+        return box * np.array([self.width, self.height, self.width, self.height], np.float64)
+
     def _look(
         self,
         landmarker,
@@ -195,13 +253,14 @@ class MultiPoseEstimator:
         side: int,
         time_ms: int | None,
         *,
-        whole: bool = False,
+        origin: tuple[int, int] | None = None,
     ) -> list[tuple[np.ndarray, float]]:
-        """The poses the landmarker finds in the square (x0, y0, side), in whole-frame
-        coordinates, each with how far off the square's centre its torso is. `whole`: only
-        poses whose visible points keep off the square's edges (a fine tile shows a part of
-        a tall dancer as if it were someone small)."""
-        crop = _square(rgb, x0, y0, side)
+        """The poses the landmarker finds in the square (x0, y0, side) of `rgb`, in
+        whole-frame coordinates, each with how far off the square's centre its torso is.
+        `origin`: where `rgb`'s own corner is in the frame (a crop of it)."""
+        crop = square(rgb, x0, y0, side)
+        if origin is not None:
+            x0, y0 = x0 + origin[0], y0 + origin[1]
         if side != _ROI_INPUT and time_ms is not None:
             crop = cv2.resize(crop, (_ROI_INPUT, _ROI_INPUT), interpolation=cv2.INTER_AREA)
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(crop))
@@ -213,8 +272,6 @@ class MultiPoseEstimator:
         poses = []
         for pose in result.pose_landmarks:
             points = np.array([(p.x, p.y, p.z, p.visibility) for p in pose], np.float32)
-            if whole and not _inside_square(points):
-                continue
             off_centre = float(np.linalg.norm(points[list(_TORSO), :2].mean(axis=0) - 0.5))
             points[:, 0] = (points[:, 0] * side + x0) / self.width
             points[:, 1] = (points[:, 1] * side + y0) / self.height
@@ -273,12 +330,12 @@ class MultiPoseEstimator:
                 kept.append([pose, candidate, centre, length, rank])
             else:
                 same[4] = min(same[4], rank)
-        boxes = [_box(item[0]) for item in kept]
+        boxes = [visible_box(item[0]) for item in kept]
         whole = [
             item
             for i, item in enumerate(kept)
             if not any(
-                _area(boxes[j]) > _area(boxes[i]) and _inside(boxes[i], boxes[j]) > _PART
+                area(boxes[j]) > area(boxes[i]) and inside(boxes[i], boxes[j]) > _PART
                 for j in range(len(kept))
             )
         ]
@@ -296,37 +353,3 @@ class MultiPoseEstimator:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _square(rgb: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
-    """The square (x0, y0, side) of the frame; where it reaches past the frame's edges, the
-    frame's border pixels are repeated."""
-    height, width = rgb.shape[:2]
-    if x0 >= 0 and y0 >= 0 and x0 + side <= width and y0 + side <= height:
-        return rgb[y0 : y0 + side, x0 : x0 + side]
-    xs = np.clip(np.arange(x0, x0 + side), 0, width - 1)
-    ys = np.clip(np.arange(y0, y0 + side), 0, height - 1)
-    return rgb[np.ix_(ys, xs)]
-
-
-def _inside_square(points: np.ndarray, margin: float = 0.03) -> bool:
-    """Whether the visible points (normalised to their square) keep `margin` off its edges."""
-    seen = points[points[:, 3] >= 0.5, :2]
-    return bool(len(seen)) and bool(np.all((seen > margin) & (seen < 1 - margin)))
-
-
-def _box(pose: np.ndarray) -> np.ndarray:
-    """(x0, y0, x1, y1) of the visible points (all points when none is visible)."""
-    visible = pose[:, 3] >= 0.5
-    points = pose[visible if visible.any() else slice(None), :2].astype(np.float64)
-    return np.concatenate([points.min(axis=0), points.max(axis=0)])
-
-
-def _area(box: np.ndarray) -> float:
-    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
-
-
-def _inside(box: np.ndarray, other: np.ndarray) -> float:
-    """The share of `box`'s area that lies inside `other`."""
-    overlap = np.concatenate([np.maximum(box[:2], other[:2]), np.minimum(box[2:], other[2:])])
-    return _area(overlap) / max(_area(box), 1e-9)

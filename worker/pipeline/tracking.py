@@ -20,8 +20,10 @@ Each frame's poses are given ids in three passes:
    not in this frame belongs to one of them, however unlike its look (a dancer half hidden,
    or lit otherwise): it is given to the nearest in look of them. Beyond reach it is a
    newcomer: on a street with more people than followed, the one who walked out on the
-   left is not the one who walks in on the right. Once more than `cast` people were seen
-   at once (`crowded`) that rule is off.
+   left is not the one who walks in on the right. Once more people than the cast were given
+   ids (a street, not a stage), a pose in clearly other clothes (`LOOK_REJECT`) is not
+   given this way either; once more than `cast` people were seen at once (`crowded`) the
+   rule is off.
 3. **New people**, ids 1, 2, 3 ... in order of first appearance (left to right within a
    frame). A pose flagged as a candidate (found where false detections happen, e.g. by a
    fine scan) is only a candidate (a negative key, not an id) until it has been seen in
@@ -167,7 +169,11 @@ class PeopleTracker:
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             if not np.isfinite(distance[row, col]):
                 continue
-            if distance[row, col] <= LOOK_MATCH or (full and absent[row].hits >= _ESTABLISHED):
+            # the cast rule; once more people than the cast were given ids (a street, not a
+            # stage), not for a pose in clearly other clothes
+            alike = distance[row, col] <= LOOK_REJECT or self.next_id - 1 <= (self.cast or 0)
+            cast = full and absent[row].hits >= _ESTABLISHED and alike
+            if distance[row, col] <= LOOK_MATCH or cast:
                 person, i = absent[row], left[col]
                 self._follow(person, torsos[i], looks[i])
                 ids[i] = person.id
