@@ -211,12 +211,12 @@ class MultiPoseEstimator:
         while it finds somebody new (not in `followed`, the boxes in pixels of those found
         in their regions), that one is painted out and the square looked at again, up to
         `limit` new people. (Those followed are not painted out: with the dancers gone the
-        detector takes the next best thing, a flag, for a person.) `fine`: only poses whose
-        visible points keep off the square's edges (a fine tile shows a part of a tall
-        dancer as if it were someone small); a pose lying partly where someone was painted
-        out (`_REMNANT`) is what is left of them, nobody. Each pose comes with whether it
-        was found with someone painted out (the detector's next best thing may be no one:
-        such a pose is a candidate until seen again).
+        detector takes the next best thing, a sliver of background, for a person.) `fine`:
+        only poses whose visible points keep off the square's edges (a fine tile shows a
+        part of a tall dancer as if it were someone small); a pose lying partly where someone
+        was painted out (`_REMNANT`) is what is left of them, nobody. Each pose comes with
+        whether it was found with someone painted out (the detector's next best thing may be
+        no one: such a pose is a candidate until seen again).
         """
         crop = np.array(square(rgb, x0, y0, side))
         fill = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
@@ -281,7 +281,9 @@ class MultiPoseEstimator:
 
     def _follow(self, people: list[tuple[int, np.ndarray]], own: dict[int, int]) -> None:
         """Regions for the next frame: one per person found now; a person's region lost is
-        searched again for `_LOST_PATIENCE` frames (a candidate's not at all), then given up."""
+        searched again for `_LOST_PATIENCE` frames (a candidate's not at all), then given up.
+        `own`: the person whose region's landmarker found each pose (by `id()`), so that a
+        region is steady on its own poses (`_Region.follow`)."""
         present = {person_id for person_id, _ in people}
         for person_id in [i for i in self.regions if i not in present]:
             missing = self.regions[person_id]
@@ -302,8 +304,8 @@ class MultiPoseEstimator:
         """One pose per person, with its candidate flag, the people followed first (more
         people than `max_people` in view: those followed keep their place, the others
         wait). Poses whose torso centre is outside the frame, or whose torso is under
-        `_MIN_TORSO` pixels, are dropped. A pose whose torso
-        centre lies within half a torso length of a better one is the same person seen twice
+        `_MIN_TORSO` pixels, are dropped. A pose whose torso centre lies within half a
+        torso length of a better one is the same person seen twice
         (better: nearer the centre of its view, as a region of interest is centred on its
         person, then more visible). A pose whose box (of its visible points) lies mostly
         inside a larger pose's box is a part of that person taken for another."""

@@ -182,7 +182,7 @@ class PeopleTracker:
     def _within_reach(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> bool:
         """Whether the person, unseen for `missed` frames, could have walked to `torso`: a
         pedestrian across the street a frame after someone was lost is someone else, however
-        alike their clothes. (With the full cast on stage there is nobody else to be.)"""
+        alike their clothes."""
         return self._cost(person, torso) <= _REACH + _REACH_GROWTH * person.missed
 
     def _torso(self, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
