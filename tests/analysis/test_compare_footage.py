@@ -8,7 +8,7 @@ import pytest
 
 from tests.clips import STREET_VIDEO, make_clip, shared_file
 from worker.pipeline.analysis import Performance, for_comparison
-from worker.pipeline.compare import compare_performances
+from worker.pipeline.compare import compare_performances, normalise_poses
 from worker.pipeline.runner import analyze_video
 
 
@@ -42,9 +42,21 @@ def warped(performance: Performance) -> tuple[Performance, np.ndarray]:
 
 
 def test_the_footage_against_itself_scores_full_marks(street):
-    report = compare_performances(for_comparison(street), for_comparison(street))
+    same = for_comparison(street)
+    report = compare_performances(same, same)
     assert report["similarity"] >= 99
-    assert report["path"]["reference_time_s"] == report["path"]["attempt_time_s"]
+    # The path is the diagonal wherever there is a pose. Where a stretch has none, every cell
+    # costs the same and DTW may leave the diagonal there: which way it breaks the tie is
+    # arbitrary, and which frames have no pose moves with BlazePose's numerics (CPU kernels).
+    has_pose = ~np.isnan(normalise_poses(same)).all(axis=(1, 2))
+
+    def pose_at(t: float) -> bool:  # the grid takes each time's nearest frame
+        return bool(has_pose[np.abs(same.times - t).argmin()])
+
+    path = report["path"]
+    pairs = list(zip(path["reference_time_s"], path["attempt_time_s"], strict=True))
+    assert all(not (pose_at(r) and pose_at(a)) for r, a in pairs if r != a)
+    assert sum(r == a for r, a in pairs) >= 0.9 * len(pairs)
 
 
 def test_a_time_warped_copy_scores_high_and_the_path_recovers_the_warp(street):
