@@ -29,6 +29,8 @@ import av
 import cv2
 import numpy as np
 
+from worker.samples import steady_encoding
+
 VISIBLE_SHARE = 0.6  # of a person's box, in the frame and uncovered, to count as visible
 STAGE = (70, 90, 110)  # RGB
 
@@ -151,9 +153,8 @@ class Scene:
         with av.open(str(tmp), "w") as out:
             stream = out.add_stream("libx264", rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            # one thread: x264's threads make each encoding of the scene a little different,
-            # and a run's scores with it
-            stream.options = {"preset": "fast", "crf": "20", "threads": "1"}
+            # the same bytes each time, and so a run's scores (`steady_encoding`)
+            stream.options = {"preset": "fast", "crf": "20", **steady_encoding("libx264")}
             for i, (rgb, frame_truth) in enumerate(self.render(height)):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = i
