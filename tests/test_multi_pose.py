@@ -146,3 +146,34 @@ def test_a_region_does_not_swell_at_once_on_its_own_pose():
     assert region.side == side
     region.follow(pose_at(0.5, 0.5, 0.2), 400, 400, steady=False)
     assert region.side > 1.5 * side
+
+
+def one_then_two(frames: int, second_from: int):
+    """The astronaut on the left throughout; the camera man on the right from `second_from`."""
+    left, right = person_image("astronaut"), person_image("camera")
+    for i in range(frames):
+        canvas = np.full((H, W, 3), (70, 90, 110), np.uint8)
+        for photo, x0 in ((left, 40), (right, 380))[: 1 if i < second_from else 2]:
+            side = int(220 + 10 * math.sin(i / 10))
+            tile = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
+            x, y = x0 + int(20 * math.sin(i / 15)), (H - side) // 2
+            canvas[y : y + side, x : x + side] = tile[: H - y, : W - x]
+        yield canvas
+
+
+def test_scans_that_keep_finding_nobody_come_less_often_and_a_newcomer_is_still_found():
+    """One dancer, room for two: after three scans found nobody, one every 20 frames (not
+    10); the second dancer, walking in at frame 125, is found by the next scans (at 140 on
+    fine tiles, confirmed when seen again, or at 160 on the coarse ones: scans take the
+    layers in turn)."""
+    found_at = None
+    with MultiPoseEstimator(W, H, max_people=2) as estimator:
+        for i, rgb in enumerate(one_then_two(200, second_from=125)):
+            people = estimator.estimate(rgb, i * 33)
+            if i == 124:
+                scans_alone = estimator.scans
+                assert [person_id for person_id, _ in people] == [1]
+            if found_at is None and len(people) == 2:
+                found_at = i
+    assert scans_alone == 9  # frames 0, 10, 20, 30, then 40, 60 ... 120; every 10th: 13
+    assert found_at is not None and 140 <= found_at <= 162  # 142 measured

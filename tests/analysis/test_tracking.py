@@ -98,6 +98,20 @@ def test_a_dancer_back_after_a_long_absence_is_known_by_their_look():
     assert tracker.update([person(0.1), person(0.7)], [look(2), look(1)]) == [3, 2]  # new
 
 
+def test_someone_gone_longer_than_the_memory_is_forgotten():
+    """A street video's passers-by are not kept for ever: someone unseen for `forget_after`
+    frames is dropped, and back in the same clothes is someone new."""
+    tracker = PeopleTracker(W, H, max_missed=10, forget_after=50)
+    assert tracker.update([person(0.5), person(0.9)], [look(0), look(1)]) == [1, 2]
+    for _ in range(40):
+        tracker.update([person(0.9)], [look(1)])
+    assert tracker.update([person(0.5), person(0.9)], [look(0), look(1)]) == [1, 2]  # known
+    for _ in range(51):
+        tracker.update([person(0.9)], [look(1)])
+    assert [p.id for p in tracker.people] == [2]
+    assert tracker.update([person(0.5), person(0.9)], [look(0), look(1)]) == [3, 2]
+
+
 def test_someone_in_other_clothes_is_not_taken_for_a_dancer_nearby():
     tracker = PeopleTracker(W, H)
     assert tracker.update([person(0.3)], [look(0)]) == [1]

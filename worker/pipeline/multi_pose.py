@@ -6,9 +6,10 @@ Two ways of looking, combined each frame:
 - a scan: the landmarker on overlapping square tiles of the frame, which finds new people.
   The detector sees its input letterboxed to a 224-px square, so on the whole of a wide frame
   small people are missed (two dancers side by side in 640x240: both found in 0 of 90
-  frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames, and on the
-  frame after someone was lost, unless `max_people` are followed already; the first frame
-  is scanned with every layer. The detector gives one person of a tile however many it
+  frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames (half as
+  often after three scans found nobody new, while nobody known is out of view), and on
+  the frame after someone was lost, unless `max_people` are followed already; the first
+  frame is scanned with every layer. The detector gives one person of a tile however many it
   holds, so while a tile shows somebody new, they are painted out and the tile looked at
   again.
   Scans alternate between two layers of tiles: the coarse one, and one of tiles half as
@@ -48,6 +49,8 @@ _ROI_MARGIN = 1.6  # crop side, in units of the pose's larger extent
 _ROI_MIN_SIDE = 64
 _ROI_JUMP = 1.3  # a region's own pose this much larger at once is its crop's fault
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
+_QUIET_SCANS = 3  # scans in a row that found nobody new: then scans come less often
+_QUIET_SCAN_EVERY = 2  # times `scan_every`, then
 _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not smaller than this
 _MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
@@ -146,6 +149,15 @@ class MultiPoseEstimator:
         self._frames = 0
         self._lost_someone = False
         self.scans = 0
+        self._quiet_scans = 0  # scans in a row that found nobody new
+
+    def _scan_interval(self) -> int:
+        """Frames between scans: `scan_every`, or `_QUIET_SCAN_EVERY` times that once
+        `_QUIET_SCANS` scans in a row found nobody new while nobody known is out of view (one
+        dancer, `max_people` 2: the scans for a second cost as much as following one)."""
+        absent = any(person.id > 0 and person.missed > 0 for person in self.tracker.people)
+        quiet = self._quiet_scans >= _QUIET_SCANS and not absent
+        return _QUIET_SCAN_EVERY * self.scan_every if quiet else self.scan_every
 
     def estimate(self, rgb: np.ndarray, time_ms: int) -> list[tuple[int, np.ndarray]]:
         # pose, off-centre in its view (0..~0.7), found by a fine scan (a candidate if new),
@@ -170,7 +182,9 @@ class MultiPoseEstimator:
             found += [(pose, off, False, rank) for pose, off in seen]
         followed_now = sum(1 for region in self.regions.values() if not region.lost)
         room = followed_now < self.max_people  # else nobody new could be taken
-        if room and (self._frames % self.scan_every == 0 or self._lost_someone):
+        scan = room and (self._frames % self._scan_interval() == 0 or self._lost_someone)
+        started = self.tracker.started
+        if scan:
             layers = self.layers[:1] if self.tracker.crowded else self.layers
             # the first frame: every layer, so that everyone there from the start is found
             chosen = layers if self._frames == 0 else [layers[self.scans % len(layers)]]
@@ -192,6 +206,8 @@ class MultiPoseEstimator:
         ids = self.tracker.update(people, looks, [candidate for _, candidate in kept])
         followed = sorted(zip(ids, people, strict=True), key=lambda pair: pair[0])
         self._lost_someone = len(followed) < followed_now
+        if scan:
+            self._quiet_scans = 0 if self.tracker.started > started else self._quiet_scans + 1
         self._follow(followed, own)  # candidates too (negative ids), to be confirmed or not
         return [(person_id, pose) for person_id, pose in followed if person_id > 0]
 

@@ -23,7 +23,7 @@ Each frame's poses are given ids in three passes:
    left is not the one who walks in on the right. Once more people than the cast were given
    ids (a street, not a stage), a pose in clearly other clothes (`LOOK_REJECT`) is not
    given this way either; once more than `cast` people were seen at once (`crowded`) the
-   rule is off.
+   rule is off. Someone unseen for `forget_after` frames (a minute at 30 fps) is forgotten.
 3. **New people**, ids 1, 2, 3 ... in order of first appearance (left to right within a
    frame). A pose flagged as a candidate (found where false detections happen, e.g. by a
    fine scan) is only a candidate (a negative key, not an id) until it has been seen in
@@ -52,6 +52,7 @@ _GROWTH = 1.6  # a torso this much longer than a person's lately is not theirs
 _TALL_DECAY = 0.99  # a frame, of the longest torso remembered
 _ESTABLISHED = 15  # frames seen: a person of the cast (a pose seen once may be a false one)
 _REACH_GROWTH = 0.1  # torso lengths a frame unseen (a brisk walk at 30 fps)
+FORGET_AFTER = 1800  # frames unseen (a minute at 30 fps): then someone is forgotten
 
 
 @dataclass
@@ -82,13 +83,16 @@ class PeopleTracker:
         max_cost: float = 0.75,
         cast: int | None = None,
         confirm_after: int = 1,
+        forget_after: int = FORGET_AFTER,
     ) -> None:
         self.scale = np.array([width, height], dtype=np.float64)
         self.max_missed, self.max_cost, self.cast = max_missed, max_cost, cast
+        self.forget_after = forget_after
         self.confirm_after = confirm_after
         self.crowded = False  # more than `cast` people seen at once: the cast rule is off
-        self.people: list[Person] = []  # everyone seen, for re-identification
+        self.people: list[Person] = []  # everyone seen lately, for re-identification
         self.next_id = 1
+        self.started = 0  # people and candidates started so far
         self._next_candidate = -1
 
     def update(
@@ -109,7 +113,11 @@ class PeopleTracker:
         for person in self.people:
             if person.id not in taken:
                 person.missed += 1
-        self.people = [p for p in self.people if p.id > 0 or p.missed == 0]  # candidates lost
+        # candidates lost, and people gone for `forget_after` frames: on a long street video
+        # every pose left over would be compared with everyone who ever walked past
+        self.people = [
+            p for p in self.people if (p.id > 0 or p.missed == 0) and p.missed <= self.forget_after
+        ]
         left_to_right = sorted(range(len(poses)), key=lambda i: float(torsos[i][0][:, 0].mean()))
         for i in left_to_right:
             if ids[i] is None:
@@ -234,6 +242,7 @@ class PeopleTracker:
     ) -> int:
         points, _ = torso
         key, self._next_candidate = self._next_candidate, self._next_candidate - 1
+        self.started += 1
         person = Person(key, points, np.zeros_like(points), _torso_length(points), look)
         person.hits = 1 if candidate else self.confirm_after
         self.people.append(person)
