@@ -12,7 +12,9 @@ of people that much, and is measured by bench_analysis.py), in this process afte
 run, so model loading is not counted. Prints frames per second (median of --repeat runs), the
 ratio to max_people 1 and the mean number of people found per frame. Then the estimator
 alone on the duo clip: with its regions of interest (a scan of the tiles every 10th frame) and
-scanning the tiles on every frame, which is what the regions of interest save.
+scanning the tiles on every frame, which is what the regions of interest save. Then the
+estimator alone on one dancer with room for two, with and without the slower scans once
+they keep finding nobody (`quiet_scans`).
 """
 
 from __future__ import annotations
@@ -82,15 +84,49 @@ def main() -> int:
                 )
         print("estimator alone, duo 640x240, max_people 4:")
         frames = list(render_frames(DUO, width=640, height=240, frames=90))
-        for label, scan_every in (("regions of interest", 10), ("tiles on every frame", 1)):
-            with MultiPoseEstimator(640, 240, max_people=4, scan_every=scan_every) as estimator:
+        for label, every in (("regions of interest", (10, 20)), ("tiles on every frame", (1, 1))):
+            with MultiPoseEstimator(
+                640, 240, max_people=4, scan_every=every[0], quiet_scan_every=every[1]
+            ) as estimator:
                 estimator.estimate(frames[0], 0)
                 started = time.perf_counter()
                 for i, rgb in enumerate(frames[1:], start=1):
                     estimator.estimate(rgb, i * 66)
                 ms = (time.perf_counter() - started) / (len(frames) - 1) * 1000
             print(f"  {label:<22} {ms:6.1f} ms/frame")
+        quiet_scans(args.repeat)
     return 0
+
+
+def quiet_scans(repeat: int) -> None:
+    """The estimator alone on one dancer with room for two (`bench.tracking_scenes.row(1)`,
+    300 frames): scans every 10th frame throughout (the baseline) against every 20th once
+    three found nobody (`quiet_scan_every`), runs interleaved, median of `repeat`."""
+    from bench import tracking_scenes as scenes
+
+    print("estimator alone, one dancer, max_people 2:")
+    for height in (720, 1080):
+        frames = [rgb for rgb, _ in scenes.row(1, frames=300).render(height)]
+        width = frames[0].shape[1]
+        speeds: dict[int, list[float]] = {10: [], 20: []}
+        scans: dict[int, int] = {}
+        for _ in range(repeat):
+            for quiet in speeds:
+                with MultiPoseEstimator(
+                    width, height, max_people=2, quiet_scan_every=quiet
+                ) as estimator:
+                    started = time.perf_counter()
+                    for i, rgb in enumerate(frames):
+                        estimator.estimate(rgb, i * 33)
+                    speeds[quiet].append(len(frames) / (time.perf_counter() - started))
+                    scans[quiet] = estimator.scans
+        baseline = statistics.median(speeds[10])
+        for quiet, runs in speeds.items():
+            fps = statistics.median(runs)
+            print(
+                f"  {height}p, quiet scans every {quiet:>2} frames: {scans[quiet]:>3} scans, "
+                f"{fps:6.1f} frames/s, {fps / baseline:5.2f}x"
+            )
 
 
 if __name__ == "__main__":

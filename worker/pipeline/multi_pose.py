@@ -6,8 +6,8 @@ Two ways of looking, combined each frame:
 - a scan: the landmarker on overlapping square tiles of the frame, which finds new people.
   The detector sees its input letterboxed to a 224-px square, so on the whole of a wide frame
   small people are missed (two dancers side by side in 640x240: both found in 0 of 90
-  frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames (half as
-  often after three scans found nobody new, while nobody known is out of view), and on
+  frames); on 240-px tiles, in 90 of 90. A scan runs every `scan_every` frames (every
+  `quiet_scan_every` after three found nobody new, while nobody known is out of view), and on
   the frame after someone was lost, unless `max_people` are followed already; the first
   frame is scanned with every layer. The detector gives one person of a tile however many it
   holds, so while a tile shows somebody new, they are painted out and the tile looked at
@@ -49,8 +49,7 @@ _ROI_MARGIN = 1.6  # crop side, in units of the pose's larger extent
 _ROI_MIN_SIDE = 64
 _ROI_JUMP = 1.3  # a region's own pose this much larger at once is its crop's fault
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
-_QUIET_SCANS = 3  # scans in a row that found nobody new: then scans come less often
-_QUIET_SCAN_EVERY = 2  # times `scan_every`, then
+_QUIET_SCANS = 3  # scans in a row that found nobody new: then `quiet_scan_every`
 _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not smaller than this
 _MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
@@ -115,12 +114,13 @@ class MultiPoseEstimator:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         scan_every: int = 10,
+        quiet_scan_every: int = 20,
         bundle: str | os.PathLike | None = None,
     ) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.width, self.height, self.max_people = width, height, max_people
-        self.scan_every = scan_every
+        self.scan_every, self.quiet_scan_every = scan_every, quiet_scan_every
         # two layers of tiles, scanned in turn: people too small for the detector on the
         # coarse tiles fill twice as much of a fine one
         coarse = tiles(width, height)
@@ -152,12 +152,12 @@ class MultiPoseEstimator:
         self._quiet_scans = 0  # scans in a row that found nobody new
 
     def _scan_interval(self) -> int:
-        """Frames between scans: `scan_every`, or `_QUIET_SCAN_EVERY` times that once
-        `_QUIET_SCANS` scans in a row found nobody new while nobody known is out of view (one
-        dancer, `max_people` 2: the scans for a second cost as much as following one)."""
+        """Frames between scans: `scan_every`, or `quiet_scan_every` once `_QUIET_SCANS` scans
+        in a row found nobody new while nobody known is out of view (one dancer, `max_people`
+        2: the scans for a second cost as much as following one)."""
         absent = any(person.id > 0 and person.missed > 0 for person in self.tracker.people)
         quiet = self._quiet_scans >= _QUIET_SCANS and not absent
-        return _QUIET_SCAN_EVERY * self.scan_every if quiet else self.scan_every
+        return self.quiet_scan_every if quiet else self.scan_every
 
     def estimate(self, rgb: np.ndarray, time_ms: int) -> list[tuple[int, np.ndarray]]:
         # pose, off-centre in its view (0..~0.7), found by a fine scan (a candidate if new),
