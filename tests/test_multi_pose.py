@@ -24,12 +24,13 @@ def test_tiles_cover_the_frame_with_overlap():
     assert column[0] == (0, 0, 360) and column[-1][1] + 360 == 640
 
 
-def two_dancers():
-    """The astronaut on the left and the camera man on the right, each ~220 px, swaying."""
+def two_dancers(frames: int = FRAMES, second_from: int = 0):
+    """The astronaut on the left and the camera man on the right (from frame `second_from`),
+    each ~220 px, swaying."""
     left, right = person_image("astronaut"), person_image("camera")
-    for i in range(FRAMES):
+    for i in range(frames):
         canvas = np.full((H, W, 3), (70, 90, 110), np.uint8)
-        for photo, x0 in ((left, 40), (right, 380)):
+        for photo, x0 in ((left, 40), (right, 380))[: 1 if i < second_from else 2]:
             side = int(220 + 10 * math.sin(i / 10))
             tile = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
             x, y = x0 + int(20 * math.sin(i / 15)), (H - side) // 2
@@ -148,19 +149,6 @@ def test_a_region_does_not_swell_at_once_on_its_own_pose():
     assert region.side > 1.5 * side
 
 
-def one_then_two(frames: int, second_from: int):
-    """The astronaut on the left throughout; the camera man on the right from `second_from`."""
-    left, right = person_image("astronaut"), person_image("camera")
-    for i in range(frames):
-        canvas = np.full((H, W, 3), (70, 90, 110), np.uint8)
-        for photo, x0 in ((left, 40), (right, 380))[: 1 if i < second_from else 2]:
-            side = int(220 + 10 * math.sin(i / 10))
-            tile = cv2.resize(photo, (side, side), interpolation=cv2.INTER_AREA)
-            x, y = x0 + int(20 * math.sin(i / 15)), (H - side) // 2
-            canvas[y : y + side, x : x + side] = tile[: H - y, : W - x]
-        yield canvas
-
-
 def test_scans_that_keep_finding_nobody_come_less_often_and_a_newcomer_is_still_found():
     """One dancer, room for two: after three scans found nobody, one every 20 frames (not
     10); the second dancer, walking in at frame 125, is found by the next scans (at 140 on
@@ -168,7 +156,7 @@ def test_scans_that_keep_finding_nobody_come_less_often_and_a_newcomer_is_still_
     layers in turn)."""
     found_at = None
     with MultiPoseEstimator(W, H, max_people=2) as estimator:
-        for i, rgb in enumerate(one_then_two(200, second_from=125)):
+        for i, rgb in enumerate(two_dancers(200, second_from=125)):
             people = estimator.estimate(rgb, i * 33)
             if i == 124:
                 scans_alone = estimator.scans

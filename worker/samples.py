@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from fractions import Fraction
+from functools import cache
 from typing import cast
 
 import av
@@ -33,13 +34,14 @@ def steady_encoding(codec: str) -> dict[str, object]:
     return options
 
 
-def _cpu_flags() -> set[str]:
+@cache
+def _cpu_flags() -> frozenset[str]:
     try:
         with open("/proc/cpuinfo") as info:
             line = next((line for line in info if line.startswith("flags")), "")
     except OSError:  # not Linux: x264 decides
-        return set()
-    return set(line.partition(":")[2].split())
+        return frozenset()
+    return frozenset(line.partition(":")[2].split())
 
 
 def person_image(name: str = "astronaut") -> np.ndarray:

@@ -92,8 +92,12 @@ class PeopleTracker:
         self.crowded = False  # more than `cast` people seen at once: the cast rule is off
         self.people: list[Person] = []  # everyone seen lately, for re-identification
         self.next_id = 1
-        self.started = 0  # people and candidates started so far
         self._next_candidate = -1
+
+    @property
+    def started(self) -> int:
+        """People and candidates started so far (each start takes the next candidate key)."""
+        return -1 - self._next_candidate
 
     def update(
         self,
@@ -242,7 +246,6 @@ class PeopleTracker:
     ) -> int:
         points, _ = torso
         key, self._next_candidate = self._next_candidate, self._next_candidate - 1
-        self.started += 1
         person = Person(key, points, np.zeros_like(points), _torso_length(points), look)
         person.hits = 1 if candidate else self.confirm_after
         self.people.append(person)
