@@ -144,9 +144,9 @@ class Scene:
                     truth.append(Seen(k + 1, clipped, _point_in(tile, person.neck)))
             yield canvas, truth
 
-    def write(self, path: Path, height: int) -> list[list[Seen]]:
-        """Encode the scene as H.264 (x264 `fast`, as a camera would), the same bytes each
-        time, and return its ground truth per frame."""
+    def write(self, path: Path, height: int, crf: int = 20) -> list[list[Seen]]:
+        """Encode the scene as H.264 (x264 `fast`, as a camera would; `crf` its quality), the
+        same bytes each time, and return its ground truth per frame."""
         width, height = self.size(height)
         truth = []
         tmp = path.with_suffix(".part.mp4")
@@ -154,7 +154,7 @@ class Scene:
             stream = out.add_stream("libx264", rate=self.fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             # the same bytes each time, and so a run's scores (`steady_encoding`)
-            stream.options = {"preset": "fast", "crf": "20", **steady_encoding("libx264")}
+            stream.options = {"preset": "fast", "crf": str(crf), **steady_encoding("libx264")}
             for i, (rgb, frame_truth) in enumerate(self.render(height)):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = i

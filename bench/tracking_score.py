@@ -82,3 +82,14 @@ def score(truth: list[list[Seen]], tracked: list[list[tuple[int, Point]]], fps: 
         "ids": len({i for poses in tracked for i, _ in poses}),
         "people": len(visible),
     }
+
+
+def meets_the_bar(result: dict) -> bool:
+    """The issue's bar for a clip: every person found in 9 frames of 10 where they are
+    visible, one id each from start to end, no switch, IDF1 0.9 or more."""
+    return (
+        result["worst_recall"] >= 0.9
+        and result["ids"] == result["people"]
+        and result["switches"] == 0
+        and result["idf1"] >= 0.9
+    )

@@ -90,13 +90,16 @@ def jumps(keypoints) -> list[tuple[int, int, float]]:
 
 
 WINDOW = 15  # frames of a track whose colours are compared with the next ones
+MARGIN = 10.0  # RGB levels: how much nearer the other's colour must be to count as a trade
 
 
 def colour_mismatches(keypoints, frames) -> list[tuple[int, int, int]]:
     """(i, j, frame) where tracks i and j traded clothes at `frame`: the torso colour of
     each over the `WINDOW` frames after it is nearer to the other's over the frames before
-    than to its own. A swap trades both ways; one pedestrian turning round (a blue jacket
-    from the front, a black backpack from behind) changes one track only. (One id taking
+    than to its own, by `MARGIN` at least (two pedestrians both in black differ by less
+    than one's colour drifts as they turn: no colour tells them apart). A swap trades both
+    ways; one pedestrian turning round (a blue jacket from the front, a black backpack from
+    behind) changes one track only. (One id taking
     over another's pedestrian while that one is lost jumps by the gap between them: see
     `jumps`.) Colours are medians over frames where the torso is clear of everyone else's:
     a pedestrian passing in front lends their colour."""
@@ -145,9 +148,11 @@ def colour_mismatches(keypoints, frames) -> list[tuple[int, int, int]]:
                 if j == i or any(view is None for view in views):
                     continue
                 i_before, i_after, j_before, j_after = views
-                if np.linalg.norm(i_after - j_before) < np.linalg.norm(
+                if np.linalg.norm(i_after - j_before) + MARGIN < np.linalg.norm(
                     i_after - i_before
-                ) and np.linalg.norm(j_after - i_before) < np.linalg.norm(j_after - j_before):
+                ) and np.linalg.norm(j_after - i_before) + MARGIN < np.linalg.norm(
+                    j_after - j_before
+                ):
                     found.append((i, j, frame))
     return found
 

@@ -16,13 +16,16 @@ from worker.pipeline.tracking import (
 W, H = 1280, 720
 
 
-def person(x: float, y: float = 0.5, size: float = 0.1, visibility: float = 0.9) -> np.ndarray:
-    """A (33, 4) pose: torso centred at (x, y), `size` the torso length (normalised)."""
+def person(
+    x: float, y: float = 0.5, size: float = 0.1, visibility: float = 0.9, width: float = 0.04
+) -> np.ndarray:
+    """A (33, 4) pose: torso centred at (x, y), `size` the torso length and `width` its
+    width (normalised), the left shoulder and hip on the right (a dancer facing us)."""
     pose = np.zeros((33, 4), dtype=np.float32)
     pose[:, 0], pose[:, 1], pose[:, 3] = x, y, visibility
-    half = size / 2
-    pose[11, :2], pose[12, :2] = (x + 0.02, y - half), (x - 0.02, y - half)  # shoulders
-    pose[23, :2], pose[24, :2] = (x + 0.02, y + half), (x - 0.02, y + half)  # hips
+    half, side = size / 2, width / 2
+    pose[11, :2], pose[12, :2] = (x + side, y - half), (x - side, y - half)  # shoulders
+    pose[23, :2], pose[24, :2] = (x + side, y + half), (x - side, y + half)  # hips
     return pose
 
 
@@ -180,3 +183,54 @@ def test_in_a_crowd_a_newcomer_is_new_even_with_the_cast_full():
     for _ in range(50):
         tracker.update([person(0.7)], [look(1)])
     assert tracker.update([person(0.7), person(0.05)], [look(1), look(2)]) == [2, 3]
+
+
+def test_a_dancer_taken_from_behind_keeps_the_id():
+    """BlazePose takes a dancer's back for their front now and then: left and right swap
+    places (154 px each here, two torso lengths) while the dancer stays where they were."""
+    tracker = PeopleTracker(W, H)
+    assert tracker.update([person(0.5, width=0.12)]) == [1]
+    assert tracker.update([person(0.5, width=-0.12)]) == [1]
+    assert tracker.update([person(0.51, width=0.12)]) == [1]
+
+
+def test_a_candidate_first_seen_whole_is_not_lost_to_a_partial_pose():
+    """A candidate found by a scan with its whole torso, then followed a while with a part
+    of it: its whole torso again is still that person (the longest torso remembered starts
+    with the first one), not someone spanning two people."""
+    tracker = PeopleTracker(W, H, confirm_after=2)
+    assert tracker.update([person(0.5, size=0.1)], candidates=[True]) == [-1]
+    assert tracker.update([person(0.5, size=0.06)]) == [1]
+    assert tracker.update([person(0.5, size=0.12)]) == [1]
+
+
+def full_cast_with_dancer_1_away(frames_away: int) -> PeopleTracker:
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2, confirm_after=2)
+    for _ in range(15):
+        assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
+    for _ in range(frames_away):
+        tracker.update([person(0.7)], [look(1)])
+    return tracker
+
+
+def test_the_cast_rule_gives_no_scrap_of_a_pose():
+    """A torso a third as long as dancer 1's where dancer 1 was lost (the legs of a dancer
+    behind another, the landmarker's guess) is not dancer 1 in a look not seen before."""
+    tracker = full_cast_with_dancer_1_away(5)
+    assert tracker.update([person(0.7), person(0.3, size=0.035)], [look(1), look(2)]) == [2, 3]
+    tracker = full_cast_with_dancer_1_away(5)
+    assert tracker.update([person(0.7), person(0.3, size=0.08)], [look(1), look(2)]) == [2, 1]
+
+
+def test_the_cast_rule_gives_a_candidate_only_where_the_dancer_was_lost():
+    """What a scan finds with someone painted out may be no one: 50 frames after dancer 1
+    left (reach 6 torso lengths), such a find 3 torso lengths away is not given to them,
+    though a sure find there would be; where dancer 1 was lost it is."""
+    tracker = full_cast_with_dancer_1_away(50)
+    found = tracker.update([person(0.7), person(0.1)], [look(1), look(2)], [False, True])
+    assert found[0] == 2 and found[1] < 0  # a candidate of its own
+    tracker = full_cast_with_dancer_1_away(50)
+    assert tracker.update([person(0.7), person(0.1)], [look(1), look(2)]) == [2, 1]
+    tracker = full_cast_with_dancer_1_away(50)
+    found = tracker.update([person(0.7), person(0.31)], [look(1), look(2)], [False, True])
+    assert found == [2, 1]

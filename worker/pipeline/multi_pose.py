@@ -16,16 +16,20 @@ Two ways of looking, combined each frame:
   large, where people too small for the coarse tiles fill twice as much of the detector's
   input (its finds are candidates until seen twice: a fine tile shows a part of a tall
   dancer as if it were someone small).
-- a region of interest per person found: a square crop around the person's last pose, given
-  to that person's own landmarker in VIDEO mode, which follows the pose without running the
-  detector. This costs one landmark model a person a frame (21 ms here) where a scan costs a
-  detector (12 ms) a tile plus a landmark model per person and tile. A person lost is
+- a region of interest per person found: a square crop around the person's last pose (not
+  smaller than `_ROI_MIN_TORSOS` of their longest torso lately: a partial pose must not
+  shrink it to a crop that cuts the dancer), given to that person's own landmarker in VIDEO
+  mode, which follows the pose without running the detector. This costs one landmark model
+  a person a frame (21 ms here) where a scan costs a detector (12 ms) a tile plus a
+  landmark model per person and tile. A person lost is
   looked for by the detector in their region, a little enlarged, for `_LOST_PATIENCE`
   frames (second-pass detection where the dancer was last seen, as ByteTrack keeps lost
   tracks).
 
-The poses of both are merged (the same person seen twice: the better view is kept) and the
-tracker gives them their ids.
+The poses of both are merged (the same person seen twice: the view of their own region is
+kept, else the better one) and the tracker gives them their ids. Somebody new found only in
+a region (a body the landmarker guessed across two dancers, or the detector's find where a
+dancer was lost) is a candidate, confirmed only when seen again: new people come from scans.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ _TORSO = (11, 12, 23, 24)
 _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one image size
 _ROI_MARGIN = 1.6  # crop side, in units of the pose's larger extent
 _ROI_MIN_SIDE = 64
+_ROI_MIN_TORSOS = 2.5  # crop side, at least, in the person's longest torso lately
 _ROI_JUMP = 1.3  # a region's own pose this much larger at once is its crop's fault
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
 _QUIET_SCANS = 3  # scans in a row that found nobody new: then `quiet_scan_every`
@@ -79,20 +84,26 @@ class _Region:
     side: int = 0
     lost: int = 0  # frames since its person was last found here
 
-    def follow(self, pose: np.ndarray, width: int, height: int, *, steady: bool) -> None:
+    def follow(
+        self, pose: np.ndarray, width: int, height: int, *, steady: bool, tall: float = 0.0
+    ) -> None:
         """Centre the square on the pose's visible points (BlazePose also places the unseen
         ones, far out at times: a square around those takes in the dancer beside, whose face
         the detector may prefer); its side changes only when the pose's size has changed by
         more than a fifth (a steady crop keeps the landmarker's tracking steady). A pose of
         the region's own landmarker (`steady`) `_ROI_JUMP` times larger at once does not
         widen it: a dancer passing behind another makes the landmarker guess a body that
-        takes in the one in front, and a wider crop would take that one in next."""
+        takes in the one in front, and a wider crop would take that one in next. Nor is the
+        side under `_ROI_MIN_TORSOS` of the person's longest torso lately (`tall`, pixels, as
+        the tracker keeps it from the poses it gave them): a partial pose would shrink the
+        crop until it cuts the dancer."""
         seen = pose[:, 3] >= 0.5
         points = pose[seen if seen.sum() >= 4 else slice(None), :2].astype(np.float64)
         points *= (width, height)
         low, high = points.min(axis=0), points.max(axis=0)
         side = max(_ROI_MIN_SIDE, int(round(float((high - low).max()) * _ROI_MARGIN)))
         jump = steady and side > _ROI_JUMP * self.side
+        side = max(side, int(round(_ROI_MIN_TORSOS * tall)))
         if not self.side or (abs(side - self.side) > 0.2 * self.side and not jump):
             self.side = side
         centre = (low + high) / 2
@@ -198,12 +209,16 @@ class MultiPoseEstimator:
                     found += [(pose, off, fine or again, 2) for pose, off, again in scanned]
         self._frames += 1
         distinct = self._distinct(found)
-        if sum(not candidate for _, candidate in distinct) > self.max_people:
+        if sum(not candidate for _, candidate, _ in distinct) > self.max_people:
             self.tracker.crowded = True  # more people than followed: newcomers are new
         kept = distinct[: self.max_people]
-        people = [pose for pose, _ in kept]
+        people = [pose for pose, _, _ in kept]
         looks = [appearance(rgb, pose) for pose in people]
-        ids = self.tracker.update(people, looks, [candidate for _, candidate in kept])
+        # somebody new found only in a region (a body its landmarker guessed across two
+        # dancers, or the detector's find where a dancer was lost) is a candidate too
+        ids = self.tracker.update(
+            people, looks, [candidate or rank < 2 for _, candidate, rank in kept]
+        )
         followed = sorted(zip(ids, people, strict=True), key=lambda pair: pair[0])
         self._lost_someone = len(followed) < followed_now
         if scan:
@@ -224,23 +239,25 @@ class MultiPoseEstimator:
     ) -> list[tuple[np.ndarray, float, bool]]:
         """The people the scanner finds in the square. The detector gives one person of a
         square however many it holds (four dancers in a row on two tiles: two found), so
-        while it finds somebody new (not in `followed`, the boxes in pixels of those found
-        in their regions), that one is painted out and the square looked at again, up to
-        `limit` new people. (Those followed are not painted out: with the dancers gone the
-        detector takes the next best thing, a sliver of background, for a person.) `fine`:
-        only poses whose visible points keep off the square's edges (a fine tile shows a
-        part of a tall dancer as if it were someone small); a pose lying partly where someone
-        was painted out (`_REMNANT`) is what is left of them, nobody. Each pose comes with
-        whether it was found with someone painted out (the detector's next best thing may be
-        no one: such a pose is a candidate until seen again).
+        each one it finds is painted out and the square looked at again, until it finds
+        nobody or `limit` people not in `followed` (the boxes in pixels of those found in
+        their regions). A dancer followed is painted out too, once found here: the detector
+        would give them again, and never the newcomer beside them. `fine`: only poses whose
+        visible points keep off the square's edges (a fine tile shows a part of a tall
+        dancer as if it were someone small); a pose lying partly where someone was painted
+        out (`_REMNANT`) is what is left of them, nobody. Each pose comes with whether it
+        was found with someone painted out (with the dancers gone the detector may take the
+        next best thing, a sliver of background, for a person: such a pose is a candidate
+        until seen again).
         """
         crop = np.array(square(rgb, x0, y0, side))
         fill = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
         painted: list[np.ndarray] = []
         poses: list[tuple[np.ndarray, float, bool]] = []
-        for _ in range(max(limit, 1)):
+        fresh = 0
+        for _ in range(max(limit, 1) + 1):
             seen = self._look(self.scanner, crop, 0, 0, side, None, origin=(x0, y0))
-            fresh = False
+            found = False
             for pose, off in seen:
                 box = self._pixels(visible_box(pose))
                 if any(inside(box, grown(other)) > _REMNANT for other in painted):
@@ -248,11 +265,11 @@ class MultiPoseEstimator:
                 if fine and not inside_square(pose, x0, y0, side, self.width, self.height):
                     continue
                 poses.append((pose, off, bool(painted)))
-                if not any(inside(box, other) > _PART for other in followed):
-                    fresh = True
-                    paint(crop, box, x0, y0, fill)
-                    painted.append(box)
-            if not fresh or len(painted) >= limit:
+                found = True
+                fresh += not any(inside(box, other) > _PART for other in followed)
+                paint(crop, box, x0, y0, fill)
+                painted.append(box)
+            if not found or fresh >= limit:
                 break
         return poses
 
@@ -301,6 +318,7 @@ class MultiPoseEstimator:
         `own`: the person whose region's landmarker found each pose (by `id()`), so that a
         region is steady on its own poses (`_Region.follow`)."""
         present = {person_id for person_id, _ in people}
+        tall = {person.id: person.tall for person in self.tracker.people}
         for person_id in [i for i in self.regions if i not in present]:
             missing = self.regions[person_id]
             missing.lost += 1
@@ -312,21 +330,27 @@ class MultiPoseEstimator:
                 landmarker = self._spare.pop() if self._spare else self._new_landmarker()
                 region = self.regions[person_id] = _Region(landmarker)
             region.lost = 0
-            region.follow(pose, self.width, self.height, steady=own.get(id(pose)) == person_id)
+            steady = own.get(id(pose)) == person_id
+            region.follow(
+                pose, self.width, self.height, steady=steady, tall=tall.get(person_id, 0.0)
+            )
 
     def _distinct(
         self, poses: list[tuple[np.ndarray, float, bool, int]]
-    ) -> list[tuple[np.ndarray, bool]]:
-        """One pose per person, with its candidate flag, the people followed first (more
-        people than `max_people` in view: those followed keep their place, the others
+    ) -> list[tuple[np.ndarray, bool, int]]:
+        """One pose per person, with its candidate flag and rank, the people followed first
+        (more people than `max_people` in view: those followed keep their place, the others
         wait). Poses whose torso centre is outside the frame, or whose torso is under
         `_MIN_TORSO` pixels, are dropped. A pose whose torso centre lies within half a
-        torso length of a better one is the same person seen twice
-        (better: nearer the centre of its view, as a region of interest is centred on its
-        person, then more visible). A pose whose box (of its visible points) lies mostly
-        inside a larger pose's box is a part of that person taken for another."""
+        torso length of a better one is the same person seen twice (better: of a lower
+        rank, a person's own region before the detector's guesses; then nearer the centre
+        of its view, as a region of interest is centred on its person; then more visible).
+        A pose whose box (of its visible points) lies mostly inside a larger pose's box is a
+        part of that person taken for another."""
         scale = np.array([self.width, self.height], dtype=np.float64)
-        ranked = sorted(poses, key=lambda item: (round(item[1], 1), -float(item[0][:, 3].mean())))
+        ranked = sorted(
+            poses, key=lambda item: (item[3], round(item[1], 1), -float(item[0][:, 3].mean()))
+        )
         kept: list[list] = []  # [pose, candidate, centre, torso length, rank]
         for pose, _, candidate, rank in ranked:
             torso = pose[list(_TORSO), :2].astype(np.float64) * scale
@@ -357,7 +381,7 @@ class MultiPoseEstimator:
                 for j in range(len(kept))
             )
         ]
-        return [(item[0], item[1]) for item in sorted(whole, key=lambda item: item[4])]
+        return [(item[0], item[1], item[4]) for item in sorted(whole, key=lambda item: item[4])]
 
     def close(self) -> None:
         regions = [region.landmarker for region in self.regions.values()]

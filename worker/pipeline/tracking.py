@@ -6,7 +6,9 @@ Each frame's poses are given ids in three passes:
    (`scipy.optimize.linear_sum_assignment`) on a cost: the mean distance between the torso
    points (shoulders and hips) of the pose and of the person's predicted pose, in the
    person's torso lengths, to the predicted pose or to the last one seen, whichever is
-   nearer. The prediction carries each person's last motion on (constant velocity, smoothed
+   nearer. A pose is compared with its left and right exchanged too, whichever is nearer
+   (`_aligned`): BlazePose takes a dancer's back for their front at times. The prediction
+   carries each person's last motion on (constant velocity, smoothed
    by `_SMOOTHING`), so two dancers who pass each other keep their ids. The gate widens by
    `_GATE_GROWTH` torso lengths a frame unseen, up to `max_missed` frames; a pose in other
    clothes (`LOOK_REJECT`, below) is never matched, however near.
@@ -22,8 +24,11 @@ Each frame's poses are given ids in three passes:
    newcomer: on a street with more people than followed, the one who walked out on the
    left is not the one who walks in on the right. Once more people than the cast were given
    ids (a street, not a stage), a pose in clearly other clothes (`LOOK_REJECT`) is not
-   given this way either; once more than `cast` people were seen at once (`crowded`) the
-   rule is off. Someone unseen for `forget_after` frames (a minute at 30 fps) is forgotten.
+   given this way either; nor is a scrap of a pose (a torso under `_SHRINK` of the
+   person's: the legs of a dancer behind another), nor a candidate (below) farther than
+   `_REACH` from where the person was lost; once more than `cast` people were seen at once
+   (`crowded`) the rule is off. Someone unseen for `forget_after` frames (a minute at 30
+   fps) is forgotten.
 3. **New people**, ids 1, 2, 3 ... in order of first appearance (left to right within a
    frame). A pose flagged as a candidate (found where false detections happen, e.g. by a
    fine scan) is only a candidate (a negative key, not an id) until it has been seen in
@@ -49,6 +54,7 @@ _LOOK_BINS = (12, 4, 4)  # hue, saturation, value
 _LOOK_MEMORY = 0.1  # of each new look in a person's average
 _REACH = 1.0  # torso lengths: how far a person found again by look may be from where last seen
 _GROWTH = 1.6  # a torso this much longer than a person's lately is not theirs
+_SHRINK = 0.6  # nor, however alike its look, given by the cast rule if this much shorter
 _TALL_DECAY = 0.99  # a frame, of the longest torso remembered
 _ESTABLISHED = 15  # frames seen: a person of the cast (a pose seen once may be a false one)
 _REACH_GROWTH = 0.1  # torso lengths a frame unseen (a brisk walk at 30 fps)
@@ -113,7 +119,7 @@ class PeopleTracker:
         ids: list[int | None] = [None] * len(poses)
         taken: set[int] = set()
         self._by_position(torsos, looks, ids, taken)
-        self._by_appearance(torsos, looks, ids, taken)
+        self._by_appearance(torsos, looks, ids, taken, candidates or [False] * len(poses))
         for person in self.people:
             if person.id not in taken:
                 person.missed += 1
@@ -161,7 +167,7 @@ class PeopleTracker:
                 ids[col] = person.id
                 taken.add(person.id)
 
-    def _by_appearance(self, torsos, looks, ids, taken) -> None:
+    def _by_appearance(self, torsos, looks, ids, taken, candidates) -> None:
         left = [i for i in range(len(torsos)) if ids[i] is None]
         absent = [p for p in self.people if p.id > 0 and p.id not in taken]
         if not left or not absent:
@@ -184,9 +190,15 @@ class PeopleTracker:
             # the cast rule; once more people than the cast were given ids (a street, not a
             # stage), not for a pose in clearly other clothes
             alike = distance[row, col] <= LOOK_REJECT or self.next_id - 1 <= (self.cast or 0)
-            cast = full and absent[row].hits >= _ESTABLISHED and alike
+            # a candidate (what a scan finds with someone painted out may be no one) only
+            # where the person was lost, not wherever they could have walked since
+            person, i = absent[row], left[col]
+            near = not candidates[i] or self._cost(person, torsos[i]) <= _REACH
+            # and not a scrap of a pose (the legs of a dancer behind another): a torso
+            # `_SHRINK` times as long as the person's at least
+            whole = _torso_length(torsos[i][0]) >= _SHRINK * max(person.tall, person.size)
+            cast = full and person.hits >= _ESTABLISHED and alike and near and whole
             if distance[row, col] <= LOOK_MATCH or cast:
-                person, i = absent[row], left[col]
                 self._follow(person, torsos[i], looks[i])
                 ids[i] = person.id
                 taken.add(person.id)
@@ -208,7 +220,7 @@ class PeopleTracker:
         as long as the longest the person had lately (`tall`; a dancer bending or half hidden
         shortens it, nobody doubles it in a moment): a pose spanning two people is not the
         person seen a moment ago."""
-        points, seen = torso
+        points, seen = _aligned(person, torso)
         if _torso_length(points) > _GROWTH * max(person.tall, person.size) > 0:
             return float("inf")
         use = seen if seen.any() else np.ones_like(seen)
@@ -223,7 +235,7 @@ class PeopleTracker:
     def _follow(
         self, person: Person, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None
     ) -> None:
-        points, _ = torso
+        points, _ = _aligned(person, torso)
         if person.missed <= self.max_missed:
             step = (points - person.torso) / (person.missed + 1)
             person.velocity = _SMOOTHING * step + (1 - _SMOOTHING) * person.velocity
@@ -246,7 +258,8 @@ class PeopleTracker:
     ) -> int:
         points, _ = torso
         key, self._next_candidate = self._next_candidate, self._next_candidate - 1
-        person = Person(key, points, np.zeros_like(points), _torso_length(points), look)
+        length = _torso_length(points)
+        person = Person(key, points, np.zeros_like(points), length, look, tall=length)
         person.hits = 1 if candidate else self.confirm_after
         self.people.append(person)
         return person.id
@@ -277,6 +290,23 @@ def look_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
     if a is None or b is None:
         return 1.0
     return float(cv2.compareHist(a, b, cv2.HISTCMP_BHATTACHARYYA))
+
+
+_MIRRORED = [1, 0, 3, 2]  # the torso points with left and right exchanged
+
+
+def _aligned(person: Person, torso: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The torso with its left and right exchanged if that lies nearer the person's last
+    one: BlazePose takes a dancer's back for their front at times, which swaps the sides of
+    a pose without moving the dancer."""
+    points, seen = torso
+    mirrored = points[_MIRRORED]
+    if (
+        np.linalg.norm(mirrored - person.torso, axis=1).sum()
+        < np.linalg.norm(points - person.torso, axis=1).sum()
+    ):
+        return mirrored, seen[_MIRRORED]
+    return points, seen
 
 
 def _torso_length(torso: np.ndarray) -> float:
