@@ -73,8 +73,8 @@ _DOWNLOAD_SUFFIX = {
 }
 
 
-def output_redirect(job: Job, output: Output, storage: Storage, settings: Settings) -> Response:
-    """302 to a fresh presigned URL of one output, or the error saying why not."""
+def _succeeded(job: Job, settings: Settings) -> None:
+    """Nothing, if the job has outputs; else the error saying why not."""
     status = JobStatus(job.status)
     if status is JobStatus.deleted:
         raise APIError(410, "job_deleted", f"job {job.id} was deleted")
@@ -98,6 +98,19 @@ def output_redirect(job: Job, output: Output, storage: Storage, settings: Settin
             f"job {job.id} is {status.value}; try again later",
             headers={"Retry-After": "5"},
         )
+
+
+def _redirect(job: Job, key: str, name: str, storage: Storage, settings: Settings) -> Response:
+    stem = (job.input_filename or "video").rsplit(".", 1)[0] or "video"
+    url, _ = storage.presigned_get(
+        key, expires_s=settings.PRESIGNED_URL_EXPIRY_S, download_name=f"{stem}_{name}"
+    )
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+def output_redirect(job: Job, output: Output, storage: Storage, settings: Settings) -> Response:
+    """302 to a fresh presigned URL of one output, or the error saying why not."""
+    _succeeded(job, settings)
     key = {
         "video": job.output_video_key,
         "keypoints": job.output_keypoints_key,
@@ -107,13 +120,21 @@ def output_redirect(job: Job, output: Output, storage: Storage, settings: Settin
     }[output]
     if not key:
         raise APIError(404, "output_not_found", f"job {job.id} has no {output} output")
-    stem = (job.input_filename or "video").rsplit(".", 1)[0] or "video"
-    url, _ = storage.presigned_get(
-        key,
-        expires_s=settings.PRESIGNED_URL_EXPIRY_S,
-        download_name=f"{stem}_{_DOWNLOAD_SUFFIX[output]}",
-    )
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    return _redirect(job, key, _DOWNLOAD_SUFFIX[output], storage, settings)
+
+
+def export_redirect(job: Job, name: str, storage: Storage, settings: Settings) -> Response:
+    """302 to a fresh presigned URL of one of the job's motion files (by its name, as the
+    status object lists them), or the error saying why not."""
+    _succeeded(job, settings)
+    files = (job.output_exports or {}).get("files") or []
+    key = next((item["key"] for item in files if item["name"] == name), None)
+    if key is None:
+        known = ", ".join(item["name"] for item in files) or "none"
+        raise APIError(
+            404, "output_not_found", f"job {job.id} has no motion file {name!r} (it has: {known})"
+        )
+    return _redirect(job, key, name, storage, settings)
 
 
 def delete_job_and_objects(

@@ -8,8 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.config import MAX_PEOPLE, Settings
+from shared.config import EXPORT_FORMATS, MAX_PEOPLE, Settings
 from shared.schemas import JobStatusPublic
+
+ExportFormat = Literal["bvh", "trc", "csv"]  # EXPORT_FORMATS (a test keeps them equal)
 
 
 class JobOptions(BaseModel):
@@ -49,10 +51,21 @@ class JobOptions(BaseModel):
         "keypoints.json version 2, `metrics.people`, `analysis.people`.",
     )
 
+    exports: list[ExportFormat] | None = Field(
+        default=None,
+        max_length=len(EXPORT_FORMATS),
+        description="Motion files to make, any of `bvh` (a skeleton's joint rotations, for "
+        "Blender and other animation tools), `trc` (marker trajectories, for OpenSim), `csv` "
+        "(the world landmarks); `[]` for none (default: all three).",
+        examples=[["bvh", "csv"]],
+    )
+
     def resolved(self, settings: Settings) -> dict[str, Any]:
         """The options with defaults filled in from settings, as stored on the job."""
+        wanted = EXPORT_FORMATS if self.exports is None else set(self.exports)
         return {
             "angle_labels": bool(self.angle_labels),
+            "exports": [fmt for fmt in EXPORT_FORMATS if fmt in wanted],
             "max_people": self.max_people or 1,
             "min_detection_confidence": (
                 settings.MIN_DETECTION_CONFIDENCE

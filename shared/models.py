@@ -181,6 +181,8 @@ class Job(Base):
     output_summary_key: Mapped[str | None] = mapped_column(String(1024))
     output_analysis_key: Mapped[str | None] = mapped_column(String(1024))
     output_angles_key: Mapped[str | None] = mapped_column(String(1024))
+    # the motion files: {"files": [{"name", "format", "person", "key"}], "note"}
+    output_exports: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     webhook_url: Mapped[str | None] = mapped_column(String(2048))

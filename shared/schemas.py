@@ -13,12 +13,31 @@ from shared.states import JobStatus
 from shared.storage import Storage
 
 
+class ExportLink(BaseModel):
+    """One motion file of a job (`motion.bvh`, `markers.trc`, `world_landmarks.csv`; with
+    several dancers one BVH and one TRC each)."""
+
+    name: str = Field(examples=["motion.bvh"])
+    format: str = Field(examples=["bvh"], description="bvh, trc or csv")
+    person: int | None = Field(
+        default=None, description="the dancer's id; null for a file of every dancer (the CSV)"
+    )
+    url: str = Field(description="presigned download URL, until `expires_at`")
+    link: str = Field(description="this API's route to it: a 302 to a fresh presigned URL")
+
+
 class JobResult(BaseModel):
     video_url: str
     keypoints_url: str
     summary_url: str | None = None
     analysis_url: str | None = None  # analysis.json (absent for jobs from before it existed)
     angles_url: str | None = None  # angles.csv
+    exports: list[ExportLink] = Field(
+        default_factory=list, description="the motion files the job made (its `exports` option)"
+    )
+    exports_note: str | None = Field(
+        default=None, description="why a motion file asked for is missing (no dancer found)"
+    )
     expires_at: datetime
 
 
@@ -136,8 +155,28 @@ def job_status(
         ):
             if key:
                 optional[field], _ = storage.presigned_get(key, expires_s=expires_s)
+        made = job.output_exports or {}
+        exports = [
+            ExportLink(
+                name=item["name"],
+                format=item["format"],
+                person=item.get("person"),
+                url=storage.presigned_get(
+                    item["key"],
+                    expires_s=expires_s,
+                    download_name=_download_name(job, item["name"]),
+                )[0],
+                link=f"{base_url}/api/jobs/{job_id}/exports/{item['name']}",
+            )
+            for item in made.get("files") or []
+        ]
         result = JobResult(
-            video_url=video_url, keypoints_url=keypoints_url, expires_at=expires_at, **optional
+            video_url=video_url,
+            keypoints_url=keypoints_url,
+            expires_at=expires_at,
+            exports=exports,
+            exports_note=made.get("note"),
+            **optional,
         )
     error = None
     if status is JobStatus.failed and job.error_code:
@@ -192,6 +231,6 @@ def _without_user_info(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def _download_name(job: Job) -> str:
+def _download_name(job: Job, name: str = "annotated.mp4") -> str:
     stem = (job.input_filename or "video").rsplit(".", 1)[0]
-    return f"{stem}_annotated.mp4"
+    return f"{stem}_{name}"

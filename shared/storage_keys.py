@@ -5,6 +5,7 @@ Keys are a pure function of ids, so a redelivered task overwrites instead of dup
     uploads/<tenant_id>/<upload_id>/source<.ext>   a direct upload, until a job takes it
     inputs/<job_id>/source[-<tag>]<.ext>           the job's own copy of its input
     outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json | analysis.json | angles.csv
+    outputs/<job_id>/motion[_person<id>].bvh | markers[_person<id>].trc | world_landmarks.csv
     outputs/<job_id>/segments/<attempt>/<index>/...  a split job's segment outputs, until the
                                                      stitch (annotated.mp4, keypoints.json,
                                                      summary.json)
@@ -73,6 +74,16 @@ def output_keys(job_id: str | uuid.UUID) -> OutputKeys:
         analysis=prefix + "analysis.json",
         angles=prefix + "angles.csv",
     )
+
+
+_EXPORT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\.(bvh|trc|csv)$")
+
+
+def export_key(job_id: str | uuid.UUID, name: str) -> str:
+    """`outputs/<job_id>/<name>`: a motion file's key (its name as the pipeline gave it)."""
+    if not _EXPORT_NAME_RE.match(name):
+        raise ValueError(f"not a motion file name: {name!r}")
+    return f"outputs/{_job_segment(job_id)}/{name}"
 
 
 def segments_prefix(job_id: str | uuid.UUID) -> str:

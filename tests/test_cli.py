@@ -15,7 +15,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_analyze_writes_the_five_files_and_a_summary(tmp_path):
+def test_analyze_writes_the_five_files_the_motion_and_a_summary(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=12)
     done = run_cli("analyze", clip, "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
@@ -25,10 +25,30 @@ def test_analyze_writes_the_five_files_and_a_summary(tmp_path):
         "summary.json",
         "analysis.json",
         "angles.csv",
+        "motion.bvh",
+        "markers.trc",
+        "world_landmarks.csv",
     }
     assert "music: the video has no audio track" in done.stdout
     assert "12 frames" in done.stdout and "pose detected in" in done.stdout
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["total_frames"] == 12
+
+
+def test_export_chooses_the_motion_files_and_an_unknown_format_is_refused(tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=6)
+    done = run_cli("analyze", clip, "--out", str(tmp_path / "some"), "--export", "csv,BVH")
+    assert done.returncode == 0, done.stderr
+    made = {p.name for p in (tmp_path / "some").iterdir()}
+    assert {"motion.bvh", "world_landmarks.csv"} <= made and "markers.trc" not in made
+    done = run_cli("analyze", clip, "--out", str(tmp_path / "none"), "--export", "none")
+    assert done.returncode == 0, done.stderr
+    assert not {"motion.bvh", "markers.trc", "world_landmarks.csv"} & {
+        p.name for p in (tmp_path / "none").iterdir()
+    }
+    done = run_cli("analyze", clip, "--out", str(tmp_path / "bad"), "--export", "bvh,fbx")
+    assert done.returncode == 2
+    assert "unknown export format 'fbx'; known: bvh, trc, csv" in done.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
@@ -110,7 +130,7 @@ def test_max_people_follows_each_dancer_of_a_duo(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "2 dancers (2 at most in a frame): #1 in" in done.stdout
     keypoints = json.loads((tmp_path / "out" / "keypoints.json").read_text())
-    assert keypoints["schema_version"] == 2
+    assert keypoints["schema_version"] == 4
     both = sum(len(frame["people"]) == 2 for frame in keypoints["frames"])
     assert both >= 0.9 * len(keypoints["frames"])
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())

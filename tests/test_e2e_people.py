@@ -47,9 +47,9 @@ def test_the_status_carries_metrics_and_analysis_per_dancer(duo_job):
         assert person["ranges_of_motion"]
 
 
-def test_the_outputs_are_version_2(duo_job):
+def test_the_outputs_describe_each_dancer(duo_job):
     keypoints = httpx.get(duo_job["result"]["keypoints_url"], timeout=30).json()
-    assert keypoints["schema_version"] == 2
+    assert keypoints["schema_version"] == 4
     assert {p["id"] for frame in keypoints["frames"] for p in frame["people"]} == {1, 2}
     analysis = httpx.get(duo_job["result"]["analysis_url"], timeout=30).json()
     assert analysis["schema_version"] == 2

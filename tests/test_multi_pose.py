@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from worker.pipeline.crops import visible_box
-from worker.pipeline.multi_pose import MultiPoseEstimator, _Region, tiles
+from worker.pipeline.multi_pose import MultiPoseEstimator
+from worker.pipeline.regions import Region, tiles
 from worker.samples import person_image
 
 W, H, FRAMES = 640, 240, 90
@@ -139,7 +140,7 @@ def test_a_region_does_not_swell_at_once_on_its_own_pose():
     """A region's landmarker, part of its person hidden, guesses a body twice as large:
     following that would take the dancer in front into the crop. A pose found by a scan
     (the person's size known afresh) resizes the region at once."""
-    region = _Region(landmarker=None)
+    region = Region(landmarker=None)
     region.follow(pose_at(0.5, 0.5, 0.1), 400, 400, steady=False)
     side = region.side
     region.follow(pose_at(0.5, 0.5, 0.2), 400, 400, steady=True)
@@ -154,7 +155,7 @@ def test_a_partial_pose_does_not_shrink_a_region_to_a_crop_that_cuts_the_dancer(
     """The landmarker sees a part of a dancer (a head and shoulders): the region stays at
     least 2.5 of their longest torso lately (the tracker's), where its side from that part
     alone would be 64 px and the next crop would show the landmarker too little of them."""
-    region = _Region(landmarker=None)
+    region = Region(landmarker=None)
     region.follow(pose_at(0.5, 0.5, 0.1), 400, 400, steady=False, tall=40)  # torso 40 px
     region.follow(pose_at(0.5, 0.5, 0.04), 400, 400, steady=True, tall=40)  # torso 16 px
     assert region.side >= 2.5 * 40

@@ -72,7 +72,7 @@ def test_audio_track_is_kept(astronaut_run):
 def test_keypoints_json_has_every_frame_with_33_landmarks(astronaut_run):
     _, result = astronaut_run
     doc = json.loads(result.keypoints_path.read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 3
     assert doc["landmark_names"] == list(LANDMARK_NAMES)
     assert doc["frame_count"] == len(doc["frames"]) == 30
     assert [f["frame"] for f in doc["frames"]] == list(range(30))

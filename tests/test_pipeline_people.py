@@ -43,8 +43,8 @@ def keypoints(duo_run):
     return json.loads(duo_run[1].keypoints_path.read_text())
 
 
-def test_keypoints_version_2_holds_each_dancer_per_frame(keypoints):
-    assert keypoints["schema_version"] == 2
+def test_keypoints_version_4_holds_each_dancer_per_frame(keypoints):
+    assert keypoints["schema_version"] == 4
     assert keypoints["video"]["max_people"] == 4
     assert keypoints["frame_count"] == FRAMES == len(keypoints["frames"])
     seen: set[int] = set()
@@ -56,13 +56,13 @@ def test_keypoints_version_2_holds_each_dancer_per_frame(keypoints):
         assert frame["out_of_view"] == sorted(seen - set(ids))
         seen |= set(ids)
         for person in frame["people"]:
-            assert set(person) == {"id", "visibility", "landmarks"}
-            assert len(person["landmarks"]) == 33
+            assert set(person) == {"id", "visibility", "landmarks", "world_landmarks"}
+            assert len(person["landmarks"]) == len(person["world_landmarks"]) == 33
             visibility = np.mean([p["visibility"] for p in person["landmarks"]])
             assert person["visibility"] == pytest.approx(visibility, abs=1e-3)
 
 
-def test_keypoints_version_2_says_who_is_out_of_view(tmp_path):
+def test_keypoints_version_4_says_who_is_out_of_view(tmp_path):
     """A dancer seen before and not found now is listed, with no pose made up for them."""
     pose = np.full((33, 4), 0.5, np.float32)
     writer = KeypointsWriter(tmp_path / "k.json", {"width": 64, "height": 64}, people=True)
@@ -177,11 +177,11 @@ def test_the_overlay_draws_each_dancer_in_its_colour(duo_run, keypoints):
         assert close.sum() > 200, (person["id"], int(close.sum()))
 
 
-def test_one_dancer_keeps_version_1(tmp_path):
+def test_one_dancer_keeps_the_one_dancer_layout(tmp_path):
     clip = make_clip(tmp_path / "in.mp4", frames=6, fps=15)
     result = analyze_video(clip, tmp_path / "out", PipelineOptions(max_people=1))
     document = json.loads(result.keypoints_path.read_text())
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 3
     assert "max_people" not in document["video"]
     assert "people" not in result.metrics
     assert json.loads(result.analysis_path.read_text())["schema_version"] == 1

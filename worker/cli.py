@@ -1,7 +1,9 @@
 """`dance-analyzer`: the pipeline from a command line, no services needed.
 
 dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summary.json,
-                                           analysis.json, angles.csv
+                                           analysis.json, angles.csv, and the motion:
+                                           motion.bvh, markers.trc, world_landmarks.csv
+                                           (--export bvh,trc,csv or none)
 dance-analyzer compare REF_DIR ATT_DIR --out DIR
                                            score an attempt against a reference (two
                                            `analyze` output folders): comparison.json
@@ -28,6 +30,7 @@ from typing import TextIO
 
 from dance_client import cli as remote
 from worker import local_command
+from worker.pipeline.motion.formats import FORMATS, checked_formats
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -103,6 +106,14 @@ def _parser() -> argparse.ArgumentParser:
         help="follow up to this many dancers, each with its own id (default %(default)s: "
         "one dancer, the fastest)",
     )
+    analyze.add_argument(
+        "--export",
+        type=_exports,
+        default=",".join(FORMATS),
+        metavar="FORMATS",
+        help="motion files to write, comma-separated: bvh (a skeleton for Blender), trc "
+        "(markers for OpenSim), csv (world landmarks), or none (default %(default)s)",
+    )
     analyze.add_argument("--quiet", action="store_true", help="no progress output")
     analyze.set_defaults(run=_analyze)
 
@@ -160,6 +171,16 @@ def _unit(text: str) -> float:
     return value
 
 
+def _exports(value: str) -> tuple[str, ...]:
+    """`--export`: formats, comma-separated, or `none`."""
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        return checked_formats(part.strip().lower() for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from worker.pipeline.errors import VideoInputError
     from worker.pipeline.runner import PipelineOptions, analyze_video
@@ -175,6 +196,7 @@ def _analyze(args: argparse.Namespace) -> int:
         video_preset=args.preset,
         angle_labels=args.angle_labels,
         max_people=args.max_people,
+        exports=args.export,
     )
     progress = None if args.quiet else Progress(sys.stderr)
     try:
@@ -204,8 +226,10 @@ def _analyze(args: argparse.Namespace) -> int:
         print(_people_line(m))
     if result.analysis:
         print(_analysis_line(result.analysis))
-    for path in result.paths():
+    for path in result.paths() + result.export_paths():
         print(f"  {path}")
+    if result.exports.note:
+        print(f"note: {result.exports.note}")
     return 0
 
 

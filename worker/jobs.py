@@ -41,10 +41,11 @@ from shared.states import (
 )
 from shared.storage import Storage
 from shared.storage_errors import is_missing_object, storage_failure
-from shared.storage_keys import output_keys
+from shared.storage_keys import export_key, output_keys
 from worker import metrics, shutdown, split_jobs
 from worker.lease import LeaseKeeper
 from worker.pipeline.errors import VideoInputError
+from worker.pipeline.motion.exports import MEDIA_TYPES
 from worker.pipeline.runner import PipelineResult, analyze_video
 from worker.progress import JobCancelled, JobProgress
 from worker.scratch import Scratch
@@ -185,6 +186,7 @@ def _attempt(
             storage.upload_file(result.summary_path, keys.summary, "application/json")
             storage.upload_file(result.analysis_path, keys.analysis, "application/json")
             storage.upload_file(result.angles_path, keys.angles, "text/csv")
+            exports = upload_exports(result, job_id, storage)
             with session_scope() as session:
                 done = mark_succeeded(
                     session,
@@ -195,6 +197,7 @@ def _attempt(
                     output_summary_key=keys.summary,
                     output_analysis_key=keys.analysis,
                     output_angles_key=keys.angles,
+                    output_exports=exports,
                     analysis=result.analysis,
                     processing_time_s=round(time.perf_counter() - started, 3),
                     attempt=attempt,
@@ -300,6 +303,16 @@ def _run(
         )
 
     return scratch.outputs(run)
+
+
+def upload_exports(result: PipelineResult, job_id: uuid.UUID, storage: Storage) -> dict:
+    """Upload the run's motion files; what the job row keeps of them (`Job.output_exports`)."""
+    files = []
+    for item, path in zip(result.exports.files, result.export_paths(), strict=True):
+        key = export_key(job_id, item.name)
+        storage.upload_file(path, key, MEDIA_TYPES[item.format])
+        files.append({**item.as_dict(), "key": key})
+    return {"files": files, "note": result.exports.note}
 
 
 def dependency_delay_s(retries: int, rng: random.Random | None = None) -> float:

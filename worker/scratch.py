@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from worker.pipeline.motion.exports import Exports
 from worker.pipeline.runner import PipelineResult
 
 
@@ -47,10 +48,20 @@ class Scratch:
         if record.exists():
             self.reused.append("outputs")
             saved = json.loads(record.read_text())
-            return PipelineResult(out, metrics=saved["metrics"], analysis=saved["analysis"])
+            return PipelineResult(
+                out,
+                metrics=saved["metrics"],
+                analysis=saved["analysis"],
+                exports=Exports.from_dict(saved.get("exports")),
+            )
         result = run(out)
         partial = record.with_suffix(".part")
-        partial.write_text(json.dumps({"metrics": result.metrics, "analysis": result.analysis}))
+        saved = {
+            "metrics": result.metrics,
+            "analysis": result.analysis,
+            "exports": result.exports.as_dict(),
+        }
+        partial.write_text(json.dumps(saved))
         partial.replace(record)  # complete only once everything before it is on disk
         return result
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.config import Settings, settings
+from worker.pipeline.motion.formats import FORMATS, checked_formats
 from worker.pipeline.runner import PipelineOptions
 from worker.pipeline.source import Limits
 
@@ -34,4 +35,5 @@ def pipeline_options(options: dict[str, Any]) -> PipelineOptions:
         limits=video_limits(settings),
         angle_labels=bool(options.get("angle_labels", False)),
         max_people=int(options.get("max_people", 1)),
+        exports=checked_formats(options.get("exports", FORMATS)),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.auth import CallerDep
@@ -22,6 +22,7 @@ from api.errors import error_responses
 from api.job_access import (
     base_url,
     delete_job_and_objects,
+    export_redirect,
     load_job,
     output_redirect,
     present,
@@ -190,6 +191,28 @@ def get_angles(
     job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> Response:
     return output_redirect(load_job(session, caller, job_id), "angles", storage, settings)
+
+
+@router.get(
+    "/jobs/{job_id}/exports/{name}",
+    status_code=302,
+    response_class=RedirectResponse,
+    summary="Download a motion file",
+    description="One of the files in `result.exports` by its name: `motion.bvh` (a skeleton's "
+    "joint rotations: Blender, MotionBuilder), `markers.trc` (marker trajectories: OpenSim), "
+    "`world_landmarks.csv` (the 3D landmarks in metres); with several dancers "
+    "`motion_person<id>.bvh` and `markers_person<id>.trc`. Units and axes: see the README.",
+    responses=OUTPUT_RESPONSES,
+)
+def get_export(
+    job_id: str,
+    name: Annotated[str, Path(max_length=100)],
+    caller: CallerDep,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> Response:
+    return export_redirect(load_job(session, caller, job_id), name, storage, settings)
 
 
 @router.get(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from worker.pipeline import angles, movement, music
-from worker.pipeline.keypoints import landmarks_array
+from worker.pipeline.keypoints import PEOPLE_LAYOUT, landmarks_array
 
 ANALYSIS_JSON = "analysis.json"
 ANGLES_CSV = "angles.csv"
@@ -73,12 +73,12 @@ class Performance:
 
     @classmethod
     def from_keypoints(cls, path: str | os.PathLike, person: int | None = None) -> Performance:
-        """Read a `keypoints.json` back. Version 2 (several dancers): the dancer `person`, by
-        default the main one (found in most frames)."""
+        """Read a `keypoints.json` back. Versions 2 and 4 (several dancers): the dancer
+        `person`, by default the main one (found in most frames)."""
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         video = document.get("video") or {}
         frames = document["frames"]
-        if document.get("schema_version") == 2:
+        if document.get("schema_version") in PEOPLE_LAYOUT:
             counts: dict[int, int] = {}
             for frame in frames:
                 for entry in frame.get("people") or []:

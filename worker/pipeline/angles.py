@@ -38,7 +38,8 @@ Deliberate differences from Sports2D:
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
+
+from worker.pipeline.smoothing import DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_FRAMES, lowpass
 
 ANGLE_NAMES: tuple[str, ...] = (
     "right_ankle", "left_ankle", "right_knee", "left_knee", "right_hip", "left_hip",
@@ -61,10 +62,6 @@ LABEL_ANCHORS: dict[str, int] = {
     "right_hip": 24, "left_hip": 23, "right_shoulder": 12, "left_shoulder": 11,
     "right_elbow": 14, "left_elbow": 13, "right_wrist": 16, "left_wrist": 15,
 }  # fmt: skip
-# Sports2D's Butterworth default (Config_demo.toml: 6 Hz, order 4 as a 2nd-order filtfilt), the
-# usual cut-off for human movement kinematics; clamped below Nyquist for low frame rates.
-DEFAULT_CUTOFF_HZ: float = 6.0
-DEFAULT_MAX_GAP_FRAMES: int = 10
 
 # Sports2D keypoint name -> BlazePose landmark index (or the pair averaged into a midpoint).
 _KEYPOINTS: dict[str, tuple[int, ...]] = {
@@ -175,12 +172,6 @@ def compute_angles(
     return out
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True."""
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
-
-
 def _unwrapped(values: np.ndarray, period: float) -> np.ndarray:
     """Unwrap a series without NaN; shift it so that its mean lies in range (like Sports2D)."""
     u = np.unwrap(values, period=period)
@@ -194,29 +185,10 @@ def smooth_angles(
     cutoff_hz: float = DEFAULT_CUTOFF_HZ,
     max_gap_frames: int = DEFAULT_MAX_GAP_FRAMES,
 ) -> np.ndarray:
-    """Fill short gaps, then zero-phase Butterworth low-pass each valid run of each column."""
-    data = np.array(raw, dtype=np.float64, copy=True)
-    if fps <= 0:
-        raise ValueError("fps must be positive")
-    cutoff = min(cutoff_hz, fps / 2.001)  # Sports2D's clamp for real-time frame rates
-    b, a = signal.butter(2, cutoff / (fps / 2), "low")
-    padlen = 3 * max(len(a), len(b))
-    periods = _PERIODS if data.shape[1] == len(ANGLE_NAMES) else np.full(data.shape[1], 360.0)
-    index = np.arange(len(data))
-    for col in range(data.shape[1]):
-        series, period = data[:, col], periods[col]
-        known = np.isfinite(series)
-        if known.sum() < 2:
-            continue
-        series[known] = np.unwrap(series[known], period=period)
-        for start, stop in _runs(~known):
-            if start > 0 and stop < len(series) and stop - start <= max_gap_frames:
-                series[start:stop] = np.interp(index[start:stop], index[known], series[known])
-        for start, stop in _runs(np.isfinite(series)):
-            if stop - start > padlen:
-                series[start:stop] = signal.filtfilt(b, a, series[start:stop])
-        data[:, col] = _wrap(series, period)
-    return data
+    """Fill short gaps, then zero-phase Butterworth low-pass each valid run of each column
+    (`worker.pipeline.smoothing.lowpass`, each angle unwrapped with its own period)."""
+    periods = _PERIODS if raw.shape[1] == len(ANGLE_NAMES) else np.full(raw.shape[1], 360.0)
+    return lowpass(raw, fps, cutoff_hz=cutoff_hz, max_gap_frames=max_gap_frames, periods=periods)
 
 
 def _r(value: float) -> float:

@@ -1,6 +1,7 @@
 """The pipeline's queues and last stage: the threads hand frames over bounded queues
 (`put` gives up when the other side failed, `drain` empties), and `FrameWriter`, the writer
-thread: overlay, keypoints, metrics, encode, mux."""
+thread: overlay, metrics, encode, mux; it keeps the landmarks for keypoints.json, the
+analysis and the exports."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from worker.pipeline import angles
-from worker.pipeline.keypoints import KeypointsWriter
+from worker.pipeline.motion.world import to_export_axes
 from worker.pipeline.overlay import Overlay
 from worker.pipeline.sink import VideoSink
 from worker.pipeline.source import AudioPacket, DecodedFrame
@@ -34,14 +35,14 @@ def yield_cpu_to_the_model() -> None:
 
 
 class FrameWriter:
-    """The last stage, in its own thread: overlay, keypoints, metrics, encode, mux; it keeps
-    each frame's landmarks (`rows`: landmarks or None, or with `several`, `People`) for the
-    analysis."""
+    """The last stage, in its own thread: overlay, metrics, encode, mux; it keeps each
+    frame's landmarks (`rows`: landmarks or None, or with `several`, `People`) and world
+    landmarks (`world_rows`, in the exports' axes: (33, 3) or None, or with `several`,
+    {id: (33, 3)})."""
 
     def __init__(
         self,
         sink: VideoSink,
-        keypoints: KeypointsWriter,
         metrics: Any,
         overlay: Overlay,
         expected: int,
@@ -50,12 +51,13 @@ class FrameWriter:
         several: bool = False,
         pts_offset: int = 0,
     ):
-        self.sink, self.keypoints, self.metrics, self.overlay = sink, keypoints, metrics, overlay
+        self.sink, self.metrics, self.overlay = sink, metrics, overlay
         self.expected, self.angle_labels, self.several = expected, angle_labels, several
         # A segment's video starts at 0: MP4 keeps a later start in an edit list, in the
         # movie's coarser time scale (ms), which would move its frames; the stitch adds it back.
         self.pts_offset = pts_offset
         self.rows: list[tuple[int, float, Any]] = []
+        self.world_rows: list[Any] = []
         self.queue: queue.Queue = queue.Queue(QUEUE_SIZE)
         self.error: BaseException | None = None
         self.stop = threading.Event()
@@ -81,15 +83,15 @@ class FrameWriter:
             self.stop.set()
             drain(self.queue)
 
-    def _frame(self, frame: DecodedFrame, found: Any) -> None:
+    def _frame(self, frame: DecodedFrame, found: Any, world: Any) -> None:
         self.metrics.add(frame.time_s, found)
         self.rows.append((frame.index, frame.time_s, found))
         if self.several:
             people = found
-            self.keypoints.add_people(frame.index, frame.time_s, people)
+            self.world_rows.append({i: to_export_axes(points) for i, points in world.items()})
         else:
             people = [] if found is None else [(1, found)]
-            self.keypoints.add(frame.index, frame.time_s, found)
+            self.world_rows.append(None if world is None else to_export_axes(world))
         for _, landmarks in people if self.angle_labels else ():
             values = angles.compute_angles(
                 landmarks[None].astype(np.float64), self.overlay.width, self.overlay.height
@@ -110,7 +112,6 @@ class FrameWriter:
         self.thread.join()
         if self.error is not None:
             raise self.error
-        self.keypoints.close()
         self.sink.close()
 
     def abort(self) -> None:
@@ -118,7 +119,6 @@ class FrameWriter:
         drain(self.queue)
         put(self.queue, END, threading.Event(), timeout=1)
         self.thread.join(timeout=30)
-        self.keypoints.abort()
         self.sink.abort()
 
 

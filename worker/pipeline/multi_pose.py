@@ -16,15 +16,14 @@ Two ways of looking, combined each frame:
   large, where people too small for the coarse tiles fill twice as much of the detector's
   input (its finds are candidates until seen twice: a fine tile shows a part of a tall
   dancer as if it were someone small).
-- a region of interest per person found: a square crop around the person's last pose (not
-  smaller than `_ROI_MIN_TORSOS` of their longest torso lately: a partial pose must not
-  shrink it to a crop that cuts the dancer), given to that person's own landmarker in VIDEO
-  mode, which follows the pose without running the detector. This costs one landmark model
-  a person a frame (21 ms here) where a scan costs a detector (12 ms) a tile plus a
-  landmark model per person and tile. A person lost is
-  looked for by the detector in their region, a little enlarged, for `_LOST_PATIENCE`
-  frames (second-pass detection where the dancer was last seen, as ByteTrack keeps lost
-  tracks).
+- a region of interest per person found (`worker.pipeline.regions`): a square crop around
+  the person's last pose, not smaller than 2.5 of their longest torso lately (a partial pose
+  must not shrink it to a crop that cuts the dancer), given to that person's own landmarker
+  in VIDEO mode, which follows the pose without running the detector. This costs one
+  landmark model a person a frame (21 ms here) where a scan costs a detector (12 ms) a tile
+  plus a landmark model per person and tile. A person lost is looked for by the detector in
+  their region, a little enlarged, for `_LOST_PATIENCE` frames (second-pass detection where
+  the dancer was last seen, as ByteTrack keeps lost tracks).
 
 The poses of both are merged (the same person seen twice: the view of their own region is
 kept, else the better one) and the tracker gives them their ids. Somebody new found only in
@@ -34,9 +33,7 @@ dancer was lost) is a candidate, confirmed only when seen again: new people come
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
 
 import cv2
 import mediapipe as mp
@@ -44,15 +41,11 @@ import numpy as np
 
 from worker.pipeline.crops import area, grown, inside, inside_square, paint, square, visible_box
 from worker.pipeline.pose_bundle import bundle_path
+from worker.pipeline.regions import Region, tiles
 from worker.pipeline.tracking import PeopleTracker, appearance
 
-_OVERLAP = 0.25  # of a tile's side, at least, between neighbouring tiles
 _TORSO = (11, 12, 23, 24)
 _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one image size
-_ROI_MARGIN = 1.6  # crop side, in units of the pose's larger extent
-_ROI_MIN_SIDE = 64
-_ROI_MIN_TORSOS = 2.5  # crop side, at least, in the person's longest torso lately
-_ROI_JUMP = 1.3  # a region's own pose this much larger at once is its crop's fault
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
 _QUIET_SCANS = 3  # scans in a row that found nobody new: then `quiet_scan_every`
 _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not smaller than this
@@ -61,60 +54,12 @@ _REMNANT = 0.3  # a scan's pose with this share of its box where someone was pai
 _PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
 
 
-def tiles(width: int, height: int, side: int | None = None) -> list[tuple[int, int, int]]:
-    """Square tiles (x, y, side) covering the frame, of side `side` (default: min(width,
-    height), one row along the longer side), spread evenly with at least `_OVERLAP` of a
-    side shared by neighbours."""
-    side = min(side or min(width, height), width, height)
-
-    def starts(span: int) -> list[int]:
-        count = 1 if span == side else math.ceil((span - side) / (side * (1 - _OVERLAP))) + 1
-        return np.linspace(0, span - side, count).round().astype(int).tolist()
-
-    return [(x, y, side) for y in starts(height) for x in starts(width)]
-
-
-@dataclass
-class _Region:
-    """A person's region of interest: a square (x, y, side) in pixels and its landmarker."""
-
-    landmarker: object
-    x: int = 0
-    y: int = 0
-    side: int = 0
-    lost: int = 0  # frames since its person was last found here
-
-    def follow(
-        self, pose: np.ndarray, width: int, height: int, *, steady: bool, tall: float = 0.0
-    ) -> None:
-        """Centre the square on the pose's visible points (BlazePose also places the unseen
-        ones, far out at times: a square around those takes in the dancer beside, whose face
-        the detector may prefer); its side changes only when the pose's size has changed by
-        more than a fifth (a steady crop keeps the landmarker's tracking steady). A pose of
-        the region's own landmarker (`steady`) `_ROI_JUMP` times larger at once does not
-        widen it: a dancer passing behind another makes the landmarker guess a body that
-        takes in the one in front, and a wider crop would take that one in next. Nor is the
-        side under `_ROI_MIN_TORSOS` of the person's longest torso lately (`tall`, pixels, as
-        the tracker keeps it from the poses it gave them): a partial pose would shrink the
-        crop until it cuts the dancer."""
-        seen = pose[:, 3] >= 0.5
-        points = pose[seen if seen.sum() >= 4 else slice(None), :2].astype(np.float64)
-        points *= (width, height)
-        low, high = points.min(axis=0), points.max(axis=0)
-        side = max(_ROI_MIN_SIDE, int(round(float((high - low).max()) * _ROI_MARGIN)))
-        jump = steady and side > _ROI_JUMP * self.side
-        side = max(side, int(round(_ROI_MIN_TORSOS * tall)))
-        if not self.side or (abs(side - self.side) > 0.2 * self.side and not jump):
-            self.side = side
-        centre = (low + high) / 2
-        self.x = int(round(centre[0] - self.side / 2))
-        self.y = int(round(centre[1] - self.side / 2))
-
-
 class MultiPoseEstimator:
     """`estimate(rgb, time_ms)` -> [(person id, (33, 4) array [x, y, z, visibility])], x and y
     normalised to the whole frame, at most `max_people`, ordered by id. `time_ms` must grow
-    from call to call."""
+    from call to call. After each call, `world` holds each of those people's (33, 4) world
+    landmarks (x, y, z in metres from the point between the hips, BlazePose's axes:
+    `worker.pipeline.motion.world`), by id."""
 
     def __init__(
         self,
@@ -154,12 +99,14 @@ class MultiPoseEstimator:
 
         self._new_landmarker = lambda: landmarker(vision.RunningMode.VIDEO, 1)
         self.scanner = landmarker(vision.RunningMode.IMAGE, max_people)
-        self.regions: dict[int, _Region] = {}
+        self.regions: dict[int, Region] = {}
         self._spare: list = []  # landmarkers of regions given up, for reuse
         self.tracker = PeopleTracker(width, height, cast=max_people, confirm_after=2)
         self._frames = 0
         self._lost_someone = False
         self.scans = 0
+        self.world: dict[int, np.ndarray] = {}  # the last `estimate`'s world landmarks, by id
+        self._world: dict[int, np.ndarray] = {}  # id() of a pose -> its world landmarks
         self._quiet_scans = 0  # scans in a row that found nobody new
 
     def _scan_interval(self) -> int:
@@ -224,7 +171,10 @@ class MultiPoseEstimator:
         if scan:
             self._quiet_scans = 0 if self.tracker.started > started else self._quiet_scans + 1
         self._follow(followed, own)  # candidates too (negative ids), to be confirmed or not
-        return [(person_id, pose) for person_id, pose in followed if person_id > 0]
+        confirmed = [(person_id, pose) for person_id, pose in followed if person_id > 0]
+        self.world = {person_id: self._world[id(pose)] for person_id, pose in confirmed}
+        self._world.clear()
+        return confirmed
 
     def _scan_square(
         self,
@@ -303,8 +253,11 @@ class MultiPoseEstimator:
             else landmarker.detect_for_video(image, time_ms)
         )
         poses = []
-        for pose in result.pose_landmarks:
+        for pose, world in zip(result.pose_landmarks, result.pose_world_landmarks, strict=True):
             points = np.array([(p.x, p.y, p.z, p.visibility) for p in pose], np.float32)
+            self._world[id(points)] = np.array(
+                [(p.x, p.y, p.z, p.visibility) for p in world], np.float32
+            )
             off_centre = float(np.linalg.norm(points[list(_TORSO), :2].mean(axis=0) - 0.5))
             points[:, 0] = (points[:, 0] * side + x0) / self.width
             points[:, 1] = (points[:, 1] * side + y0) / self.height
@@ -316,7 +269,7 @@ class MultiPoseEstimator:
         """Regions for the next frame: one per person found now; a person's region lost is
         searched again for `_LOST_PATIENCE` frames (a candidate's not at all), then given up.
         `own`: the person whose region's landmarker found each pose (by `id()`), so that a
-        region is steady on its own poses (`_Region.follow`)."""
+        region is steady on its own poses (`Region.follow`)."""
         present = {person_id for person_id, _ in people}
         tall = {person.id: person.tall for person in self.tracker.people}
         for person_id in [i for i in self.regions if i not in present]:
@@ -328,7 +281,7 @@ class MultiPoseEstimator:
             region = self.regions.get(person_id)
             if region is None:
                 landmarker = self._spare.pop() if self._spare else self._new_landmarker()
-                region = self.regions[person_id] = _Region(landmarker)
+                region = self.regions[person_id] = Region(landmarker)
             region.lost = 0
             steady = own.get(id(pose)) == person_id
             region.follow(

@@ -88,6 +88,9 @@ class PoseEstimator:
 
     x and y are normalised to the frame (0..1, may stray slightly outside), z is depth
     relative to the hips in the same scale as x, visibility is 0..1. None when no pose.
+    After each call, `world` holds the same pose's (33, 4) world landmarks (x, y, z in metres
+    from the point between the hips, BlazePose's axes: `worker.pipeline.motion.world`;
+    visibility), or None.
     """
 
     def __init__(
@@ -105,11 +108,17 @@ class PoseEstimator:
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
         )
+        self.world: np.ndarray | None = None
 
     def estimate(self, rgb: np.ndarray) -> np.ndarray | None:
         result = self._pose.process(rgb)
         if result.pose_landmarks is None:
+            self.world = None
             return None
+        self.world = np.array(
+            [(p.x, p.y, p.z, p.visibility) for p in result.pose_world_landmarks.landmark],
+            dtype=np.float32,
+        )
         return np.array(
             [(p.x, p.y, p.z, p.visibility) for p in result.pose_landmarks.landmark],
             dtype=np.float32,

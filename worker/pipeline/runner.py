@@ -1,10 +1,12 @@
 """The pose-overlay pipeline: decode -> BlazePose -> overlay -> H.264, as three overlapping stages.
 
     decoder thread ──frames──▶ pose (calling thread) ──frames+landmarks──▶ writer thread
-    (demux, decode,             (the model, nothing     (overlay, keypoints.json, metrics,
+    (demux, decode,             (the model, nothing     (overlay, metrics,
      upright RGB, audio)         else: the bottleneck)    encode, mux audio)
 
-then, once every frame is written, the analysis of the landmarks and the soundtrack
+then, once every frame is written, keypoints.json and the motion exports
+(`worker.pipeline.landmark_outputs`: world landmarks smoothed, motion.bvh, markers.trc,
+world_landmarks.csv) and the analysis of the landmarks and the soundtrack
 (`worker.pipeline.analysis`: angles.csv, analysis.json).
 
 PyAV, OpenCV and MediaPipe release the GIL in their heavy calls, so on two cores the model
@@ -44,8 +46,10 @@ from worker.pipeline.frame_writer import (
     put,
     yield_cpu_to_the_model,
 )
-from worker.pipeline.keypoints import KeypointsWriter
+from worker.pipeline.landmark_outputs import write_landmark_outputs
 from worker.pipeline.metrics import MetricsAccumulator, PeopleMetrics
+from worker.pipeline.motion.exports import Exports, remove_exports
+from worker.pipeline.motion.formats import FORMATS
 from worker.pipeline.overlay import Overlay
 from worker.pipeline.pose import PoseEstimator
 from worker.pipeline.segments import Segment, segment_frames
@@ -85,8 +89,9 @@ class PipelineOptions:
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
     video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (see README)
     angle_labels: bool = False  # draw joint angles beside the joints
-    max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 2
+    max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 4
     analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)
+    exports: tuple[str, ...] = FORMATS  # motion files: any of "bvh", "trc", "csv"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class PipelineResult:
     out_dir: Path
     metrics: dict
     analysis: dict | None = None
+    exports: Exports = Exports()
 
     @property
     def video_path(self) -> Path:
@@ -126,6 +132,10 @@ class PipelineResult:
             self.angles_path,
         )
 
+    def export_paths(self) -> tuple[Path, ...]:
+        """The motion files written (`exports`), in the out directory."""
+        return tuple(self.out_dir / item.name for item in self.exports.files)
+
 
 class _Failure:
     def __init__(self, exc: BaseException):
@@ -140,11 +150,12 @@ def analyze_video(
     *,
     segment: Segment | None = None,
 ) -> PipelineResult:
-    """Run the whole pipeline on one file and write the five outputs into `out_dir`.
+    """Run the whole pipeline on one file and write the five outputs and the motion exports
+    of `options.exports` into `out_dir`.
 
     With `segment`, only that part of the video (`worker.pipeline.segments`): its
-    annotated.mp4 without sound, its keypoints.json and summary.json, no analysis;
-    `worker.pipeline.stitch` makes the whole outputs from the segments'.
+    annotated.mp4 without sound, its keypoints.json and summary.json, no analysis and no
+    exports; `worker.pipeline.stitch` makes the whole outputs from the segments'.
 
     Raises a `VideoInputError` subclass for bad input; nothing else is expected.
     """
@@ -188,10 +199,8 @@ def analyze_video(
             crf=options.video_crf,
             threads=threads,
         )
-        keypoints = KeypointsWriter(paths[1], video_meta, people=several)
         writer = FrameWriter(
             sink,
-            keypoints,
             metrics,
             Overlay(metrics.width, metrics.height),
             expected,
@@ -214,6 +223,17 @@ def analyze_video(
                 frames = segment.frames if segment is not None else expected
                 _infer(estimate, decoded, writer, on_progress, frames)
             writer.finish()
+            exports = write_landmark_outputs(
+                out,
+                paths[1],
+                video_meta,
+                writer.rows,
+                writer.world_rows,
+                several=several,
+                fps=info.fps,
+                formats=options.exports,
+                whole=segment is None,
+            )
             analysis_started = time.perf_counter()
             analysis = None
             if options.analysis is not None and segment is None:
@@ -226,6 +246,7 @@ def analyze_video(
             writer.abort()
             for path in paths:  # half-written outputs must not pass for results
                 path.unlink(missing_ok=True)
+            remove_exports(out)
             raise
         finally:
             stop.set()
@@ -241,20 +262,21 @@ def analyze_video(
     if segment is not None:
         summary["segment"] = asdict(segment)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return PipelineResult(out, metrics=summary, analysis=analysis)
+    return PipelineResult(out, metrics=summary, analysis=analysis, exports=exports)
 
 
 @contextlib.contextmanager
 def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[Any], Any]]:
-    """The model, as a function of a decoded frame: its landmarks or None (one dancer), or
-    its `People` (several)."""
+    """The model, as a function of a decoded frame: its landmarks or None and its world
+    landmarks or None (one dancer), or its `People` and their world landmarks by id
+    (several)."""
     if options.max_people <= 1:
         with PoseEstimator(
             min_detection_confidence=options.min_detection_confidence,
             min_tracking_confidence=options.min_tracking_confidence,
             model_complexity=options.model_complexity,
         ) as pose:
-            yield lambda frame: pose.estimate(frame.rgb)
+            yield lambda frame: (pose.estimate(frame.rgb), pose.world)
         return
     from worker.pipeline.multi_pose import MultiPoseEstimator
 
@@ -267,10 +289,10 @@ def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[
     ) as multi:
         last_ms = -1
 
-        def estimate(frame: DecodedFrame) -> People:
+        def estimate(frame: DecodedFrame) -> tuple[People, dict[int, np.ndarray]]:
             nonlocal last_ms  # the Tasks API wants strictly growing timestamps
             last_ms = max(int(round(frame.time_s * 1000)), last_ms + 1)
-            return multi.estimate(frame.rgb, last_ms)
+            return multi.estimate(frame.rgb, last_ms), multi.world
 
         yield estimate
 
@@ -335,10 +357,10 @@ def _infer(
         if isinstance(item, _Failure):
             raise item.exc
         if isinstance(item, DecodedFrame):
-            found = estimate(item)
+            found, world = estimate(item)
             if item.warmup:
                 continue  # the model has seen it; it is not the segment's to write
-            writer.put((item, found))
+            writer.put((item, found, world))
             done += 1
             if on_progress is not None:
                 on_progress(done, max(expected, done))

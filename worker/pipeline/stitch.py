@@ -5,8 +5,9 @@ whole video would have made its outputs:
   re-encoding: they were encoded with the same settings, so they share one decoder
   configuration, which is checked), with the input's audio interleaved once, continuous;
 - keypoints.json: the segments' frames in order (their indices and times are already the
-  whole video's);
-- summary.json, analysis.json, angles.csv: computed from all the frames' landmarks.
+  whole video's), the world landmarks smoothed over the whole video;
+- summary.json, analysis.json, angles.csv and the motion exports: computed from all the
+  frames' landmarks.
 
 One dancer only: with several, each segment would number its dancers from 1 and draw those
 numbers into its video, which no stitch can make agree afterwards.
@@ -26,8 +27,10 @@ import av
 import numpy as np
 
 from worker.pipeline.errors import CorruptVideo
-from worker.pipeline.keypoints import KeypointsWriter, landmarks_array
+from worker.pipeline.keypoints import landmarks_array, world_array
+from worker.pipeline.landmark_outputs import write_landmark_outputs
 from worker.pipeline.metrics import MetricsAccumulator
+from worker.pipeline.motion.exports import remove_exports
 from worker.pipeline.runner import (
     ANNOTATED_VIDEO,
     KEYPOINTS_JSON,
@@ -48,7 +51,8 @@ def stitch(
     *,
     elapsed_s: float = 0.0,
 ) -> PipelineResult:
-    """The five outputs in `out_dir` from the segments' outputs (in order). `elapsed_s`: the
+    """The five outputs and the motion exports in `out_dir` from the segments' outputs (in
+    order). `elapsed_s`: the
     time the segments took, wall clock, for `processing_time_s`."""
     started = time.perf_counter()
     out = Path(out_dir)
@@ -67,16 +71,25 @@ def stitch(
             )
         video = documents[0]["video"]
         metrics = MetricsAccumulator(fps=info.fps, width=video["width"], height=video["height"])
-        keypoints = KeypointsWriter(paths[1], video)
         rows: list[tuple[int, float, np.ndarray | None]] = []
+        world_rows: list[np.ndarray | None] = []
         for document in documents:
             for frame in document["frames"]:
                 points = frame["landmarks"]
                 found = None if points is None else landmarks_array(points)
-                keypoints.add(frame["frame"], frame["time_s"], found)
                 metrics.add(frame["time_s"], found)
                 rows.append((frame["frame"], frame["time_s"], found))
-        keypoints.close()
+                world_rows.append(world_array(frame.get("world_landmarks")))
+        exports = write_landmark_outputs(
+            out,
+            paths[1],
+            video,
+            rows,
+            world_rows,
+            several=False,
+            fps=info.fps,
+            formats=options.exports,
+        )
         analysis_started = time.perf_counter()
         analysis = None
         if options.analysis is not None:
@@ -85,6 +98,7 @@ def stitch(
     except BaseException:
         for path in paths:
             path.unlink(missing_ok=True)
+        remove_exports(out)
         raise
     failed = sum(summary["failed_frames"] for summary in summaries)
     summary = metrics.result(
@@ -95,7 +109,7 @@ def stitch(
     summary["analysis_time_s"] = round(analysis_s, 3)
     summary["segments"] = len(segment_dirs)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return PipelineResult(out, metrics=summary, analysis=analysis)
+    return PipelineResult(out, metrics=summary, analysis=analysis, exports=exports)
 
 
 def concat_videos(

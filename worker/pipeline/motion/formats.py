@@ -1,0 +1,17 @@
+"""The motion export formats, in their order (no numerical library: the CLI's argument parser
+checks them before anything heavy is imported)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+FORMATS: tuple[str, ...] = ("bvh", "trc", "csv")
+
+
+def checked_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The formats in the order of `FORMATS`, each once; ValueError naming an unknown one."""
+    wanted = set(formats)
+    unknown = sorted(wanted - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown export format {unknown[0]!r}; known: {', '.join(FORMATS)}")
+    return tuple(fmt for fmt in FORMATS if fmt in wanted)
