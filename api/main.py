@@ -27,7 +27,9 @@ DESCRIPTION = """\
 Send a short dance video; get it back with a pose skeleton drawn on it (33 BlazePose
 landmarks), the landmarks as data (`keypoints.json`), movement metrics, and an analysis:
 joint and segment angles (`angles.csv`), movement tempo and the music's beats
-(`analysis.json`). `POST /api/comparisons` scores an attempt against a reference.
+(`analysis.json`), and the motion in 3D for animation and biomechanics tools (`motion.bvh`
+for Blender, `markers.trc` for OpenSim, `world_landmarks.csv`). `POST /api/comparisons`
+scores an attempt against a reference.
 
 Processing is asynchronous: `POST /api/jobs` answers **202** at once with a job; poll
 `GET /api/status/{job_id}` or pass a `webhook_url` to be called when it ends. Outputs are

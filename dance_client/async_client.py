@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,14 @@ from dance_client.errors import (
     WaitTimeout,
 )
 from dance_client.follow import POLL_MAX_S, POLL_MIN_S, Follower, ProgressCallback, Reporter
-from dance_client.models import OUTPUT_FILES, ComparisonStatus, JobList, JobStatus, UploadTicket
+from dance_client.models import (
+    OUTPUT_FILES,
+    ComparisonStatus,
+    JobList,
+    JobResult,
+    JobStatus,
+    UploadTicket,
+)
 from dance_client.transport import RetryPolicy, send
 from dance_client.uploads import Upload, UploadCallback, VideoSource
 
@@ -131,6 +138,7 @@ class AsyncClient:
         min_detection_confidence: float | None = None,
         min_tracking_confidence: float | None = None,
         angle_labels: bool | None = None,
+        exports: Sequence[str] | None = None,
         idempotency_key: str | None = None,
         on_upload: UploadCallback | None = None,
     ) -> AsyncJob:
@@ -139,7 +147,8 @@ class AsyncClient:
         Files up to `direct_upload_bytes` are streamed through the gateway; larger ones go
         straight to storage with a presigned form, then become a job. An `Idempotency-Key`
         (a new one unless given) goes with every try, so a retried submit makes one job.
-        `on_upload(sent, total)` follows the bytes sent."""
+        `on_upload(sent, total)` follows the bytes sent. `exports`: the motion files to make
+        (any of "bvh", "trc", "csv"; default all, `[]` none)."""
         options = {
             name: value
             for name, value in (
@@ -147,6 +156,7 @@ class AsyncClient:
                 ("min_detection_confidence", min_detection_confidence),
                 ("min_tracking_confidence", min_tracking_confidence),
                 ("angle_labels", angle_labels),
+                ("exports", None if exports is None else list(exports)),
             )
             if value is not None
         }
@@ -253,8 +263,9 @@ class AsyncClient:
 
     async def download(self, job_id: JobRef, directory: str | os.PathLike[str]) -> dict[str, Path]:
         """Every output of a succeeded job into `directory`: `{"video": .../annotated.mp4,
-        "keypoints": ..., ...}`. Each is streamed to disk, checked against its size, and
-        resumed where it stopped if the transfer (or an earlier call) was cut."""
+        "keypoints": ..., ...}`, and its motion files by name (`{"motion.bvh": ...}`). Each is
+        streamed to disk, checked against its size, and resumed where it stopped if the
+        transfer (or an earlier call) was cut."""
         ident = _job_id(job_id)
         status = await self._status(ident)
         if status.status != "succeeded" or status.result is None:
@@ -263,25 +274,28 @@ class AsyncClient:
             raise JobNotFinished(f"job {ident} is {status.status}: wait for it first")
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
+        result = status.result
+        files = [
+            (field.removesuffix("_url"), name, getattr(result, field))
+            for field, name in OUTPUT_FILES.items()
+            if getattr(result, field) is not None
+        ] + [(item.name, item.name, item.url) for item in result.exports]
         paths: dict[str, Path] = {}
-        for field, name in OUTPUT_FILES.items():
-            if getattr(status.result, field) is None:
-                continue
+        for key, name, url in files:
 
-            async def fresh_url(field: str = field) -> str:
-                result = (await self._status(ident)).result
-                return getattr(result, field) if result else ""
+            async def fresh_url(key: str = key) -> str:
+                return _output_url((await self._status(ident)).result, key)
 
             path = target / name
             await fetch_to_file(
                 self._storage,
-                getattr(status.result, field),
+                url,
                 path,
                 part=target / f".{name}.{ident}.part",
                 policy=self.retry,
                 fresh_url=fresh_url,
             )
-            paths[field.removesuffix("_url")] = path
+            paths[key] = path
         return paths
 
     # --- comparisons ------------------------------------------------------------------------
@@ -333,6 +347,16 @@ def _job_id(job: JobRef) -> str:
     if isinstance(job, JobStatus):
         return job.job_id
     return str(job.id)
+
+
+def _output_url(result: JobResult | None, key: str) -> str:
+    """A fresh presigned URL of one output: `video` ... (a `JobResult` field without `_url`)
+    or a motion file's name; "" if the result has none."""
+    if result is None:
+        return ""
+    if f"{key}_url" in OUTPUT_FILES:
+        return getattr(result, f"{key}_url") or ""
+    return next((item.url for item in result.exports if item.name == key), "")
 
 
 def _same_service(next_url: str | None) -> str | None:

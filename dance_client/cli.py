@@ -81,6 +81,13 @@ def add_commands(commands: Any, *, include_compare: bool) -> None:
     submit.add_argument("videos", nargs="+", metavar="VIDEO")
     submit.add_argument("--out", default="results", help="results go to OUT/<video name>/")
     submit.add_argument("--max-people", type=int, metavar="N", help="follow up to N dancers")
+    submit.add_argument(
+        "--export",
+        type=_export_list,
+        metavar="FORMATS",
+        help="motion files, comma-separated: bvh, trc, csv, or none (default: the service's, "
+        "all three)",
+    )
     submit.add_argument("--webhook", metavar="URL", help="called when each job ends")
     submit.add_argument("--no-wait", action="store_true", help="print the job ids and stop")
     submit.set_defaults(run=_command(_submit))
@@ -142,6 +149,13 @@ class Output:
 
     def result(self, document: Any, text: str) -> None:
         print(json.dumps(document, indent=2, default=str) if self.as_json else text)
+
+
+def _export_list(value: str) -> list[str]:
+    """`--export`: formats, comma-separated, or `none` (the service checks the names)."""
+    if value.strip().lower() == "none":
+        return []
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
 def _command(run: Command) -> Callable[[argparse.Namespace], int]:
@@ -260,7 +274,11 @@ async def _submit_one(
 
     try:
         job = await client.submit(
-            video, max_people=args.max_people, webhook_url=args.webhook, on_upload=uploaded
+            video,
+            max_people=args.max_people,
+            exports=args.export,
+            webhook_url=args.webhook,
+            on_upload=uploaded,
         )
     except ServiceUnavailable:
         raise

@@ -26,6 +26,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class ExportLink(_Model):
+    """One motion file of a job: `motion.bvh`, `markers.trc`, `world_landmarks.csv` (with
+    several dancers a BVH and a TRC each, `person` their id)."""
+
+    name: str
+    format: str
+    person: int | None = None
+    url: str
+    link: str
+
+
 class JobResult(_Model):
     """Presigned URLs of a succeeded job's outputs, valid until `expires_at`."""
 
@@ -34,6 +45,8 @@ class JobResult(_Model):
     summary_url: str | None = None
     analysis_url: str | None = None
     angles_url: str | None = None
+    exports: list[ExportLink] = Field(default_factory=list)
+    exports_note: str | None = None
     expires_at: datetime
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
+from bvh import Bvh
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
@@ -64,6 +65,15 @@ def test_a_dance_clip_goes_through_upload_queue_worker_and_back(
     assert (output["codec"], output["frames"], output["audio_codec"]) == ("h264", 30, "aac")
     keypoints = httpx.get(status["result"]["keypoints_url"], timeout=30).json()
     assert keypoints["frame_count"] == 30
+
+    # the motion files: listed with presigned URLs, and behind the API's own routes
+    exports = {item["name"]: item for item in status["result"]["exports"]}
+    assert set(exports) == {"motion.bvh", "markers.trc", "world_landmarks.csv"}
+    bvh = httpx.get(exports["motion.bvh"]["url"], timeout=30).text
+    assert Bvh(bvh).nframes == 30
+    redirect = api.get(f"/api/jobs/{job_id}/exports/markers.trc", timeout=10)
+    assert redirect.status_code == 302
+    assert httpx.get(redirect.headers["location"], timeout=30).text.startswith("PathFileType")
 
     redirect = api.get(f"/api/jobs/{job_id}/video", timeout=10)
     assert redirect.status_code == 302
@@ -159,7 +169,7 @@ def test_the_old_routes_still_work(api, stack, clip, bucket):
     assert download.status_code == 302
     assert httpx.get(download.headers["location"], timeout=30).content[4:8] == b"ftyp"
     stored = objects_of(bucket, job_id)
-    assert len(stored) == 6  # the input and five outputs
+    assert len(stored) == 9  # the input, five outputs and three motion files
 
     cleanup = api.delete(f"/api/cleanup/{job_id}", timeout=30)
     assert cleanup.status_code == 200
@@ -173,12 +183,13 @@ def test_the_old_routes_still_work(api, stack, clip, bucket):
 def test_delete_removes_the_objects_and_marks_the_job(api, stack, clip, bucket):
     job_id = submit(api, clip).json()["job_id"]
     assert wait_for_end(api, job_id)[0]["status"] == "succeeded"
-    assert objects_of(bucket, job_id)
+    assert f"outputs/{job_id}/motion.bvh" in objects_of(bucket, job_id)
     answer = api.delete(f"/api/jobs/{job_id}", timeout=30)
     assert answer.status_code == 200
     assert answer.json()["status"] == "deleted"
     assert objects_of(bucket, job_id) == []
     assert api.get(f"/api/jobs/{job_id}/video").status_code == 410
+    assert api.get(f"/api/jobs/{job_id}/exports/motion.bvh").status_code == 410
 
 
 def test_a_job_survives_its_worker_being_killed(api, stack, tmp_path, rows):

@@ -48,8 +48,8 @@ def tracks(keypoints) -> dict[int, list[tuple[int, np.ndarray, float, np.ndarray
 def test_several_pedestrians_are_found_per_frame(street):
     result, keypoints, _ = street
     counts = np.array([len(frame["people"]) for frame in keypoints["frames"]])
-    assert counts.mean() >= 2.5  # measured 2.96
-    assert (counts >= 3).mean() >= 0.5  # measured 0.67
+    assert counts.mean() >= 2.5  # measured 3.16
+    assert (counts >= 3).mean() >= 0.5  # measured 0.95
     assert result.metrics["max_people_in_frame"] == 4
     long = [i for i, track in tracks(keypoints).items() if len(track) >= LONG]
     assert len(long) >= 4  # measured 5
@@ -165,6 +165,60 @@ def test_each_id_moves_smoothly(street):
 def test_each_id_keeps_the_colour_of_its_clothes(street):
     _, keypoints, frames = street
     assert colour_mismatches(keypoints, frames) == []
+
+
+# Five pedestrians, annotated by hand: the point between their shoulders (x, y px) in some
+# frames, checked on crops of each (the woman with the sign, the man with a white bag, the
+# woman in black with a small bag who walks out on the left, the woman with a red bag, the
+# man in a blue jacket with a backpack who walks in behind the woman in black).
+PEDESTRIANS = {
+    "sign": [(0, 653, 103), (20, 694, 205), (40, 715, 195), (60, 709, 237), (80, 714, 198),
+             (100, 725, 194), (120, 739, 262), (140, 713, 206), (160, 664, 203),
+             (180, 771, 236), (200, 932, 184)],
+    "white bag": [(10, 447, 189), (30, 471, 181), (50, 512, 172), (70, 501, 213),
+                  (90, 506, 195), (110, 563, 221), (130, 592, 239), (150, 544, 202),
+                  (170, 496, 202), (190, 499, 188)],
+    "black bag": [(10, 318, 213), (30, 303, 213), (50, 299, 221), (70, 245, 250),
+                  (90, 190, 247), (110, 188, 270)],
+    "red bag": [(130, 396, 281), (150, 325, 250), (170, 271, 255), (190, 255, 248)],
+    "blue jacket": [(180, 42, 196), (186, 43, 201), (192, 61, 184), (198, 60, 162),
+                    (204, 79, 165)],
+}  # fmt: skip
+NEAR = 30  # px between a pose's point between the shoulders and the annotated one
+
+
+def ids_on_pedestrians(keypoints) -> dict[str, list[int | None]]:
+    """Each annotated pedestrian's id in each annotated frame (None: not found there)."""
+    width, height = keypoints["video"]["width"], keypoints["video"]["height"]
+    found: dict[str, list[int | None]] = {}
+    for name, points in PEDESTRIANS.items():
+        for frame, x, y in points:
+            near = [
+                person["id"]
+                for person in keypoints["frames"][frame]["people"]
+                if np.hypot(
+                    np.mean([person["landmarks"][i]["x"] for i in (11, 12)]) * width - x,
+                    np.mean([person["landmarks"][i]["y"] for i in (11, 12)]) * height - y,
+                )
+                <= NEAR
+            ]
+            found.setdefault(name, []).append(near[0] if near else None)
+    return found
+
+
+def test_each_annotated_pedestrian_keeps_one_id_that_nobody_else_gets(street):
+    """An id that passes from one pedestrian to another (the woman in black walks out on
+    the left as the man in the blue jacket walks in behind her) moves little in a frame and
+    trades no clothes with anyone: `jumps` and `colour_mismatches` miss it; this does not."""
+    _, keypoints, _ = street
+    found = ids_on_pedestrians(keypoints)
+    owners: dict[int, set[str]] = {}
+    for name, ids in found.items():
+        seen = [i for i in ids if i is not None]
+        assert len(seen) >= len(ids) / 2, (name, ids)  # found in half their frames at least
+        assert len(set(seen)) == 1, (name, ids)  # one id from start to end
+        owners.setdefault(seen[0], set()).add(name)
+    assert all(len(names) == 1 for names in owners.values()), owners
 
 
 def test_both_checks_catch_a_swap_made_on_purpose(street):

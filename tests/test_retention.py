@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from shared.models import Comparison, Job, utcnow
-from shared.storage_keys import comparison_key, input_key, output_keys, upload_key
+from shared.storage_keys import comparison_key, export_key, input_key, output_keys, upload_key
 from shared.tenants import default_tenant
 from worker.retention import (
     purge_expired_jobs,
@@ -20,9 +20,10 @@ pytestmark = pytest.mark.services
 
 
 def finished_job(db, storage, *, days_ago: float, status: str = "succeeded") -> uuid.UUID:
-    """A finished job with its input and outputs in the bucket."""
+    """A finished job with its input, outputs and motion files in the bucket."""
     job_id = uuid.uuid4()
-    for key in (input_key(job_id, "a.mp4"), *output_keys(job_id).all()):
+    motion = [export_key(job_id, name) for name in ("motion.bvh", "world_landmarks.csv")]
+    for key in (input_key(job_id, "a.mp4"), *output_keys(job_id).all(), *motion):
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
     with db() as session:
         session.add(
@@ -64,7 +65,7 @@ def test_jobs_past_retention_lose_their_files_and_are_marked_expired(db, storage
     ]
     assert rows[old].expired_at is not None
     assert keys_of(storage, old) == [] and keys_of(storage, old_failure) == []
-    assert len(keys_of(storage, recent)) == 6
+    assert len(keys_of(storage, recent)) == 8  # input, five outputs, two motion files
 
 
 def test_retention_days_zero_keeps_everything(db, storage, s3_settings):
@@ -72,7 +73,7 @@ def test_retention_days_zero_keeps_everything(db, storage, s3_settings):
     job_id = finished_job(db, storage, days_ago=4000)
 
     assert purge_expired_jobs(storage, config) == 0
-    assert len(keys_of(storage, job_id)) == 6
+    assert len(keys_of(storage, job_id)) == 8
 
 
 def test_unused_uploads_are_removed_once_old_enough(storage):

@@ -6,7 +6,14 @@ import uuid
 
 import pytest
 
-from shared.storage_keys import input_key, job_prefixes, output_keys, upload_key, upload_prefix
+from shared.storage_keys import (
+    export_key,
+    input_key,
+    job_prefixes,
+    output_keys,
+    upload_key,
+    upload_prefix,
+)
 
 JOB = "3f1c2a9e-0b7d-4e5f-9a61-2c8d7e4b5a10"
 
@@ -57,3 +64,16 @@ def test_upload_keys_live_under_their_tenant():
     assert upload_key(tenant, upload, "Clip.MP4") == f"uploads/{tenant}/{upload}/source.mp4"
     with pytest.raises(ValueError):
         upload_key("../other", upload)
+
+
+@pytest.mark.parametrize("name", ["motion.bvh", "markers_person12.trc", "world_landmarks.csv"])
+def test_a_motion_file_lives_beside_the_jobs_outputs(name):
+    assert export_key("j1", name) == f"outputs/j1/{name}"
+
+
+@pytest.mark.parametrize(
+    "name", ["../keypoints.json", "motion.mp4", "Motion.bvh", "a/b.csv", ".bvh", "x" * 70 + ".csv"]
+)
+def test_anything_else_is_no_motion_file(name):
+    with pytest.raises(ValueError):
+        export_key("j1", name)

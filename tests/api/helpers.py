@@ -24,7 +24,7 @@ from shared.config import Settings
 from shared.models import Job, utcnow
 from shared.states import JobStatus
 from shared.storage import Storage, get_storage
-from shared.storage_keys import input_key, output_keys
+from shared.storage_keys import export_key, input_key, output_keys
 
 MP4_HEAD = struct.pack(">I", 24) + b"ftyp" + b"isom" + struct.pack(">I", 0x200) + b"isomiso2"
 
@@ -181,7 +181,13 @@ def add_finished_job(
             strict=True,
         ):
             storage.client.put_object(Bucket=storage.bucket, Key=key, Body=body)
+        motion = export_key(job_id, "motion.bvh")
+        storage.client.put_object(Bucket=storage.bucket, Key=motion, Body=b"HIERARCHY\n")
         fields |= {
+            "output_exports": {
+                "files": [{"name": "motion.bvh", "format": "bvh", "person": 1, "key": motion}],
+                "note": None,
+            },
             "output_video_key": keys.video,
             "output_keypoints_key": keys.keypoints,
             "output_summary_key": keys.summary,

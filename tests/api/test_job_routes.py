@@ -13,7 +13,7 @@ import pytest
 from shared.config import Settings
 from shared.models import Job, utcnow
 from shared.storage import Storage
-from shared.storage_keys import input_key, output_keys
+from shared.storage_keys import export_key, input_key, output_keys
 from tests.api.helpers import (
     ApiTenant,
     add_finished_job,
@@ -71,6 +71,11 @@ async def test_status_of_a_succeeded_job_has_presigned_urls(tenant, client, db, 
     assert body["result"]["expires_at"]
     assert body["analysis"]["ranges_of_motion"] == {"right_knee": 80.0}
     assert body["links"]["analysis"].endswith(f"/api/jobs/{job.id}/analysis")
+    [motion] = body["result"]["exports"]
+    assert (motion["name"], motion["format"], motion["person"]) == ("motion.bvh", "bvh", 1)
+    assert httpx.get(motion["url"]).content == b"HIERARCHY\n"
+    assert motion["link"].endswith(f"/api/jobs/{job.id}/exports/motion.bvh")
+    assert body["result"]["exports_note"] is None
 
 
 async def test_status_of_a_failed_job_has_its_error(tenant, client, db, storage):
@@ -107,6 +112,7 @@ def public_storage(s3_settings: Settings) -> Storage:
         ("/api/jobs/{}/analysis", b'{"angles": {}}', "dance_analysis.json"),
         ("/api/jobs/{}/angles", b"frame,time_s\n", "dance_angles.csv"),
         ("/api/download/{}", b"annotated video", "dance_annotated.mp4"),
+        ("/api/jobs/{}/exports/motion.bvh", b"HIERARCHY\n", "dance_motion.bvh"),
     ],
 )
 async def test_outputs_redirect_to_presigned_urls_on_the_public_endpoint(
@@ -127,8 +133,31 @@ async def test_outputs_redirect_to_presigned_urls_on_the_public_endpoint(
     assert httpx.get(location).content == content
 
 
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("markers.trc", 404, "output_not_found"),  # not asked for
+        ("motion.bvh.", 404, "output_not_found"),
+        ("%00", 404, "output_not_found"),
+        ("keypoints.json", 404, "output_not_found"),  # not a motion file
+        ("..%2Fkeypoints.json", 404, "not_found"),  # no route: a slash is no name
+        ("a" * 101, 422, "validation_error"),
+    ],
+)
+async def test_a_motion_file_the_job_does_not_have_is_refused(
+    tenant, client, db, storage, name, status, code
+):
+    job = add_finished_job(db, storage, tenant)
+
+    response = await client.get(f"/api/jobs/{job.id}/exports/{name}")
+
+    assert response.status_code == status
+    assert response.json()["code"] == code
+    assert "location" not in response.headers
+
+
 @pytest.mark.parametrize("status", ["queued", "processing"])
-@pytest.mark.parametrize("output", ["video", "keypoints", "summary"])
+@pytest.mark.parametrize("output", ["video", "keypoints", "summary", "exports/motion.bvh"])
 async def test_outputs_of_an_unfinished_job_are_409(tenant, client, db, status, output):
     job = add_job(db, tenant, status=status)
 
@@ -186,7 +215,7 @@ async def test_delete_removes_the_objects_and_marks_the_job_deleted(tenant, clie
     assert response.json()["result"] is None
     assert not [key for key in bucket_keys(storage) if str(job.id) in key]
     kept = [key for key in bucket_keys(storage) if str(other.id) in key]
-    assert len(kept) == 6  # the input and the five outputs
+    assert len(kept) == 7  # the input, the five outputs and a motion file
     rows = {row.id: row for row in jobs_in_db(db)}
     assert rows[job.id].status == "deleted" and rows[job.id].deleted_at is not None
     assert rows[other.id].status == "succeeded"
@@ -210,13 +239,19 @@ async def test_delete_of_a_queued_job_marks_it_deleted(client, db, storage):
 
 async def test_legacy_cleanup_answers_the_deleted_keys(tenant, client, db, storage):
     job = add_finished_job(db, storage, tenant)
-    keys = sorted([input_key(job.id, "dance.mp4"), *output_keys(job.id).all()])
+    keys = sorted(
+        [
+            input_key(job.id, "dance.mp4"),
+            *output_keys(job.id).all(),
+            export_key(job.id, "motion.bvh"),
+        ]
+    )
 
     response = await client.delete(f"/api/cleanup/{job.id}")
     again = await client.delete(f"/api/cleanup/{job.id}")
 
     assert response.status_code == 200
-    assert response.json() == {"job_id": str(job.id), "deleted_files": keys, "count": 6}
+    assert response.json() == {"job_id": str(job.id), "deleted_files": keys, "count": 7}
     assert again.status_code == 200
     assert again.json() == {"job_id": str(job.id), "deleted_files": [], "count": 0}
     assert jobs_in_db(db)[0].status == "deleted"

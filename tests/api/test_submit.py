@@ -4,6 +4,7 @@ with which code (and leaves nothing behind), idempotency (`api/submission.py`,
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -61,6 +62,7 @@ async def test_submit_stores_the_video_records_the_job_and_queues_it(
     assert body["result"] is None and body["error"] is None
     assert body["options"] == {
         "angle_labels": False,
+        "exports": ["bvh", "trc", "csv"],
         "max_people": 1,
         "min_detection_confidence": 0.7,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
@@ -120,11 +122,47 @@ async def test_options_default_to_the_settings(client, db, api_settings):
     [job] = jobs_in_db(db)
     assert job.options == {
         "angle_labels": False,
+        "exports": ["bvh", "trc", "csv"],
         "max_people": 1,
         "min_detection_confidence": api_settings.MIN_DETECTION_CONFIDENCE,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
     }
     assert job.webhook_url is None
+
+
+@pytest.mark.parametrize(
+    ("asked", "stored"),
+    [
+        (["csv", "bvh", "csv"], ["bvh", "csv"]),  # in one order, each once
+        (["trc"], ["trc"]),
+        ([], []),  # none
+    ],
+)
+async def test_the_motion_exports_a_job_asks_for_are_kept_in_order(client, db, asked, stored):
+    response = await client.post(
+        "/api/jobs",
+        files={"video": ("a.mp4", fake_video(4096))},
+        data={"options": json.dumps({"exports": asked})},
+    )
+
+    assert response.status_code == 202, response.text
+    assert response.json()["options"]["exports"] == stored
+    [job] = jobs_in_db(db)
+    assert job.options["exports"] == stored
+
+
+async def test_an_unknown_export_format_is_named_in_the_error(client, db, storage, broker):
+    response = await client.post(
+        "/api/jobs",
+        files={"video": ("a.mp4", fake_video(2048))},
+        data={"options": '{"exports": ["bvh", "fbx"]}'},
+    )
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_options"
+    assert "exports" in json.dumps(body) and "'bvh', 'trc' or 'csv'" in json.dumps(body)
+    assert_nothing_stored(db, storage, broker)
 
 
 async def test_location_is_absolute_when_a_public_url_is_set(tenant, db, storage, api_settings):
@@ -352,6 +390,10 @@ async def test_two_video_parts_are_refused(client, db, storage, broker):
         '{"max_people": 9}',
         '{"max_people": 2.5}',
         '{"max_people": "all"}',
+        '{"exports": ["fbx"]}',
+        '{"exports": "bvh"}',
+        '{"exports": ["bvh", null]}',
+        '{"exports": ["bvh", "trc", "csv", "bvh"]}',
     ],
 )
 async def test_invalid_options_are_refused(client, db, storage, broker, options):

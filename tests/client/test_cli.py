@@ -99,7 +99,9 @@ def in_terminal(
 
 def test_submit_on_a_terminal_draws_a_bar_per_video_and_downloads_them(env, clips, tmp_path):
     code, shown = in_terminal(
-        ["submit", clips["short"], clips["other"], "--out", "results"], env, tmp_path
+        ["submit", clips["short"], clips["other"], "--out", "results", "--export", "bvh,csv"],
+        env,
+        tmp_path,
     )
     assert code == 0, shown
     assert "\x1b[" in shown  # bars redrawn in place
@@ -113,7 +115,9 @@ def test_submit_on_a_terminal_draws_a_bar_per_video_and_downloads_them(env, clip
             "angles.csv",
             "annotated.mp4",
             "keypoints.json",
+            "motion.bvh",
             "summary.json",
+            "world_landmarks.csv",
         ]
 
 

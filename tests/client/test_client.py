@@ -85,13 +85,29 @@ def test_submit_wait_and_download_give_what_the_presigned_urls_serve(client, cli
     assert seen[-1] == ("succeeded", 100)
 
     paths = job.download(tmp_path / "out")
-    assert {path.name for path in paths.values()} == set(OUTPUT_FILES.values())
+    motion = {"motion.bvh", "markers.trc", "world_landmarks.csv"}
+    assert {path.name for path in paths.values()} == set(OUTPUT_FILES.values()) | motion
     fresh = client.get(job.id).status.result
-    for field, name in OUTPUT_FILES.items():
-        served = httpx.get(getattr(fresh, field), timeout=30)
+    assert fresh is not None and {item.name for item in fresh.exports} == motion
+    urls = {name: getattr(fresh, field) for field, name in OUTPUT_FILES.items()}
+    urls |= {item.name: item.url for item in fresh.exports}
+    for name, url in urls.items():
+        served = httpx.get(url, timeout=30)
         assert served.status_code == 200
         assert (tmp_path / "out" / name).read_bytes() == served.content, name
     assert not list((tmp_path / "out").glob(".*.part"))
+
+
+def test_a_job_makes_the_motion_files_it_asks_for(client, clip, tmp_path):
+    job = client.submit(clip, exports=["csv"])
+    assert job.status.options["exports"] == ["csv"]
+    result = job.wait(timeout=120).result
+    assert result is not None and [item.name for item in result.exports] == ["world_landmarks.csv"]
+    paths = job.download(tmp_path / "out")
+    assert paths["world_landmarks.csv"].read_text().startswith("frame,time_s,person,landmark")
+    with pytest.raises(APIError) as refused:
+        client.submit(clip, exports=["fbx"])
+    assert refused.value.code == "invalid_options"
 
 
 def test_a_large_file_goes_straight_to_storage(stack, tenant, proxy, clip, tmp_path):

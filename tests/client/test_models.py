@@ -19,6 +19,7 @@ from dance_client import models
 MIRRORS: dict[type[BaseModel], str] = {
     models.JobStatus: "JobStatusPublic",
     models.JobResult: "JobResult",
+    models.ExportLink: "ExportLink",
     models.JobError: "JobError",
     models.JobRetry: "JobRetry",
     models.JobInput: "JobInput",

@@ -345,7 +345,7 @@ def test_costly_files_are_refused_in_seconds_with_little_memory(stack, tenant, t
 def test_a_job_older_than_the_retention_expires_and_loses_its_files(tenant, clip, pg_url, bucket):
     job_id = submit(tenant.api, clip).json()["job_id"]
     assert wait_for_end(tenant.api, job_id)["status"] == "succeeded"
-    assert len(bucket.keys(f"outputs/{job_id}/")) == 5
+    assert len(bucket.keys(f"outputs/{job_id}/")) == 8  # five outputs, three motion files
     engine = create_engine(pg_url)
     with engine.begin() as conn:  # as if it had finished 31 days ago (RETENTION_DAYS=30)
         conn.execute(

@@ -38,7 +38,8 @@ def api_operations(stack) -> list[tuple[str, str]]:
 
 
 def call(client: httpx.Client, method: str, path: str, job_id: str) -> httpx.Response:
-    return client.request(method, path.replace("{job_id}", job_id))
+    """The route with the job's id (and a motion file it has, for the exports route)."""
+    return client.request(method, path.replace("{job_id}", job_id).replace("{name}", "motion.bvh"))
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -158,6 +159,7 @@ def test_another_tenant_gets_404_for_a_job_on_every_route(stack, make_tenant, cl
     assert wait_for_end(owner.api, job_id)["status"] == "succeeded"
     with_id = [(m, p) for m, p in api_operations(stack) if "{job_id}" in p]
     assert len(with_id) >= 7  # status, job, video, keypoints, summary, delete, download, cleanup
+    assert ("GET", "/api/jobs/{job_id}/exports/{name}") in with_id
 
     for method, path in with_id:
         answer = call(other.api, method, path, job_id)
@@ -169,6 +171,7 @@ def test_another_tenant_gets_404_for_a_job_on_every_route(stack, make_tenant, cl
     mine = owner.api.get(f"/api/status/{job_id}").json()  # untouched by the other's DELETEs
     assert mine["status"] == "succeeded"
     assert owner.api.get(f"/api/jobs/{job_id}/video").status_code == 302
+    assert owner.api.get(f"/api/jobs/{job_id}/exports/motion.bvh").status_code == 302
     assert job_id in [item["job_id"] for item in owner.api.get("/api/jobs").json()["items"]]
 
 

@@ -140,6 +140,14 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):
     assert len(links) == 4
     for url in links:
         assert httpx.get(url, timeout=30).status_code == 200
+    # the motion files, each with what to open it with
+    motion = page.locator("#motion-files li").all_inner_texts()
+    assert [line.split(" — ")[0] for line in motion] == [
+        "motion.bvh", "markers.trc", "world_landmarks.csv",
+    ]  # fmt: skip
+    assert "Blender" in motion[0] and "OpenSim" in motion[1] and "pandas" in motion[2]
+    bvh = page.get_attribute("#motion-files a >> nth=0", "href")
+    assert httpx.get(bvh, timeout=30).text.startswith("HIERARCHY\nROOT Hips")
     job_id = job.get_attribute("data-job-id")
     row = page.locator(f"#history-list li[data-job-id='{job_id}']")
     row.locator(".status", has_text="succeeded").wait_for()
@@ -239,6 +247,7 @@ def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp
     sign_in(page, stack.api_url, tenant["api_key"])
     page.set_input_files("#video-file", str(duo))
     page.fill("#max-people", "2")
+    page.uncheck("#exports input[value=trc]")  # motion files: a BVH each and the CSV
     page.click("#upload-button")
     page.wait_for_selector("#job[data-status=succeeded]", timeout=180_000)
     page.wait_for_selector("#dancer-choice:not([hidden])")
@@ -254,6 +263,10 @@ def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp
     page.select_option("#dancer", other)
     wait_until(lambda: page.inner_text("#plot-angles-text") != first)  # the other's angles
     assert int(page.get_attribute("#plot-angles", "data-points")) >= 40
+    motion = page.locator("#motion-files a").all_inner_texts()
+    assert motion == [
+        "motion_person1.bvh (dancer #1)", "motion_person2.bvh (dancer #2)", "world_landmarks.csv",
+    ]  # fmt: skip
     shot(page, "9-dancers")
     assert [p for p in page.problems if "status of 401" not in p] == []
 

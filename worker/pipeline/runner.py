@@ -223,6 +223,7 @@ def analyze_video(
                 frames = segment.frames if segment is not None else expected
                 _infer(estimate, decoded, writer, on_progress, frames)
             writer.finish()
+            motion_started = time.perf_counter()
             exports = write_landmark_outputs(
                 out,
                 paths[1],
@@ -234,6 +235,7 @@ def analyze_video(
                 formats=options.exports,
                 whole=segment is None,
             )
+            motion_s = time.perf_counter() - motion_started
             analysis_started = time.perf_counter()
             analysis = None
             if options.analysis is not None and segment is None:
@@ -259,6 +261,8 @@ def analyze_video(
         processing_time_s=time.perf_counter() - started,
     )
     summary["analysis_time_s"] = round(analysis_s, 3)
+    # keypoints.json, the world landmarks' smoothing and the motion exports
+    summary["motion_time_s"] = round(motion_s, 3)
     if segment is not None:
         summary["segment"] = asdict(segment)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

@@ -7,7 +7,9 @@ Each frame's poses are given ids in three passes:
    points (shoulders and hips) of the pose and of the person's predicted pose, in the
    person's torso lengths, to the predicted pose or to the last one seen, whichever is
    nearer. A pose is compared with its left and right exchanged too, whichever is nearer
-   (`_aligned`): BlazePose takes a dancer's back for their front at times. The prediction
+   (`_aligned`): BlazePose takes a dancer's back for their front at times. The look (below)
+   is added to that cost, as DeepSORT and BoT-SORT fuse motion and appearance: a pose
+   between two people goes to the one whose clothes it wears. The prediction
    carries each person's last motion on (constant velocity, smoothed
    by `_SMOOTHING`), so two dancers who pass each other keep their ids. The gate widens by
    `_GATE_GROWTH` torso lengths a frame unseen, up to `max_missed` frames; a pose in other
@@ -152,17 +154,22 @@ class PeopleTracker:
         if not near or not torsos:
             return
         cost = np.array([[self._cost(p, t) for t in torsos] for p in near])
-        for row, person in enumerate(near):
-            if person.look is None:
-                continue
-            # never in someone else's clothes (a dancer half hidden looks only somewhat alike)
-            for col, look in enumerate(looks):
-                if look is not None and look_distance(person.look, look) > LOOK_REJECT:
-                    cost[row, col] = np.inf
-        rows, cols = linear_sum_assignment(np.minimum(cost, 1e6))
+        gate = np.array([self.max_cost + _GATE_GROWTH * p.missed for p in near])[:, None]
+        allowed = cost <= gate
+        # the look weighs in as much as the position (DeepSORT's and BoT-SORT's fused cost):
+        # where a pose is near two people, it goes to the one whose clothes it wears
+        unlike = np.array(
+            [[look_distance(p.look, look) if p.look is not None else LOOK_MATCH for look in looks]
+             for p in near]
+        )  # fmt: skip
+        # never in someone else's clothes (a dancer half hidden looks only somewhat alike)
+        allowed &= ~np.array([[look is not None for look in looks]] * len(near)) | (
+            unlike <= LOOK_REJECT
+        )
+        rows, cols = linear_sum_assignment(np.where(allowed, cost + unlike, 1e6))
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-            person = near[row]
-            if cost[row, col] <= self.max_cost + _GATE_GROWTH * person.missed:
+            if allowed[row, col]:
+                person = near[row]
                 self._follow(person, torsos[col], looks[col])
                 ids[col] = person.id
                 taken.add(person.id)

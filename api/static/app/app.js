@@ -92,8 +92,17 @@ function options() {
     min_tracking_confidence: Number($("min-tracking").value),
     angle_labels: $("angle-labels").checked,
     max_people: Number($("max-people").value),
+    exports: [...document.querySelectorAll("#exports input:checked")].map((box) => box.value),
   });
 }
+
+// What each motion file is opened with (the README has the units, axes and steps).
+const MOTION_HINTS = {
+  bvh: "a skeleton's joint rotations: Blender (File › Import › Motion Capture (.bvh)), "
+    + "MotionBuilder, Maya",
+  trc: "marker trajectories for OpenSim (Tools › Inverse Kinematics), as Sports2D writes them",
+  csv: "the 3D landmarks in metres: a spreadsheet, or pandas.read_csv",
+};
 
 // Files from this size go straight to storage (presigned POST), sparing the gateway; the
 // size can be lowered for a test with localStorage "dance.directUploadBytes".
@@ -252,7 +261,26 @@ function showResult(status) {
       return link;
     });
   $("downloads").replaceChildren(...links);
+  showMotionFiles(status.result);
   $("result").hidden = false;
+}
+
+function showMotionFiles(result) {
+  const items = (result.exports || []).map((file) => {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = file.url;
+    link.textContent = file.person === null ? file.name : `${file.name} (dancer #${file.person})`;
+    link.setAttribute("download", "");
+    const hint = document.createElement("span");
+    hint.className = "hint";
+    hint.textContent = ` — ${MOTION_HINTS[file.format] || file.format}`;
+    item.append(link, hint);
+    return item;
+  });
+  $("motion-files").replaceChildren(...items);
+  $("motion-note").textContent = result.exports_note || "";
+  $("motion").hidden = !items.length && !result.exports_note;
 }
 
 // The cards and plots of one dancer: `person` is an id with several dancers, else null.
