@@ -176,7 +176,7 @@ def test_the_old_routes_still_work(api, stack, clip, bucket):
     body = cleanup.json()
     assert body["job_id"] == job_id
     assert sorted(body["deleted_files"]) == sorted(stored)
-    assert body["count"] == 6
+    assert body["count"] == 9
     assert objects_of(bucket, job_id) == []
 
 

@@ -16,7 +16,7 @@ from shared.config import settings
 from shared.models import Job, utcnow
 from shared.states import mark_deleted
 from shared.storage import Storage
-from shared.storage_keys import input_key, output_keys
+from shared.storage_keys import export_key, input_key, output_keys
 from shared.tenants import default_tenant
 from tests.clips import make_clip
 from worker import jobs
@@ -69,7 +69,16 @@ def test_a_job_succeeds_with_its_outputs_at_fixed_keys(db, storage, submit):
     assert job.metrics["total_frames"] == 12 and job.worker_host == jobs.HOSTNAME
     assert job.started_at <= job.finished_at
     keys = output_keys(job_id)
-    assert stored(storage, job_id) == sorted(keys.all())
+    motion = [export_key(job_id, n) for n in ("motion.bvh", "markers.trc", "world_landmarks.csv")]
+    assert stored(storage, job_id) == sorted([*keys.all(), *motion])
+    assert job.output_exports == {
+        "files": [
+            {"name": "motion.bvh", "format": "bvh", "person": 1, "key": motion[0]},
+            {"name": "markers.trc", "format": "trc", "person": 1, "key": motion[1]},
+            {"name": "world_landmarks.csv", "format": "csv", "person": None, "key": motion[2]},
+        ],
+        "note": None,
+    }
 
 
 def test_a_second_delivery_of_a_finished_job_does_nothing(db, storage, submit):

@@ -261,16 +261,19 @@ function showResult(status) {
       return link;
     });
   $("downloads").replaceChildren(...links);
-  showMotionFiles(status.result);
+  showMotionFiles(status);
   $("result").hidden = false;
 }
 
-function showMotionFiles(result) {
+function showMotionFiles(status) {
+  const result = status.result;
+  const several = (status.options?.max_people || 1) > 1;
   const items = (result.exports || []).map((file) => {
     const item = document.createElement("li");
     const link = document.createElement("a");
     link.href = file.url;
-    link.textContent = file.person === null ? file.name : `${file.name} (dancer #${file.person})`;
+    link.textContent =
+      several && file.person !== null ? `${file.name} (dancer #${file.person})` : file.name;
     link.setAttribute("download", "");
     const hint = document.createElement("span");
     hint.className = "hint";

@@ -82,4 +82,4 @@ def write_bvh(path: Path, track: WorldTrack, fps: float) -> bool:
 
 
 def _xyz(values: np.ndarray) -> str:
-    return " ".join(f"{float(v):.6f}" for v in values)
+    return " ".join(f"{round(float(v), 6) + 0.0:.6f}" for v in values)  # no "-0.000000"

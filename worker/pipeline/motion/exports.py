@@ -78,16 +78,13 @@ def write_exports(
             write_world_csv(out / WORLD_CSV, frames, list(tracks))
             files.append(ExportFile(WORLD_CSV, "csv", None))
             continue
+        write = write_bvh if fmt == "bvh" else write_trc
         for track in tracks:
             name = file_name(fmt, track.person, several=several)
-            if not track.known.any():
-                missing.append(name)
-                continue
-            if fmt == "bvh":
-                write_bvh(out / name, track, fps)
+            if write(out / name, track, fps):
+                files.append(ExportFile(name, fmt, track.person))
             else:
-                write_trc(out / name, track, fps)
-            files.append(ExportFile(name, fmt, track.person))
+                missing.append(name)
     note = None
     if any(fmt in formats for fmt in ("bvh", "trc")) and not any(t.known.any() for t in tracks):
         note = "no dancer was found in the video: there is no motion to export as BVH or TRC"

@@ -58,33 +58,29 @@ class Joint:
     rest: np.ndarray  # the bone's direction in the rest pose (unit); zero for no bone
 
 
-def _joint(name: str, parent: str | None, child: str | None, rest: np.ndarray) -> Joint:
-    return Joint(name, parent, child, rest)
-
-
 # In hierarchy order (a parent before its children). `rest` is the direction from the joint
 # to `child` in the T-pose; a zero-length joint's own offset is zero, its child's is not.
 JOINTS: tuple[Joint, ...] = (
-    _joint("Hips", None, None, Y),
-    _joint("Spine", "Hips", "Neck", Y),
-    _joint("Neck", "Spine", "Head", Y),
-    _joint("Head", "Neck", None, Z),
-    _joint("LeftShoulder", "Neck", "LeftArm", X),
-    _joint("LeftArm", "LeftShoulder", "LeftForeArm", X),
-    _joint("LeftForeArm", "LeftArm", "LeftHand", X),
-    _joint("LeftHand", "LeftForeArm", None, X),
-    _joint("RightShoulder", "Neck", "RightArm", -X),
-    _joint("RightArm", "RightShoulder", "RightForeArm", -X),
-    _joint("RightForeArm", "RightArm", "RightHand", -X),
-    _joint("RightHand", "RightForeArm", None, -X),
-    _joint("LeftHipJoint", "Hips", "LeftUpLeg", X),
-    _joint("LeftUpLeg", "LeftHipJoint", "LeftLeg", -Y),
-    _joint("LeftLeg", "LeftUpLeg", "LeftFoot", -Y),
-    _joint("LeftFoot", "LeftLeg", None, Z),
-    _joint("RightHipJoint", "Hips", "RightUpLeg", -X),
-    _joint("RightUpLeg", "RightHipJoint", "RightLeg", -Y),
-    _joint("RightLeg", "RightUpLeg", "RightFoot", -Y),
-    _joint("RightFoot", "RightLeg", None, Z),
+    Joint("Hips", None, None, Y),
+    Joint("Spine", "Hips", "Neck", Y),
+    Joint("Neck", "Spine", "Head", Y),
+    Joint("Head", "Neck", None, Z),
+    Joint("LeftShoulder", "Neck", "LeftArm", X),
+    Joint("LeftArm", "LeftShoulder", "LeftForeArm", X),
+    Joint("LeftForeArm", "LeftArm", "LeftHand", X),
+    Joint("LeftHand", "LeftForeArm", None, X),
+    Joint("RightShoulder", "Neck", "RightArm", -X),
+    Joint("RightArm", "RightShoulder", "RightForeArm", -X),
+    Joint("RightForeArm", "RightArm", "RightHand", -X),
+    Joint("RightHand", "RightForeArm", None, -X),
+    Joint("LeftHipJoint", "Hips", "LeftUpLeg", X),
+    Joint("LeftUpLeg", "LeftHipJoint", "LeftLeg", -Y),
+    Joint("LeftLeg", "LeftUpLeg", "LeftFoot", -Y),
+    Joint("LeftFoot", "LeftLeg", None, Z),
+    Joint("RightHipJoint", "Hips", "RightUpLeg", -X),
+    Joint("RightUpLeg", "RightHipJoint", "RightLeg", -Y),
+    Joint("RightLeg", "RightUpLeg", "RightFoot", -Y),
+    Joint("RightFoot", "RightLeg", None, Z),
 )
 BY_NAME = {joint.name: joint for joint in JOINTS}
 CHILDREN: dict[str, list[str]] = {

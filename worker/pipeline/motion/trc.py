@@ -29,7 +29,10 @@ def markers(track: WorldTrack) -> np.ndarray:
     return placed[:, :, order] * sign
 
 
-def write_trc(path: Path, track: WorldTrack, fps: float) -> None:
+def write_trc(path: Path, track: WorldTrack, fps: float) -> bool:
+    """Write the dancer's TRC; False (nothing written) if the dancer is never known."""
+    if not track.known.any():
+        return False
     values = markers(track)
     rate = f"{fps:g}"
     names = list(LANDMARK_NAMES)
@@ -46,3 +49,4 @@ def write_trc(path: Path, track: WorldTrack, fps: float) -> None:
         for i, (time_s, frame) in enumerate(zip(track.times, values, strict=True)):
             cells = ["" if not np.isfinite(v) else f"{v:.5f}" for v in frame.ravel().tolist()]
             out.write(f"{i + 1}\t{time_s:.5f}\t" + "\t".join(cells) + "\n")
+    return True
