@@ -52,6 +52,7 @@ _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not sma
 _MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
 _PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
+_SCRAP = 0.6  # found with someone painted out, a torso this much shorter than theirs: a scrap
 
 
 class MultiPoseEstimator:
@@ -198,11 +199,14 @@ class MultiPoseEstimator:
         out (`_REMNANT`) is what is left of them, nobody. Each pose comes with whether it
         was found with someone painted out (with the dancers gone the detector may take the
         next best thing, a sliver of background, for a person: such a pose is a candidate
-        until seen again).
+        until seen again); then a torso under `_SCRAP` of the shortest painted out is a
+        scrap (a dancer filling the frame, painted out, left a flag and a helmet beside
+        them taken for people, one of them twice: an id).
         """
         crop = np.array(square(rgb, x0, y0, side))
         fill = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
         painted: list[np.ndarray] = []
+        shortest = np.inf  # the shortest torso painted out, in pixels
         poses: list[tuple[np.ndarray, float, bool]] = []
         fresh = 0
         for _ in range(max(limit, 1) + 1):
@@ -214,14 +218,23 @@ class MultiPoseEstimator:
                     continue
                 if fine and not inside_square(pose, x0, y0, side, self.width, self.height):
                     continue
+                length = self._torso_length(pose)
+                if painted and length < _SCRAP * shortest:
+                    continue
                 poses.append((pose, off, bool(painted)))
                 found = True
                 fresh += not any(inside(box, other) > _PART for other in followed)
                 paint(crop, box, x0, y0, fill)
                 painted.append(box)
+                shortest = min(shortest, length)
             if not found or fresh >= limit:
                 break
         return poses
+
+    def _torso_length(self, pose: np.ndarray) -> float:
+        """From the shoulders' midpoint to the hips', in pixels."""
+        torso = pose[list(_TORSO), :2].astype(np.float64) * (self.width, self.height)
+        return float(np.linalg.norm(torso[:2].mean(axis=0) - torso[2:].mean(axis=0)))
 
     def _pixels(self, box: np.ndarray) -> np.ndarray:
         """A normalised box (x0, y0, x1, y1) in the frame's pixels."""
