@@ -2,7 +2,8 @@
 with its ground truth (`bench/tracking_scenes.py`), scored with motmetrics
 (`bench/tracking_score.py`).
 
-    python bench/bench_tracking.py [--no-speed] [--only NAME] [--crf 17,18,...]
+    python bench/bench_tracking.py [--no-speed | --speed-only] [--only NAME] [--crf 17,18,...]
+                                   [--repeat 3]
 
 Tracking (`analyze_video` with `max_people` = the people in the clip):
 - side by side: the issue's case, two dancers in two halves of a 640x240 frame, 500 frames;
@@ -18,15 +19,17 @@ many of the runs meet the issue's bar: every dancer found in 90 % of the frames 
 are visible, one id each, no switch, IDF1 >= 0.9.
 
 Speed (unless --no-speed): 1, 2 and 4 dancers in a row at 720p and 1080p, 300 frames, frames
-per second of the whole pipeline (decode, model, overlay, encode; no analysis step), and the
-ratio to the single-person solution on the same clip with one dancer, measured in the same
-run: the baseline.
+per second of the whole pipeline (decode, model, overlay, encode; no analysis step), the
+median of --repeat rounds (each round runs every case once), and the ratio to the
+single-person solution on the same clip with one dancer, measured in the same run: the
+baseline.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -78,6 +81,8 @@ def row(scene: scenes.Scene, result: dict, fps: float, crf: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-speed", action="store_true")
+    parser.add_argument("--speed-only", action="store_true", help="skip the tracking clips")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the speed cases")
     parser.add_argument("--only", help="the tracking clips whose name contains this")
     parser.add_argument("--crf", default="20", help="x264 qualities to encode each clip at")
     args = parser.parse_args()
@@ -89,7 +94,7 @@ def main() -> int:
             f"{'worst':>6} {'IDF1':>5} {'switches':>8} {'/person/min':>11} {'ids':>4} {'fps':>5}"
         )
         runs = passed = 0
-        for make in TRACKING:
+        for make in () if args.speed_only else TRACKING:
             scene = make()
             if args.only and args.only not in f"{scene.name} {scene.height}":
                 continue
@@ -100,17 +105,22 @@ def main() -> int:
         print(f"\n{passed} of {runs} runs meet the bar")
         if args.no_speed:
             return 0
-        print(f"\n{'size':<6} {'dancers':>7} {'max_people':>10} {'fps':>6} {'ratio':>6}")
-        for height in (720, 1080):
-            baseline = None
-            for people, max_people in SPEED:
-                _, fps = run(scenes.row(people), height, max_people, Path(tmp))
-                baseline = baseline or fps
-                print(
-                    f"{height}p{'':<2} {people:>7} {max_people:>10} {fps:>6.1f} "
-                    f"{fps / baseline:>6.2f}"
-                )
+        speed(Path(tmp), args.repeat)
     return 0
+
+
+def speed(tmp: Path, repeat: int) -> None:
+    cases = [(height, people, most) for height in (720, 1080) for people, most in SPEED]
+    measured: dict[tuple[int, int, int], list[float]] = {case: [] for case in cases}
+    for _ in range(repeat):
+        for height, people, most in cases:
+            measured[height, people, most].append(run(scenes.row(people), height, most, tmp)[1])
+    print(f"\nspeed, median of {repeat}")
+    print(f"{'size':<6} {'dancers':>7} {'max_people':>10} {'fps':>6} {'ratio':>6}")
+    for height, people, most in cases:
+        fps = statistics.median(measured[height, people, most])
+        baseline = statistics.median(measured[height, *SPEED[0]])
+        print(f"{height}p{'':<2} {people:>7} {most:>10} {fps:>6.1f} {fps / baseline:>6.2f}")
 
 
 if __name__ == "__main__":

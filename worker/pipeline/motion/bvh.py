@@ -73,11 +73,12 @@ def write_bvh(path: Path, track: WorldTrack, fps: float) -> bool:
 
     joint("Hips", 0)
     lines += ["MOTION", f"Frames: {len(root)}", f"Frame Time: {1.0 / fps:.8f}"]
+    # positions to the micrometre, angles to 1/10000 degree; + 0.0: no "-0.0000"
+    values = np.hstack([np.round(root, 6), np.round(angles.reshape(len(angles), -1), 4)]) + 0.0
+    row = " ".join(["%.6f"] * 3 + ["%.4f"] * (values.shape[1] - 3)) + "\n"
     with open(path, "w", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")
-        for position, rotation in zip(root, angles, strict=True):
-            values = " ".join(f"{v:.4f}" for v in rotation.ravel())
-            out.write(f"{_xyz(position)} {values}\n")
+        out.writelines(row % tuple(frame) for frame in values.tolist())
     return True
 
 

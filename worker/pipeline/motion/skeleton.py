@@ -210,17 +210,31 @@ def euler_zxy(matrices: np.ndarray) -> np.ndarray:
     z = np.arctan2(-matrices[:, 0, 1], matrices[:, 1, 1])
     y = np.arctan2(-matrices[:, 2, 0], matrices[:, 2, 2])
     first = np.degrees(np.stack([z, x, y], axis=-1))
-    second = np.stack([first[:, 0] + 180, 180 - first[:, 1], first[:, 2] + 180], axis=-1)
-    chosen = np.empty_like(first)
-    previous = np.zeros(3)
-    for t in range(len(first)):
-        candidates = []
-        for solution in (first[t], second[t]):
-            nearest = previous + (solution - previous + 180) % 360 - 180
-            candidates.append((float(np.abs(nearest - previous).sum()), nearest))
-        chosen[t] = min(candidates, key=lambda item: item[0])[1]
-        previous = chosen[t]
-    return chosen
+    second = _wrap(np.stack([first[:, 0] + 180, 180 - first[:, 1], first[:, 2] + 180], axis=-1))
+    # of the two solutions of each frame, the one nearer the last chosen (from zero), then
+    # unwrapped: a joint turning past 180 degrees keeps counting. Plain floats: this loop
+    # ran most of the BVH's time in numpy's per-call overhead.
+    chosen, previous = [], (0.0, 0.0, 0.0)
+    for one, other in zip(first.tolist(), second.tolist(), strict=True):
+        if _turn(other, previous) < _turn(one, previous):
+            one = other
+        chosen.append(one)
+        previous = one
+    return np.unwrap(np.array(chosen, dtype=np.float64).reshape(-1, 3), period=360.0, axis=0)
+
+
+def _wrap(degrees: np.ndarray) -> np.ndarray:
+    return (degrees + 180) % 360 - 180
+
+
+def _turn(angles: list[float], previous: tuple[float, float, float] | list[float]) -> float:
+    """The sum of the three angles' turns from `previous`, each the shorter way round."""
+    (a, b, c), (p, q, r) = angles, previous
+    return (
+        abs((a - p + 180) % 360 - 180)
+        + abs((b - q + 180) % 360 - 180)
+        + abs((c - r + 180) % 360 - 180)
+    )
 
 
 def rotation_zxy(angles: np.ndarray) -> np.ndarray:

@@ -44,9 +44,15 @@ def write_trc(path: Path, track: WorldTrack, fps: float) -> bool:
         "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
         "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, len(names) + 1)),
     ]
+    cells = values.reshape(len(values), -1)
+    cells = np.where(np.isfinite(cells), cells, np.nan)  # unknown: empty ("nan" removed)
+    row = "\t".join(["%d", "%.5f"] + ["%.5f"] * cells.shape[1]) + "\n"
     with open(path, "w", encoding="utf-8") as out:
         out.write("\n".join(header) + "\n")
-        for i, (time_s, frame) in enumerate(zip(track.times, values, strict=True)):
-            cells = ["" if not np.isfinite(v) else f"{v:.5f}" for v in frame.ravel().tolist()]
-            out.write(f"{i + 1}\t{time_s:.5f}\t" + "\t".join(cells) + "\n")
+        out.writelines(
+            (row % (i + 1, time_s, *frame)).replace("nan", "")
+            for i, (time_s, frame) in enumerate(
+                zip(track.times.tolist(), cells.tolist(), strict=True)
+            )
+        )
     return True

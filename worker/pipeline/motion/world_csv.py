@@ -6,7 +6,7 @@ gap the smoothing filled."""
 
 from __future__ import annotations
 
-import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +19,22 @@ COLUMNS = ("frame", "time_s", "person", "landmark", "x", "y", "z", "visibility")
 
 def write_world_csv(path: Path, frames: np.ndarray, tracks: list[WorldTrack]) -> None:
     with open(path, "w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS)
+        out.write(",".join(COLUMNS) + "\r\n")  # as csv.writer ends its lines
         for i, frame in enumerate(frames.tolist()):
             for track in tracks:
                 if not track.known[i]:
                     continue
-                for name, point, seen in zip(
-                    LANDMARK_NAMES, track.points[i], track.visibility[i], strict=True
-                ):
-                    writer.writerow(
-                        [
-                            frame,
-                            f"{track.times[i]:.4f}",
-                            track.person,
-                            name,
-                            *(f"{v:.5f}" for v in point),
-                            f"{seen:.4f}" if np.isfinite(seen) else "",
-                        ]
+                start = f"{frame},{track.times[i]:.4f},{track.person},"
+                out.writelines(
+                    f"{start}{name},{x:.5f},{y:.5f},{z:.5f},{_visibility(seen)}\r\n"
+                    for name, (x, y, z), seen in zip(
+                        LANDMARK_NAMES,
+                        track.points[i].tolist(),
+                        track.visibility[i].tolist(),
+                        strict=True,
                     )
+                )
+
+
+def _visibility(seen: float) -> str:
+    return f"{seen:.4f}" if math.isfinite(seen) else ""
