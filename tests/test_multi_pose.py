@@ -199,11 +199,12 @@ def test_scans_that_keep_finding_nobody_come_less_often_and_a_newcomer_is_still_
 
 
 def test_a_scan_past_a_dancer_filling_the_frame_takes_no_scrap_of_the_background_for_someone():
-    """A dancer close up (the astronaut, 1000 px tall at 1080p) with room for two: painted
-    out, the tile is looked at again, and the detector's next best thing, a pose on the flag
-    beside her with a torso a quarter of hers, is a scrap, not a candidate (such scraps
-    on the flag and the helmet in front of her were candidates every few scans, and twice
-    ids of their own)."""
+    """A dancer close up (the astronaut at 1080p, her torso half the tile) with room for two:
+    painted out, the tile is looked at again, and the detector's next best thing, a pose on
+    the flag beside her with a torso a quarter of hers, is a scrap, not a candidate (such
+    scraps on the flag and the helmet in front of her were candidates every few scans, and
+    twice ids of their own). Pedestrians farther away than one painted out, on the street
+    footage, are still found (tests/test_people_footage.py)."""
     frame, _ = next(scenes.row(1).render(1080))
     with MultiPoseEstimator(1920, 1080, max_people=2) as estimator:
         found = estimator._scan_square(frame, 0, 0, 1080, [], fine=False, limit=2)

@@ -52,7 +52,8 @@ _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not sma
 _MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
 _PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
-_SCRAP = 0.6  # found with someone painted out, a torso this much shorter than theirs: a scrap
+_CLOSE_UP = 1 / 3  # a torso this share of a scan's square or more: their body spans it
+_SCRAP = 0.6  # found with a close-up dancer painted out, a torso this much shorter: a scrap
 
 
 class MultiPoseEstimator:
@@ -199,14 +200,16 @@ class MultiPoseEstimator:
         out (`_REMNANT`) is what is left of them, nobody. Each pose comes with whether it
         was found with someone painted out (with the dancers gone the detector may take the
         next best thing, a sliver of background, for a person: such a pose is a candidate
-        until seen again); then a torso under `_SCRAP` of the shortest painted out is a
-        scrap (a dancer filling the frame, painted out, left a flag and a helmet beside
-        them taken for people, one of them twice: an id).
+        until seen again). Found with a dancer painted out who is close up (a torso of
+        `_CLOSE_UP` of the square or more: their body spans it), a torso under `_SCRAP` of
+        theirs is a scrap: anyone beside them at their distance would be as large (such a
+        dancer at 1080p, painted out, left a flag and a helmet beside her taken for people,
+        two of them ids). Elsewhere smaller people are farther away (a street).
         """
         crop = np.array(square(rgb, x0, y0, side))
         fill = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
         painted: list[np.ndarray] = []
-        shortest = np.inf  # the shortest torso painted out, in pixels
+        close_ups: list[float] = []  # torsos of close-up dancers painted out, in pixels
         poses: list[tuple[np.ndarray, float, bool]] = []
         fresh = 0
         for _ in range(max(limit, 1) + 1):
@@ -219,14 +222,15 @@ class MultiPoseEstimator:
                 if fine and not inside_square(pose, x0, y0, side, self.width, self.height):
                     continue
                 length = self._torso_length(pose)
-                if painted and length < _SCRAP * shortest:
+                if close_ups and length < _SCRAP * min(close_ups):
                     continue
                 poses.append((pose, off, bool(painted)))
                 found = True
                 fresh += not any(inside(box, other) > _PART for other in followed)
                 paint(crop, box, x0, y0, fill)
                 painted.append(box)
-                shortest = min(shortest, length)
+                if length >= _CLOSE_UP * side:
+                    close_ups.append(length)
             if not found or fresh >= limit:
                 break
         return poses
