@@ -89,24 +89,28 @@ def main() -> int:
     crfs = [int(value) for value in args.crf.split(",")]
     print(f"machine: {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
-        print(
-            f"\n{'clip':<20} {'size':>7} {'crf':>3} {'people':>6} {'frames':>6} {'recall':>7} "
-            f"{'worst':>6} {'IDF1':>5} {'switches':>8} {'/person/min':>11} {'ids':>4} {'fps':>5}"
-        )
-        runs = passed = 0
-        for make in () if args.speed_only else TRACKING:
-            scene = make()
-            if args.only and args.only not in f"{scene.name} {scene.height}":
-                continue
-            for crf in crfs:
-                result, fps = run(scene, scene.height, scene.people, Path(tmp), crf)
-                runs, passed = runs + 1, passed + meets_the_bar(result)
-                print(row(scene, result, fps, crf) + ("" if meets_the_bar(result) else "  below"))
-        print(f"\n{passed} of {runs} runs meet the bar")
-        if args.no_speed:
-            return 0
-        speed(Path(tmp), args.repeat)
+        if not args.speed_only:
+            tracking(args.only, crfs, Path(tmp))
+        if not args.no_speed:
+            speed(Path(tmp), args.repeat)
     return 0
+
+
+def tracking(only: str | None, crfs: list[int], tmp: Path) -> None:
+    print(
+        f"\n{'clip':<20} {'size':>7} {'crf':>3} {'people':>6} {'frames':>6} {'recall':>7} "
+        f"{'worst':>6} {'IDF1':>5} {'switches':>8} {'/person/min':>11} {'ids':>4} {'fps':>5}"
+    )
+    runs = passed = 0
+    for make in TRACKING:
+        scene = make()
+        if only and only not in f"{scene.name} {scene.height}":
+            continue
+        for crf in crfs:
+            result, fps = run(scene, scene.height, scene.people, tmp, crf)
+            runs, passed = runs + 1, passed + meets_the_bar(result)
+            print(row(scene, result, fps, crf) + ("" if meets_the_bar(result) else "  below"))
+    print(f"\n{passed} of {runs} runs meet the bar")
 
 
 def speed(tmp: Path, repeat: int) -> None:
