@@ -42,7 +42,7 @@ import numpy as np
 from worker.pipeline.crops import area, grown, inside, inside_square, paint, square, visible_box
 from worker.pipeline.pose_bundle import bundle_path
 from worker.pipeline.regions import Region, tiles
-from worker.pipeline.tracking import PeopleTracker, appearance
+from worker.pipeline.tracking import NOBODY, PeopleTracker, appearance
 
 _TORSO = (11, 12, 23, 24)
 _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one image size
@@ -168,7 +168,10 @@ class MultiPoseEstimator:
         ids = self.tracker.update(
             people, looks, [candidate or rank < 2 for _, candidate, rank in kept]
         )
-        followed = sorted(zip(ids, people, strict=True), key=lambda pair: pair[0])
+        followed = sorted(
+            ((key, pose) for key, pose in zip(ids, people, strict=True) if key != NOBODY),
+            key=lambda pair: pair[0],
+        )
         self._lost_someone = len(followed) < followed_now
         if scan:
             self._quiet_scans = 0 if self.tracker.started > started else self._quiet_scans + 1

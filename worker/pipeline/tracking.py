@@ -27,7 +27,8 @@ Each frame's poses are given ids in three passes:
    left is not the one who walks in on the right. Once more people than the cast were given
    ids (a street, not a stage), a pose in clearly other clothes (`LOOK_REJECT`) is not
    given this way either; nor is a scrap of a pose (a torso under `_SHRINK` of the
-   person's: the legs of a dancer behind another), nor a candidate (below) farther than
+   person's: the legs of a dancer behind another: such a scrap within reach of them is
+   `NOBODY`, neither theirs nor someone new), nor a candidate (below) farther than
    `_REACH` from where the person was lost; once more than `cast` people were seen at once
    (`crowded`) the rule is off. Someone unseen for `forget_after` frames (a minute at 30
    fps) is forgotten.
@@ -61,6 +62,7 @@ _TALL_DECAY = 0.99  # a frame, of the longest torso remembered
 _ESTABLISHED = 15  # frames seen: a person of the cast (a pose seen once may be a false one)
 _REACH_GROWTH = 0.1  # torso lengths a frame unseen (a brisk walk at 30 fps)
 FORGET_AFTER = 1800  # frames unseen (a minute at 30 fps): then someone is forgotten
+NOBODY = 0  # the key `update` gives a pose that is no one's: a scrap of a dancer missing
 
 
 @dataclass
@@ -115,7 +117,8 @@ class PeopleTracker:
     ) -> list[int]:
         """`poses`: (33, 4) arrays of one frame (x, y normalised, z, visibility); `looks`:
         their `appearance` (None where unknown); `candidates`: which, if new, must be seen
-        `confirm_after` times before they get an id."""
+        `confirm_after` times before they get an id. Returns each pose's id, candidate key
+        (negative), or `NOBODY`."""
         torsos = [self._torso(pose) for pose in poses]
         looks = looks if looks is not None else [None] * len(poses)
         ids: list[int | None] = [None] * len(poses)
@@ -141,7 +144,7 @@ class PeopleTracker:
 
     def _confirmed(self, key: int) -> int:
         """The id of the person or candidate `key`, a candidate seen often enough given one."""
-        if key > 0:
+        if key >= NOBODY:
             return key
         person = next(p for p in self.people if p.id == key)
         if person.hits < self.confirm_after:
@@ -209,6 +212,8 @@ class PeopleTracker:
                 self._follow(person, torsos[i], looks[i])
                 ids[i] = person.id
                 taken.add(person.id)
+            elif full and person.hits >= _ESTABLISHED and alike and near and not whole:
+                ids[i] = NOBODY  # what shows of a dancer half hidden: not someone new either
 
     def _within_reach(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> bool:
         """Whether the person, unseen for `missed` frames, could have walked to `torso`: a
