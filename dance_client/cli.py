@@ -83,7 +83,7 @@ def add_commands(commands: Any, *, include_compare: bool) -> None:
     submit.add_argument("--max-people", type=int, metavar="N", help="follow up to N dancers")
     submit.add_argument(
         "--export",
-        type=_export_list,
+        type=export_list,
         metavar="FORMATS",
         help="motion files, comma-separated: bvh, trc, csv, or none (default: the service's, "
         "all three)",
@@ -151,8 +151,9 @@ class Output:
         print(json.dumps(document, indent=2, default=str) if self.as_json else text)
 
 
-def _export_list(value: str) -> list[str]:
-    """`--export`: formats, comma-separated, or `none` (the service checks the names)."""
+def export_list(value: str) -> list[str]:
+    """`--export`: formats, comma-separated, or `none` (the service checks the names; the
+    local `analyze` checks them itself)."""
     if value.strip().lower() == "none":
         return []
     return [part.strip().lower() for part in value.split(",") if part.strip()]

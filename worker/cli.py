@@ -172,11 +172,10 @@ def _unit(text: str) -> float:
 
 
 def _exports(value: str) -> tuple[str, ...]:
-    """`--export`: formats, comma-separated, or `none`."""
-    if value.strip().lower() == "none":
-        return ()
+    """`--export`: formats, comma-separated, or `none`, read as the remote `submit` reads
+    them, and checked."""
     try:
-        return checked_formats(part.strip().lower() for part in value.split(",") if part.strip())
+        return checked_formats(remote.export_list(value))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.pipeline.smoothing import DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_FRAMES, lowpass
+from worker.pipeline.smoothing import DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_FRAMES, lowpass, wrap
 
 ANGLE_NAMES: tuple[str, ...] = (
     "right_ankle", "left_ankle", "right_knee", "left_knee", "right_hip", "left_hip",
@@ -108,10 +108,6 @@ _SPECS: dict[str, tuple[tuple[str, ...], float, float]] = {
 _PERIODS = np.array([180.0 if n in ("pelvis", "shoulders") else 360.0 for n in ANGLE_NAMES])
 
 
-def _wrap(a: np.ndarray, period: float | np.ndarray) -> np.ndarray:
-    return (a + period / 2) % period - period / 2
-
-
 def _facing_sign(xy: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """+1 (facing right) or -1 (left) per frame, from toe-minus-heel x of the visible feet."""
     sign = np.ones(len(xy))
@@ -168,7 +164,7 @@ def compute_angles(
         else:
             raw = _joint(pts[1] - pts[0], pts[3] - pts[2])
         mask = np.logical_and.reduce(valid)
-        out[mask, col] = _wrap((raw[mask] + offset) * scale, _PERIODS[col])
+        out[mask, col] = wrap((raw[mask] + offset) * scale, _PERIODS[col])
     return out
 
 
@@ -199,14 +195,14 @@ def _on_arc(values: np.ndarray, period: float) -> np.ndarray:
     """The values placed on the shortest arc of the circle that holds them all (its largest
     empty gap left out), as a continuous range: a range of motion can never exceed one turn,
     however often noise or a change of facing made the series jump."""
-    wrapped = np.sort(_wrap(values, period))
+    wrapped = np.sort(wrap(values, period))
     if wrapped.size < 2:
         return wrapped
     gaps = np.diff(np.append(wrapped, wrapped[0] + period))
     start = wrapped[(int(np.argmax(gaps)) + 1) % wrapped.size]
     if start >= period / 2 - 1e-9:
         start -= period
-    return start + (_wrap(values, period) - start) % period
+    return start + (wrap(values, period) - start) % period
 
 
 def summarize_angles(angles: np.ndarray, fps: float) -> dict[str, dict]:
@@ -225,7 +221,7 @@ def summarize_angles(angles: np.ndarray, fps: float) -> dict[str, dict]:
             )
             pairs = known[1:] & known[:-1]
             if pairs.any():
-                step = _wrap(np.diff(series)[pairs], period)
+                step = wrap(np.diff(series)[pairs], period)
                 stats["mean_abs_velocity_deg_s"] = _r(np.abs(step).mean() * fps)
         out[name] = stats
     return out
@@ -249,7 +245,7 @@ def symmetry(angles: np.ndarray) -> dict[str, dict]:
         both = np.isfinite(ls) & np.isfinite(rs)
         diff = corr = None
         if both.any():
-            diff = _r(np.abs(_wrap(ls[both] - rs[both], period)).mean())
+            diff = _r(np.abs(wrap(ls[both] - rs[both], period)).mean())
         if both.sum() >= 3:
             lu, ru = _unwrapped(ls[both], period), _unwrapped(rs[both], period)
             if np.ptp(lu) > 1e-9 and np.ptp(ru) > 1e-9:

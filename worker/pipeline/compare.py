@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 from dtw import dtw
 
+from worker.pipeline.smoothing import wrap
+
 JOINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 MIRROR_PAIRS = (
     (11, 12), (13, 14), (15, 16), (17, 18), (19, 20), (21, 22), (23, 24), (25, 26),
@@ -190,7 +192,7 @@ def _angle_differences(
             continue
         a = np.asarray(reference.angles, dtype=float)[ri, k]
         b = np.asarray(attempt.angles, dtype=float)[ai, att_names[swap(name)]]
-        diff = np.abs((a - b + 180.0) % 360.0 - 180.0)  # wraps: 350 vs 10 is 20
+        diff = np.abs(wrap(a - b, 360.0))  # 350 vs 10 is 20
         diff = diff[np.isfinite(diff)]
         out[name] = {
             "mean_abs_difference_deg": round(float(diff.mean()), 1) if len(diff) else None,

@@ -42,9 +42,8 @@ import numpy as np
 from worker.pipeline.crops import area, grown, inside, inside_square, paint, square, visible_box
 from worker.pipeline.pose_bundle import bundle_path
 from worker.pipeline.regions import Region, tiles
-from worker.pipeline.tracking import NOBODY, PeopleTracker, appearance
+from worker.pipeline.tracking import NOBODY, TORSO, PeopleTracker, appearance, torso_length
 
-_TORSO = (11, 12, 23, 24)
 _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one image size
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
 _QUIET_SCANS = 3  # scans in a row that found nobody new: then `quiet_scan_every`
@@ -224,7 +223,8 @@ class MultiPoseEstimator:
                     continue
                 if fine and not inside_square(pose, x0, y0, side, self.width, self.height):
                     continue
-                length = self._torso_length(pose)
+                corners = pose[list(TORSO), :2].astype(np.float64) * (self.width, self.height)
+                length = torso_length(corners)
                 if close_ups and length < _SCRAP * min(close_ups):
                     continue
                 poses.append((pose, off, bool(painted)))
@@ -237,11 +237,6 @@ class MultiPoseEstimator:
             if not found or fresh >= limit:
                 break
         return poses
-
-    def _torso_length(self, pose: np.ndarray) -> float:
-        """From the shoulders' midpoint to the hips', in pixels."""
-        torso = pose[list(_TORSO), :2].astype(np.float64) * (self.width, self.height)
-        return float(np.linalg.norm(torso[:2].mean(axis=0) - torso[2:].mean(axis=0)))
 
     def _pixels(self, box: np.ndarray) -> np.ndarray:
         """A normalised box (x0, y0, x1, y1) in the frame's pixels."""
@@ -278,7 +273,7 @@ class MultiPoseEstimator:
             self._world[id(points)] = np.array(
                 [(p.x, p.y, p.z, p.visibility) for p in world], np.float32
             )
-            off_centre = float(np.linalg.norm(points[list(_TORSO), :2].mean(axis=0) - 0.5))
+            off_centre = float(np.linalg.norm(points[list(TORSO), :2].mean(axis=0) - 0.5))
             points[:, 0] = (points[:, 0] * side + x0) / self.width
             points[:, 1] = (points[:, 1] * side + y0) / self.height
             points[:, 2] = points[:, 2] * side / self.width
@@ -326,11 +321,11 @@ class MultiPoseEstimator:
         )
         kept: list[list] = []  # [pose, candidate, centre, torso length, rank]
         for pose, _, candidate, rank in ranked:
-            torso = pose[list(_TORSO), :2].astype(np.float64) * scale
+            torso = pose[list(TORSO), :2].astype(np.float64) * scale
             centre = torso.mean(axis=0)
             if not (0 <= centre[0] <= self.width and 0 <= centre[1] <= self.height):
                 continue
-            length = float(np.linalg.norm(torso[:2].mean(axis=0) - torso[2:].mean(axis=0)))
+            length = torso_length(torso)
             if length < _MIN_TORSO:
                 continue
             same = next(

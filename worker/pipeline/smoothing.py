@@ -15,6 +15,11 @@ DEFAULT_CUTOFF_HZ: float = 6.0
 DEFAULT_MAX_GAP_FRAMES: int = 10
 
 
+def wrap(values: np.ndarray, period: float | np.ndarray) -> np.ndarray:
+    """Periodic values (angles) into [-period/2, period/2)."""
+    return (values + period / 2) % period - period / 2
+
+
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
@@ -55,5 +60,5 @@ def lowpass(
             if stop - start > padlen:
                 series[start:stop] = signal.filtfilt(b, a, series[start:stop])
         if periods is not None:
-            data[:, col] = (series + periods[col] / 2) % periods[col] - periods[col] / 2
+            data[:, col] = wrap(series, periods[col])
     return data

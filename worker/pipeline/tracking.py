@@ -206,14 +206,14 @@ class PeopleTracker:
             near = not candidates[i] or self._cost(person, torsos[i]) <= _REACH
             # and not a scrap of a pose (the legs of a dancer behind another): a torso
             # `_SHRINK` times as long as the person's at least
-            whole = _torso_length(torsos[i][0]) >= _SHRINK * max(person.tall, person.size)
-            cast = full and person.hits >= _ESTABLISHED and alike and near and whole
-            if distance[row, col] <= LOOK_MATCH or cast:
+            whole = torso_length(torsos[i][0]) >= _SHRINK * max(person.tall, person.size)
+            cast = full and person.hits >= _ESTABLISHED and alike and near
+            if distance[row, col] <= LOOK_MATCH or (cast and whole):
                 self._follow(person, torsos[i], looks[i])
                 ids[i] = person.id
                 taken.add(person.id)
-            elif full and person.hits >= _ESTABLISHED and alike and near and not whole:
-                ids[i] = NOBODY  # what shows of a dancer half hidden: not someone new either
+            elif cast:  # a scrap: what shows of a dancer half hidden, not someone new either
+                ids[i] = NOBODY
 
     def _within_reach(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> bool:
         """Whether the person, unseen for `missed` frames, could have walked to `torso`: a
@@ -233,7 +233,7 @@ class PeopleTracker:
         shortens it, nobody doubles it in a moment): a pose spanning two people is not the
         person seen a moment ago."""
         points, seen = _aligned(person, torso)
-        if _torso_length(points) > _GROWTH * max(person.tall, person.size) > 0:
+        if torso_length(points) > _GROWTH * max(person.tall, person.size) > 0:
             return float("inf")
         use = seen if seen.any() else np.ones_like(seen)
         distance = min(
@@ -242,7 +242,7 @@ class PeopleTracker:
         )
         # in the larger of the two torso lengths: a half-hidden pose's short torso makes
         # every step look long
-        return float(distance / max(person.size, _torso_length(points), 1.0))
+        return float(distance / max(person.size, torso_length(points), 1.0))
 
     def _follow(
         self, person: Person, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None
@@ -254,7 +254,7 @@ class PeopleTracker:
         else:  # back from far away: the old motion means nothing
             person.velocity = np.zeros_like(points)
         person.torso = points
-        person.size = _torso_length(points) or person.size
+        person.size = torso_length(points) or person.size
         person.tall = max(person.tall * _TALL_DECAY, person.size)
         person.missed = 0
         person.hits += 1
@@ -270,7 +270,7 @@ class PeopleTracker:
     ) -> int:
         points, _ = torso
         key, self._next_candidate = self._next_candidate, self._next_candidate - 1
-        length = _torso_length(points)
+        length = torso_length(points)
         person = Person(key, points, np.zeros_like(points), length, look, tall=length)
         person.hits = 1 if candidate else self.confirm_after
         self.people.append(person)
@@ -321,7 +321,9 @@ def _aligned(person: Person, torso: tuple[np.ndarray, np.ndarray]) -> tuple[np.n
     return points, seen
 
 
-def _torso_length(torso: np.ndarray) -> float:
+def torso_length(torso: np.ndarray) -> float:
+    """From the shoulders' midpoint to the hips' of `TORSO`'s four points (pixels); 0 if
+    unknown."""
     shoulders, hips = torso[:2].mean(axis=0), torso[2:].mean(axis=0)
     length = float(np.linalg.norm(shoulders - hips))
     return length if np.isfinite(length) else 0.0

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from worker.pipeline.smoothing import wrap
+
 X, Y, Z = np.eye(3)
 
 # joint -> the landmarks it sits on (averaged)
@@ -210,7 +212,9 @@ def euler_zxy(matrices: np.ndarray) -> np.ndarray:
     z = np.arctan2(-matrices[:, 0, 1], matrices[:, 1, 1])
     y = np.arctan2(-matrices[:, 2, 0], matrices[:, 2, 2])
     first = np.degrees(np.stack([z, x, y], axis=-1))
-    second = _wrap(np.stack([first[:, 0] + 180, 180 - first[:, 1], first[:, 2] + 180], axis=-1))
+    second = wrap(
+        np.stack([first[:, 0] + 180, 180 - first[:, 1], first[:, 2] + 180], axis=-1), 360.0
+    )
     # of the two solutions of each frame, the one nearer the last chosen (from zero), then
     # unwrapped: a joint turning past 180 degrees keeps counting. Plain floats: this loop
     # ran most of the BVH's time in numpy's per-call overhead.
@@ -221,10 +225,6 @@ def euler_zxy(matrices: np.ndarray) -> np.ndarray:
         chosen.append(one)
         previous = one
     return np.unwrap(np.array(chosen, dtype=np.float64).reshape(-1, 3), period=360.0, axis=0)
-
-
-def _wrap(degrees: np.ndarray) -> np.ndarray:
-    return (degrees + 180) % 360 - 180
 
 
 def _turn(angles: list[float], previous: tuple[float, float, float] | list[float]) -> float:
