@@ -25,7 +25,7 @@ MIN_BEATS = 4  # fewer tracked beats: "no beat found"
 _DECODE_ERRORS = (av.FFmpegError, ValueError, EOFError, OSError)
 
 
-def _decode(
+def decode_audio(
     path: str | os.PathLike, sr: int, max_seconds: float | None
 ) -> tuple[np.ndarray | None, float, str]:
     """(mono float32 samples or None, start time s, status): status "ok", "no_audio" or
@@ -84,7 +84,7 @@ def load_audio(
 ) -> tuple[np.ndarray, int] | None:
     """The first audio stream as mono float32 at `sr` (at most `max_seconds`), or None when
     there is no audio stream or nothing could be decoded; a broken stream gives what decoded."""
-    samples, _, _ = _decode(path, sr, max_seconds)
+    samples, _, _ = decode_audio(path, sr, max_seconds)
     return None if samples is None else (samples, sr)
 
 
@@ -214,7 +214,7 @@ def soundtrack_beats(path: str | os.PathLike, *, max_seconds: float | None = Non
     """The soundtrack's beats, read once for every dancer of a video: {"available": True,
     "tempo_bpm", "beat_confidence", "beat_times"} (times on the container's clock), or
     {"available": False, "reason"}."""
-    samples, start, status = _decode(path, 22050, max_seconds)
+    samples, start, status = decode_audio(path, 22050, max_seconds)
     if status == "no_audio":
         return {"available": False, "reason": "the video has no audio track"}
     if samples is None:
