@@ -244,20 +244,25 @@ def band_around(
     return lo, hi
 
 
-def align(a: np.ndarray, b: np.ndarray, rate_hz: float) -> Path:
+def coarse_path(a: np.ndarray, b: np.ndarray, rate_hz: float) -> tuple[Path, int]:
+    """The path on both videos binned to `COARSE_HZ` (every cell, any offset), and the bin
+    size in frames."""
+    size = coarse_size(len(a), len(b), rate_hz)
+    coarse_a, coarse_b = coarse_bins(a, size), coarse_bins(b, size)
+    lo, hi = full_band(len(coarse_a), len(coarse_b))
+    return _dtw(coarse_a, coarse_b, lo, hi, step_cost=TEMPO_STEP_COST), size
+
+
+def align(
+    a: np.ndarray, b: np.ndarray, rate_hz: float, rough: tuple[Path, int] | None = None
+) -> Path:
     """The path from the reference's bone vectors `a` (grid of `rate_hz`) to the attempt's `b`
-    (see the module docstring): coarse, then at full rate with open ends (where the dance
-    lies), then again between those ends with a near-free tempo (how it flows)."""
+    (see the module docstring): coarse (`rough`, if already found), then at full rate with
+    open ends (where the dance lies), then again between those ends with a near-free tempo
+    (how it flows)."""
     n, m = len(a), len(b)
-    size = coarse_size(n, m, rate_hz)
-    if size == 1:
-        lo, hi = full_band(n, m)
-    else:
-        coarse_a, coarse_b = coarse_bins(a, size), coarse_bins(b, size)
-        rough = _dtw(
-            coarse_a, coarse_b, *full_band(len(coarse_a), len(coarse_b)), step_cost=TEMPO_STEP_COST
-        )
-        lo, hi = band_around(rough, size, n, m, round(BAND_S * rate_hz))
+    path, size = rough or coarse_path(a, b, rate_hz)
+    lo, hi = band_around(path, size, n, m, round(BAND_S * rate_hz))
     placed = _unsqueezed(_dtw(a, b, lo, hi, step_cost=TEMPO_STEP_COST), n, m, rate_hz)
     ends = ((int(placed.ref[0]), int(placed.att[0])), (int(placed.ref[-1]), int(placed.att[-1])))
     lo, hi = band_around(placed, 1, n, m, round(FLOW_BAND_S * rate_hz))
@@ -301,17 +306,6 @@ def _typical_cost(a: np.ndarray, b: np.ndarray, path: Path) -> float:
     ]
     known = [c for c in costs if math.isfinite(c)]
     return float(np.median(known)) if known else 0.0
-
-
-def coarse_cost(a: np.ndarray, b: np.ndarray, rate_hz: float) -> float:
-    """The objective of the coarse path alone, per reference bin (to choose whether the
-    attempt is mirrored)."""
-    size = coarse_size(len(a), len(b), rate_hz)
-    coarse_a, coarse_b = coarse_bins(a, size), coarse_bins(b, size)
-    rough = _dtw(
-        coarse_a, coarse_b, *full_band(len(coarse_a), len(coarse_b)), step_cost=TEMPO_STEP_COST
-    )
-    return rough.cost / len(coarse_a)
 
 
 def warm_up() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from worker.pipeline.compare import feedback, moves, scoring
-from worker.pipeline.compare.alignment import Path, align
+from worker.pipeline.compare.alignment import Path, align, coarse_path
 from worker.pipeline.compare.poses import Performance, Sampled, check, sample
 from worker.pipeline.compare.soundtrack import (
     NO_SOUNDTRACK,
@@ -49,37 +48,40 @@ class Aligned:
 def _aligned(
     reference: Performance, attempt: Performance, mirror: bool | str, rate_hz: float
 ) -> tuple[Aligned, dict[str, Any]]:
+    """Both on the grid, the attempt mirrored or not (with "auto": whichever aligns better on
+    the coarse pass, by `MIRROR_MARGIN`), and the path."""
     ref = sample(reference, rate_hz)
     choices = (False, True) if mirror == "auto" else (bool(mirror),)
-    results = {}
-    for mirrored in choices:
-        att = sample(attempt, rate_hz, mirror=mirrored)
-        for label, side in (("reference", ref), ("attempt", att)):
-            if side.has_pose.sum() < MIN_POSE_S * rate_hz:
-                raise ComparisonError(
-                    "too_little_pose",
-                    f"the {label} has a pose in less than {MIN_POSE_S:g} s of its video",
-                )
-        try:
-            results[mirrored] = Aligned(ref, att, align(ref.bones, att.bones, rate_hz), mirrored)
-        except ValueError:
-            continue
-    if not results:
-        raise ComparisonError("not_comparable", "no part of the attempt matches the reference")
-    per_frame = {m: a.path.cost / len(ref) for m, a in results.items()}
-    chosen = False if False in results else True
-    if True in results and per_frame[True] < per_frame.get(False, math.inf) - MIRROR_MARGIN:
-        chosen = True
-    decision: dict[str, Any] = {
-        "mode": "auto" if mirror == "auto" else ("on" if mirror else "off"),
-        "mirrored": chosen,
-    }
+    sampled = {m: sample(attempt, rate_hz, mirror=m) for m in choices}
+    for label, side in (("reference", ref), ("attempt", sampled[choices[0]])):
+        if side.has_pose.sum() < MIN_POSE_S * rate_hz:
+            raise ComparisonError(
+                "too_little_pose",
+                f"the {label} has a pose in less than {MIN_POSE_S:g} s of its video",
+            )
+    decision: dict[str, Any] = {"mode": "auto" if mirror == "auto" else ("on" if mirror else "off")}
+    chosen = choices[0]
+    try:
+        rough = {m: coarse_path(ref.bones, att.bones, rate_hz) for m, att in sampled.items()}
+    except ValueError:
+        raise ComparisonError(
+            "not_comparable", "no part of the attempt matches the reference"
+        ) from None
     if mirror == "auto":
+        cost = {m: path.cost / len(ref) for m, (path, _) in rough.items()}
+        chosen = cost[True] < cost[False] - MIRROR_MARGIN
         decision["alignment_cost"] = {
-            "as_filmed": moves.rounded(per_frame.get(False), 4),
-            "mirrored": moves.rounded(per_frame.get(True), 4),
+            "as_filmed": round(cost[False], 4),
+            "mirrored": round(cost[True], 4),
         }
-    return results[chosen], decision
+    decision["mirrored"] = chosen
+    try:
+        path = align(ref.bones, sampled[chosen].bones, rate_hz, rough[chosen])
+    except ValueError:
+        raise ComparisonError(
+            "not_comparable", "no part of the attempt matches the reference"
+        ) from None
+    return Aligned(ref, sampled[chosen], path, chosen), decision
 
 
 def compare_performances(
@@ -108,7 +110,8 @@ def compare_performances(
             "not_comparable",
             f"less than {MIN_POSE_S:g} s of the reference matched a pose of the attempt",
         )
-    music_map = align_music(reference_audio, attempt_audio)
+    dance_lag = float(np.median(matched.att_times - matched.ref_times))
+    music_map = align_music(reference_audio, attempt_audio, near_s=dance_lag)
     music_time = None if music_map is None else music_map(matched.ref_times)
     weights = scoring.timing_weights(matched)
     offsets = scoring.timing_offsets(matched, music_time, weights)

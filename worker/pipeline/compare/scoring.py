@@ -42,7 +42,7 @@ from worker.pipeline.compare.alignment import Path
 from worker.pipeline.compare.poses import BODY_PARTS, MIN_BONES, Sampled
 
 POSE_FULL = 0.07
-POSE_ZERO = 0.30
+POSE_ZERO = 0.25
 SMOOTH_S = 0.25
 ON_TIME_S = 0.05
 TIMING_ZERO_S = 0.4
@@ -186,17 +186,17 @@ def judge(pose: float | None, offset_s: float | None) -> str | None:
 def amplitude_extents(bones: np.ndarray) -> dict[str, float]:
     """Per body part, the mean over its bones of the median distance of a bone's vector from
     its median (body scales): how far the part moves, robust to a few wrong frames."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bone never seen: NaN
+        centre = np.nanmedian(bones, axis=0)
+        spread = np.nanmedian(np.linalg.norm(bones - centre, axis=2), axis=0)
+    seen = np.isfinite(bones[..., 0]).sum(axis=0) >= 2
+    spread = np.where(seen, spread, np.nan)
     out = {}
     for part, index in BODY_PARTS.items():
-        v = bones[:, list(index)]
-        if np.isfinite(v[..., 0]).sum() < 2:
-            out[part] = math.nan
-            continue
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a bone never seen: NaN
-            centre = np.nanmedian(v, axis=0, keepdims=True)
-            spread = np.nanmedian(np.linalg.norm(v - centre, axis=-1), axis=0)
-        out[part] = float(np.nanmean(spread)) if np.isfinite(spread).any() else math.nan
+        values = spread[list(index)]
+        values = values[np.isfinite(values)]
+        out[part] = float(values.mean()) if len(values) else math.nan
     return out
 
 

@@ -11,7 +11,9 @@ phone), so the mapping is found in two steps, on librosa's onset strength (11.6 
    window's onset envelope (made zero mean and unit variance over a sliding second) is
    cross-correlated with the whole attempt's (FFT). The window that matches best, if its
    correlation reaches `MIN_CORRELATION`, anchors the mapping; otherwise the soundtracks are
-   taken as unrelated (another song, speech, noise) and timing falls back to movement.
+   taken as unrelated (another song, speech, noise) and timing falls back to movement. When
+   other windows match nearly as well at other offsets (`ANCHOR_TIE`: a chorus played twice,
+   a looped beat), the one nearest to where the dance itself was found is taken.
 2. **Drift.** From the anchor outwards, each next window is correlated again within
    `MAX_DRIFT` (5 %) of the hop of its neighbour's offset (so a drift is followed however
    far it goes, and a repeated bar elsewhere in the song is not taken for it); windows that
@@ -36,6 +38,8 @@ from worker.pipeline import music
 SR = 22050
 HOP = 256  # 11.6 ms
 MIN_SOUND_S = 2.0  # less sound in common than this: nothing to align
+ANCHOR_TIE = 0.9  # anchors matching this nearly as well as the best are told apart by the dance
+CHUNK_S = 30.0
 MIN_CORRELATION = 0.2
 WINDOW_S = 10.0
 WINDOW_HOP_S = 5.0
@@ -103,31 +107,34 @@ class MusicMap:
 
 def onset_envelope(samples: np.ndarray) -> np.ndarray:
     """librosa's onset strength at `HOP`, made zero mean and unit variance over each second
-    (so loud and quiet passages, and two differently mixed recordings, weigh alike)."""
+    (so loud and quiet passages, and two differently mixed recordings, weigh alike).
+    Computed `CHUNK_S` at a time (with a margin either side), so a 10-minute soundtrack's
+    spectrogram is never held whole."""
     import librosa
 
-    env = librosa.onset.onset_strength(
-        y=np.asarray(samples, dtype=np.float32), sr=SR, hop_length=HOP
-    )
-    env = np.log1p(np.asarray(env, dtype=np.float64))
+    y = np.asarray(samples, dtype=np.float32)
+    frames = 1 + len(y) // HOP
+    chunk = int(CHUNK_S * SR) // HOP * HOP
+    margin = 8 * HOP  # more than the STFT's half window and the onset's lag
+    parts = []
+    for first in range(0, len(y), chunk):
+        lo, hi = max(0, first - margin), min(len(y), first + chunk + margin)
+        env = librosa.onset.onset_strength(y=y[lo:hi], sr=SR, hop_length=HOP)
+        skip = (first - lo) // HOP
+        parts.append(env[skip : skip + chunk // HOP])
+    env = np.log1p(np.concatenate(parts)[:frames].astype(np.float64))
     size = max(3, int(SR / HOP))
     mean = uniform_filter1d(env, size, mode="nearest")
     spread = np.sqrt(np.maximum(uniform_filter1d((env - mean) ** 2, size, mode="nearest"), 1e-12))
     return (env - mean) / np.maximum(spread, 1e-3)
 
 
-def _best_lag(window: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """The lag (frames, fractional) at which `window` (at 0) best matches within y, and its
-    correlation (per frame of the window): FFT cross-correlation over the lags where the
-    window lies wholly inside y."""
-    n, m = len(window), len(y)
-    if m < n:
-        return 0.0, -np.inf
-    size = 1 << int(np.ceil(np.log2(n + m)))
-    full = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(window, size)), size)
-    values = full[: m - n + 1] / n
-    k = int(np.argmax(values))
-    return _refine(values, k), float(values[k])
+def _lags(window: np.ndarray, spectrum: np.ndarray, size: int, m: int) -> np.ndarray:
+    """Correlation (per frame of the window) of `window` with y at every position where it
+    lies wholly inside y; `spectrum` is y's rfft at `size`."""
+    n = len(window)
+    full = np.fft.irfft(spectrum * np.conj(np.fft.rfft(window, size)), size)
+    return full[: m - n + 1] / n
 
 
 def _refine(values: np.ndarray, k: int) -> float:
@@ -157,8 +164,13 @@ def _local_offset(
     return lo + _refine(values, best_k), float(values[best_k])
 
 
-def align_music(reference: Soundtrack, attempt: Soundtrack) -> MusicMap | None:
-    """The mapping, or None when the soundtracks do not match (see the module docstring)."""
+def align_music(
+    reference: Soundtrack, attempt: Soundtrack, *, near_s: float | None = None
+) -> MusicMap | None:
+    """The mapping, or None when the soundtracks do not match (see the module docstring).
+    `near_s`: where the dance says the attempt's music should be (attempt time minus
+    reference time): among anchors that match nearly as well (a chorus played twice, a loop),
+    the one nearest to it."""
     if not (reference.usable and attempt.usable):
         return None
     assert reference.samples is not None and attempt.samples is not None
@@ -170,15 +182,25 @@ def align_music(reference: Soundtrack, attempt: Soundtrack) -> MusicMap | None:
         return None
     hop = max(1, min(int(WINDOW_HOP_S * frames_per_s), window // 2))
     starts = list(range(0, len(x) - window + 1, hop))
-    # the anchor: the reference window that plays most clearly somewhere in the attempt
-    found = [_best_lag(x[s : s + window], y) for s in starts]
-    anchor = int(np.argmax([value for _, value in found]))
-    if found[anchor][1] < MIN_CORRELATION:
+    size = 1 << int(np.ceil(np.log2(len(y) + window)))
+    spectrum = np.fft.rfft(y, size)
+    shift = attempt.start_s - reference.start_s
+    # candidate anchors: each window's best position in the attempt
+    found = []
+    for k, s in enumerate(starts):
+        values = _lags(x[s : s + window], spectrum, size, len(y))
+        best = int(np.argmax(values))
+        found.append((values[best], k, _refine(values, best) - s))
+    top = max(value for value, _, _ in found)
+    if top < MIN_CORRELATION:
         return None
+    close = [f for f in found if f[0] >= ANCHOR_TIE * top]
+    if near_s is None:
+        _, anchor, lag = max(close)
+    else:
+        _, anchor, lag = min(close, key=lambda f: abs(f[2] / frames_per_s + shift - near_s))
     search = 2 + int(MAX_DRIFT * hop)  # frames a neighbouring window's offset may differ by
-    knots: dict[int, tuple[float, float]] = {
-        anchor: (found[anchor][0] - starts[anchor], found[anchor][1])
-    }
+    knots: dict[int, tuple[float, float]] = {anchor: (lag, top)}
     for order in (range(anchor + 1, len(starts)), range(anchor - 1, -1, -1)):
         lag = knots[anchor][0]
         for k in order:  # outwards from the anchor, following the drift
@@ -193,7 +215,7 @@ def align_music(reference: Soundtrack, attempt: Soundtrack) -> MusicMap | None:
     centres = np.array([starts[k] + window / 2 for k in keys]) / frames_per_s
     return MusicMap(
         knots_t=centres + reference.start_s,
-        knots_offset=lags / frames_per_s + attempt.start_s - reference.start_s,
+        knots_offset=lags / frames_per_s + shift,
         correlation=float(np.median([knots[k][1] for k in keys])),
     )
 
