@@ -58,15 +58,16 @@ def _logging(**_kwargs) -> None:
 
 
 @worker_init.connect
-def _compile_the_beat_tracker(sender=None, **_kwargs) -> None:
-    """librosa's beat tracker is compiled by numba on its first call (seconds from numba's
-    cache, ~30 s without): do it once in the main process, before the pool forks, so no
-    job pays for it. Only where videos are analysed: not in the webhook worker (`-Q`)."""
+def _compile_the_numba_functions(sender=None, **_kwargs) -> None:
+    """librosa's beat tracker and the comparison's alignment are compiled by numba on their
+    first call (seconds from numba's cache, ~30 s without): do it once in the main process,
+    before the pool forks, so no job pays for it. Only where videos are analysed: not in the
+    webhook worker (`-Q`)."""
     if sender is None or settings.CELERY_QUEUE not in sender.app.amqp.queues.consume_from:
         return
-    from worker.pipeline.music import warm_up
+    from worker.pipeline.numba_cache import main as compile_numba_functions
 
-    warm_up()
+    compile_numba_functions()
 
 
 @worker_process_init.connect

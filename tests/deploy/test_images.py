@@ -95,13 +95,13 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
     assert set(rule["AllowedMethods"]) == {"GET", "HEAD", "POST"}
 
 
-def test_the_worker_image_compiles_the_beat_tracker_into_its_numba_cache(tmp_path):
+def test_the_worker_image_compiles_the_numba_functions_into_its_cache(tmp_path):
     text = dockerfile("Dockerfile.worker")
     assert "NUMBA_CACHE_DIR=/app/.numba-cache" in text
-    assert "RUN python -m worker.pipeline.music" in text
+    assert "RUN python -m worker.pipeline.numba_cache" in text
     cache = tmp_path / "numba-cache"
     done = subprocess.run(
-        [sys.executable, "-m", "worker.pipeline.music"],
+        [sys.executable, "-m", "worker.pipeline.numba_cache"],
         cwd=ROOT,
         env={**os.environ, "NUMBA_CACHE_DIR": str(cache)},
         capture_output=True,
@@ -109,4 +109,6 @@ def test_the_worker_image_compiles_the_beat_tracker_into_its_numba_cache(tmp_pat
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert any(path.suffix == ".nbi" for path in cache.rglob("*"))  # numba's cache index
+    index = [path.name for path in cache.rglob("*.nbi")]  # numba's cache index files
+    assert any("beat" in name for name in index)  # librosa's beat tracker
+    assert any(name.startswith("alignment.") for name in index)  # the comparison's DTW

@@ -271,6 +271,3 @@ def warm_up() -> None:
         clicks[start : start + 200] = burst
     track_beats(clicks, sr)
 
-
-if __name__ == "__main__":  # `python -m worker.pipeline.music`: fill numba's cache (images)
-    warm_up()
