@@ -273,3 +273,64 @@ def test_ten_minutes_stay_on_the_30_hz_grid_with_a_bounded_matrix() -> None:
     long = performance(t, body(trajectories(t, 3)))
     report = compare_performances(long, long)
     assert report["rate_hz"] == 30.0 and report["score"] == 100.0
+
+
+def hostile(reference: Performance) -> dict[str, Performance]:
+    """Performances a broken or hostile keypoints file could hold."""
+    t, lm = reference.times, reference.landmarks
+    huge = lm.copy()
+    huge[::7, :, :2] = 1e12  # points far outside the picture
+    odd = lm.copy()
+    odd[::5, :, 3] = np.inf  # infinite visibility
+    odd[::9, :, 0] = np.nan  # a coordinate missing, visibility kept
+    still = np.repeat(lm[:1], len(t), axis=0)  # one pose held throughout
+    repeated_times = np.repeat(t[: (len(t) + 1) // 2], 2)[: len(t)]  # two frames a time
+    return {
+        "huge": Performance(t, huge, 1280, 720, reference.angles, ANGLE_NAMES),
+        "odd": Performance(t, odd, 1280, 720, reference.angles, ANGLE_NAMES),
+        "still": Performance(t, still, 1280, 720, reference.angles, ANGLE_NAMES),
+        "repeated_times": Performance(repeated_times, lm, 1280, 720, reference.angles, ANGLE_NAMES),
+        "one_frame": Performance(t[:1], lm[:1], 1280, 720, reference.angles[:1], ANGLE_NAMES),
+        "tiny_frame": Performance(t, lm, 1, 1, reference.angles, ANGLE_NAMES),
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["huge", "odd", "still", "repeated_times", "one_frame", "tiny_frame"]
+)
+def test_hostile_performances_give_a_report_or_a_clear_error(reference, name) -> None:
+    attempt = hostile(reference)[name]
+    for a, b in ((reference, attempt), (attempt, reference), (attempt, attempt)):
+        try:
+            report = compare_performances(a, b, mirror="auto")
+        except ComparisonError as exc:
+            assert exc.code in ("too_little_pose", "not_comparable") and exc.message
+        else:
+            json.dumps(report, allow_nan=False)
+            assert 0.0 <= report["score"] <= 100.0
+
+
+def test_bad_times_and_sizes_are_value_errors(reference) -> None:
+    backwards = Performance(
+        reference.times[::-1], reference.landmarks, 1280, 720, reference.angles, ANGLE_NAMES
+    )
+    with pytest.raises(ValueError, match="non-decreasing"):
+        compare_performances(reference, backwards)
+    flat = Performance(reference.times, reference.landmarks, 0, 720, reference.angles, ANGLE_NAMES)
+    with pytest.raises(ValueError, match="size"):
+        compare_performances(flat, reference)
+
+
+def test_soundtracks_of_files_without_music(tmp_path) -> None:
+    from worker.pipeline.compare import load_soundtrack
+    from worker.samples import make_clip
+
+    mute = make_clip(tmp_path / "mute.mp4", frames=15, fps=15)
+    assert load_soundtrack(mute).problem == "no soundtrack"
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert load_soundtrack(text).problem == "an undecodable soundtrack"
+    tone = make_clip(tmp_path / "tone.mp4", frames=30, fps=15, audio=True)  # a steady tone
+    loaded = load_soundtrack(tone)
+    assert loaded.usable
+    assert align_music(loaded, loaded) is None  # a steady tone has nothing to line up
