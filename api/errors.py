@@ -197,7 +197,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # Documented error responses, for the `responses=` of routes.
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def error_responses(
+    *statuses: int, described: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of these error statuses; `described` words some of them for
+    one route."""
     descriptions = {
         400: "Bad request (e.g. `empty_file`, `malformed_multipart`, `upload_not_found`).",
         401: "No valid API key (`unauthorized`); see `WWW-Authenticate`.",
@@ -215,6 +219,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         503: "A dependency is unavailable (`not_ready`, `storage_unavailable`) or too many "
         "uploads at once (`too_many_uploads`); see `Retry-After`.",
     }
+    descriptions |= dict(described or {})
     return {
         status: {"model": ErrorBody, "description": descriptions.get(status, "Error.")}
         for status in statuses

@@ -73,17 +73,25 @@ _DOWNLOAD_SUFFIX = {
 }
 
 
-def _succeeded(job: Job, settings: Settings) -> None:
-    """Nothing, if the job has outputs; else the error saying why not."""
+def job_gone(job: Job, settings: Settings) -> APIError | None:
+    """The 410 of a job whose files are gone (`job_deleted`, `job_expired`), else None."""
     status = JobStatus(job.status)
     if status is JobStatus.deleted:
-        raise APIError(410, "job_deleted", f"job {job.id} was deleted")
+        return APIError(410, "job_deleted", f"job {job.id} was deleted")
     if status is JobStatus.expired:
-        raise APIError(
+        return APIError(
             410,
             "job_expired",
             f"job {job.id} expired: its files were removed after {settings.RETENTION_DAYS} days",
         )
+    return None
+
+
+def _succeeded(job: Job, settings: Settings) -> None:
+    """Nothing, if the job has outputs; else the error saying why not."""
+    if (gone := job_gone(job, settings)) is not None:
+        raise gone
+    status = JobStatus(job.status)
     if status is JobStatus.failed:
         raise APIError(
             409,

@@ -29,11 +29,14 @@ landmarks), the landmarks as data (`keypoints.json`), movement metrics, and an a
 joint and segment angles (`angles.csv`), movement tempo and the music's beats
 (`analysis.json`), and the motion in 3D for animation and biomechanics tools (`motion.bvh`
 for Blender, `markers.trc` for OpenSim, `world_landmarks.csv`). `POST /api/comparisons`
-scores an attempt against a reference.
+scores an attempt against a reference (pose, timing, amplitude, feedback in words) and
+makes a video of the two side by side and in step (`comparison.mp4`).
 
-Processing is asynchronous: `POST /api/jobs` answers **202** at once with a job; poll
-`GET /api/status/{job_id}` or pass a `webhook_url` to be called when it ends. Outputs are
-served as short-lived presigned storage URLs.
+Processing is asynchronous: `POST /api/jobs` (and `POST /api/comparisons`) answers **202** at
+once; poll `GET /api/status/{job_id}` (`GET /api/comparisons/{comparison_id}`) or pass a
+`webhook_url` to be called when it ends (`job.succeeded`, `job.failed`,
+`comparison.succeeded`, `comparison.failed`). Outputs are served as short-lived presigned
+storage URLs.
 
 Every `/api` route needs an API key of a tenant (`dance-analyzer tenants create NAME`), sent
 as `Authorization: Bearer <key>` or `X-API-Key: <key>`; a tenant sees only its own jobs.
@@ -44,7 +47,11 @@ Every error is JSON `{"code": "...", "message": "..."}` with a stable `code`.
 TAGS = [
     {"name": "jobs", "description": "Submit videos and follow, download, list, delete jobs."},
     {"name": "uploads", "description": "Upload large videos straight to storage."},
-    {"name": "comparisons", "description": "Score an attempt against a reference performance."},
+    {
+        "name": "comparisons",
+        "description": "Score an attempt against a reference performance; the report and "
+        "the side-by-side video.",
+    },
     {"name": "health", "description": "Probes for orchestrators."},
     {"name": "legacy", "description": "Routes of the first version, kept for old clients."},
 ]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from shared.config import EXPORT_FORMATS, MAX_PEOPLE, Settings
 from shared.schemas import JobStatusPublic
@@ -173,7 +173,8 @@ class DeletedFiles(BaseModel):
 
 
 class ComparisonCreate(BaseModel):
-    """Compare an attempt with a reference: two succeeded jobs of the caller."""
+    """Compare an attempt with a reference: two succeeded jobs of the caller (or one job with
+    itself)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -182,6 +183,9 @@ class ComparisonCreate(BaseModel):
                 {
                     "reference_job_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11",
                     "attempt_job_id": "6f1d2a7e-1c55-4b8e-9d0e-2b8e1f4c9a20",
+                    "mirror": "auto",
+                    "video": True,
+                    "webhook_url": "https://hooks.example.com/dance",
                 }
             ]
         },
@@ -189,34 +193,19 @@ class ComparisonCreate(BaseModel):
 
     reference_job_id: uuid.UUID = Field(description="The job of the reference performance.")
     attempt_job_id: uuid.UUID = Field(description="The job of the attempt to score.")
-    mirror: bool = Field(
-        default=False,
-        description="Mirror the attempt (left and right swapped): for a dancer who faces the "
-        "reference, as in a class.",
+    mirror: StrictBool | Literal["auto"] = Field(
+        default="auto",
+        description="Mirror the attempt (left and right swapped): true for a dancer who faced "
+        'the reference, as in a class; false never; "auto" (default) tries both and keeps the '
+        "one that matches the reference better.",
     )
-
-
-class ComparisonResult(BaseModel):
-    report_url: str = Field(description="comparison.json: the summary plus the alignment path.")
-    expires_at: datetime
-
-
-class ComparisonPublic(BaseModel):
-    """A comparison: its status and, once succeeded, its summary (see the README)."""
-
-    comparison_id: str
-    status: Literal["queued", "processing", "succeeded", "failed"]
-    reference_job_id: str
-    attempt_job_id: str
-    mirror: bool
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    summary: dict[str, Any] | None = Field(
+    video: bool = Field(
+        default=True,
+        description="Also make comparison.mp4: both performances side by side and in step, "
+        "with the reference's soundtrack (needs both jobs' annotated videos).",
+    )
+    webhook_url: str | None = Field(
         default=None,
-        description="similarity (0-100), segments (per second of the reference), "
-        "worst_segments, joint_angle_differences, durations, rate_hz.",
+        description="Called when the comparison ends (`comparison.succeeded` or "
+        "`comparison.failed`), checked as a job's `webhook_url` is.",
     )
-    result: ComparisonResult | None = None
-    error: dict[str, str] | None = None
-    links: dict[str, str] = Field(default_factory=dict)

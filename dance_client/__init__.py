@@ -3,7 +3,8 @@
 
 `Client` for plain code, `AsyncClient` for asyncio; both read `DANCE_ANALYZER_URL` and
 `DANCE_ANALYZER_API_KEY` when not given a URL or key. `verify_webhook` checks a webhook's
-signature for receivers. Errors: `dance_client.errors`; answers: `dance_client.models`.
+signature for receivers (`event_data` reads its data: a job's or a comparison's status).
+Errors: `dance_client.errors`; answers: `dance_client.models`.
 """
 
 from dance_client.async_client import AsyncClient, AsyncJob
@@ -12,6 +13,7 @@ from dance_client.errors import (
     APIError,
     AuthenticationError,
     ComparisonFailed,
+    ComparisonNotFinished,
     DanceAnalyzerError,
     DownloadError,
     JobFailed,
@@ -24,7 +26,7 @@ from dance_client.errors import (
 )
 from dance_client.models import ComparisonStatus, JobResult, JobStatus
 from dance_client.transport import RetryPolicy
-from dance_client.webhooks import verify_webhook
+from dance_client.webhooks import event_data, verify_webhook
 
 __all__ = [
     "APIError",
@@ -33,6 +35,7 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "ComparisonFailed",
+    "ComparisonNotFinished",
     "ComparisonStatus",
     "DanceAnalyzerError",
     "DownloadError",
@@ -47,5 +50,6 @@ __all__ = [
     "ServiceUnavailable",
     "WaitTimeout",
     "WebhookVerificationError",
+    "event_data",
     "verify_webhook",
 ]

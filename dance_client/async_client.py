@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -27,6 +27,7 @@ import httpx
 from dance_client.downloads import fetch_to_file
 from dance_client.errors import (
     ComparisonFailed,
+    ComparisonNotFinished,
     DanceAnalyzerError,
     JobFailed,
     JobNotFinished,
@@ -34,6 +35,7 @@ from dance_client.errors import (
 )
 from dance_client.follow import POLL_MAX_S, POLL_MIN_S, Follower, ProgressCallback, Reporter
 from dance_client.models import (
+    COMPARISON_FILES,
     OUTPUT_FILES,
     ComparisonStatus,
     JobList,
@@ -301,14 +303,27 @@ class AsyncClient:
     # --- comparisons ------------------------------------------------------------------------
 
     async def compare(
-        self, reference: JobRef, attempt: JobRef, *, mirror: bool = False
+        self,
+        reference: JobRef,
+        attempt: JobRef,
+        *,
+        mirror: bool | Literal["auto"] = "auto",
+        video: bool = True,
+        webhook_url: str | None = None,
     ) -> ComparisonStatus:
-        """Score an attempt against a reference (two succeeded jobs); see `wait_comparison`."""
-        body = {
+        """Score an attempt against a reference (two succeeded jobs, or one job with itself);
+        see `wait_comparison`. `mirror`: True for a dancer who faced the reference, False,
+        or "auto" (try both, keep the better match); `video`: also make comparison.mp4 (the
+        two side by side); `webhook_url`: called with `comparison.succeeded` or
+        `comparison.failed` when it ends."""
+        body: dict[str, Any] = {
             "reference_job_id": _job_id(reference),
             "attempt_job_id": _job_id(attempt),
             "mirror": mirror,
+            "video": video,
         }
+        if webhook_url:
+            body["webhook_url"] = webhook_url
         response = await self._send("POST", "/api/comparisons", json=body, idempotent=False)
         return ComparisonStatus.model_validate(response.json())
 
@@ -328,6 +343,43 @@ class AsyncClient:
         if comparison.status != "succeeded":
             raise ComparisonFailed(comparison)
         return comparison
+
+    async def download_comparison(
+        self, comparison_id: str, directory: str | os.PathLike[str]
+    ) -> dict[str, Path]:
+        """A succeeded comparison's files into `directory`: `{"report": .../comparison.json,
+        "video": .../comparison.mp4}` (no "video" when it has none), streamed and resumed as
+        `download` does."""
+        comparison = await self.get_comparison(comparison_id)
+        if comparison.status != "succeeded" or comparison.result is None:
+            if comparison.finished:
+                raise ComparisonFailed(comparison)
+            raise ComparisonNotFinished(
+                f"comparison {comparison_id} is {comparison.status}: wait for it first"
+            )
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        paths: dict[str, Path] = {}
+        for field, name in COMPARISON_FILES.items():
+            url = getattr(comparison.result, field)
+            if url is None:
+                continue
+
+            async def fresh_url(field: str = field) -> str:
+                result = (await self.get_comparison(comparison_id)).result
+                return (getattr(result, field) if result else None) or ""
+
+            path = target / name
+            await fetch_to_file(
+                self._storage,
+                url,
+                path,
+                part=target / f".{name}.{comparison_id}.part",
+                policy=self.retry,
+                fresh_url=fresh_url,
+            )
+            paths[field.removesuffix("_url")] = path
+        return paths
 
     # --- requests ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import AsyncGenerator, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from dance_client.async_client import AsyncClient, AsyncJob, JobRef, ProgressCallback
 from dance_client.models import ComparisonStatus, JobStatus
@@ -139,9 +139,20 @@ class Client:
         return self._run(self._async.download(job_id, directory))
 
     def compare(
-        self, reference: JobRef, attempt: JobRef, *, mirror: bool = False
+        self,
+        reference: JobRef,
+        attempt: JobRef,
+        *,
+        mirror: bool | Literal["auto"] = "auto",
+        video: bool = True,
+        webhook_url: str | None = None,
     ) -> ComparisonStatus:
-        return self._run(self._async.compare(reference, attempt, mirror=mirror))
+        """See `AsyncClient.compare`."""
+        return self._run(
+            self._async.compare(
+                reference, attempt, mirror=mirror, video=video, webhook_url=webhook_url
+            )
+        )
 
     def get_comparison(self, comparison_id: str) -> ComparisonStatus:
         return self._run(self._async.get_comparison(comparison_id))
@@ -149,7 +160,14 @@ class Client:
     def wait_comparison(
         self, comparison_id: str, *, timeout: float | None = None
     ) -> ComparisonStatus:
+        """See `AsyncClient.wait_comparison`."""
         return self._run(self._async.wait_comparison(comparison_id, timeout=timeout))
+
+    def download_comparison(
+        self, comparison_id: str, directory: str | os.PathLike[str]
+    ) -> dict[str, Path]:
+        """See `AsyncClient.download_comparison`."""
+        return self._run(self._async.download_comparison(comparison_id, directory))
 
 
 async def _next(pages: AsyncGenerator[AsyncJob, None]) -> AsyncJob:

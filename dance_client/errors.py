@@ -97,6 +97,12 @@ class JobNotFinished(DanceAnalyzerError):
     code = "job_not_finished"
 
 
+class ComparisonNotFinished(DanceAnalyzerError):
+    """Files were asked of a comparison that has not succeeded yet (wait for it first)."""
+
+    code = "comparison_not_finished"
+
+
 class ComparisonFailed(DanceAnalyzerError):
     """The comparison ended `failed`: `code` and `message` say why; `comparison` is its
     last status."""

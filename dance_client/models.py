@@ -113,19 +113,35 @@ class UploadTicket(_Model):
     job_url: str
 
 
+# What each file of a comparison is called on disk (`download_comparison`), by its field in
+# `ComparisonResult`.
+COMPARISON_FILES: dict[str, str] = {
+    "report_url": "comparison.json",
+    "video_url": "comparison.mp4",
+}
+
+
 class ComparisonResult(_Model):
+    """Presigned URLs of a succeeded comparison's report and video (None when it has no
+    video), valid until `expires_at`."""
+
     report_url: str
+    video_url: str | None = None
     expires_at: datetime
 
 
 class ComparisonStatus(_Model):
-    """A comparison of an attempt with a reference (`GET /api/comparisons/{id}`)."""
+    """A comparison of an attempt with a reference (`GET /api/comparisons/{id}`): what was
+    asked (`mirror`: True, False or "auto"; `video`), its status and, once succeeded, its
+    `summary` (score, scores, timing, judgements, feedback, ...) and files."""
 
     comparison_id: str
     status: Literal["queued", "processing", "succeeded", "failed"]
     reference_job_id: str
     attempt_job_id: str
-    mirror: bool
+    mirror: bool | Literal["auto"]
+    video: bool
+    webhook_url: str | None = None
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dance_client.errors import WebhookVerificationError
+from dance_client.models import ComparisonStatus, JobStatus
 
 SECRET_PREFIX = "whsec_"
 TOLERANCE_S = 300
@@ -32,8 +33,11 @@ def verify_webhook(
     tolerance_s: float = TOLERANCE_S,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The event (`{"type": "job.succeeded", "data": {...}}`) if `payload` was signed with
-    `secret`; raises `WebhookVerificationError` otherwise. Pass the raw body as received."""
+    """The event if `payload` was signed with `secret`; raises `WebhookVerificationError`
+    otherwise. Pass the raw body as received. A job's event is `{"type": "job.succeeded" |
+    "job.failed", "data": <job status>}`, a comparison's `{"type": "comparison.succeeded" |
+    "comparison.failed", "data": <comparison status>}` (`event_data` reads either into its
+    model)."""
     lowered = {key.lower(): value for key, value in headers.items()}
     try:
         webhook_id = lowered["webhook-id"]
@@ -71,3 +75,12 @@ def _key(secret: str) -> bytes:
 
 def _signature(key: bytes, content: bytes) -> str:
     return base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+
+
+def event_data(event: dict[str, Any]) -> JobStatus | ComparisonStatus:
+    """The `data` of a verified event as its model: a `ComparisonStatus` for `comparison.*`
+    events, a `JobStatus` for a job's."""
+    kind = str(event.get("type", ""))
+    if kind.startswith("comparison."):
+        return ComparisonStatus.model_validate(event["data"])
+    return JobStatus.model_validate(event["data"])

@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     CELERY_QUEUE: str = "video"
     WEBHOOK_QUEUE: str = "webhooks"
     CELERY_WORKER_CONCURRENCY: int = Field(default=1, ge=1)
-    JOB_SOFT_TIME_LIMIT_S: int = Field(default=1800, ge=10)  # longest allowed job
+    # longest allowed job, and comparison (two 10-minute videos with their side-by-side video:
+    # about 10 min, `worker.tasks`)
+    JOB_SOFT_TIME_LIMIT_S: int = Field(default=1800, ge=10)
     JOB_MAX_ATTEMPTS: int = Field(default=3, ge=1)
     JOB_LEASE_S: int = Field(default=120, ge=10)  # a claimed job is re-claimable after this
     RECONCILE_QUEUED_AFTER_S: float = Field(default=300.0, gt=0)  # message checks after this

@@ -223,13 +223,24 @@ class Job(Base):
 
 
 class WebhookDelivery(Base):
-    """One attempt to deliver one webhook event; `webhook_id` is shared by all its retries."""
+    """One attempt to deliver one webhook event; `webhook_id` is shared by all its retries.
+    The event is a job's (`job_id`) or a comparison's (`comparison_id`): exactly one is set."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(
+            "(job_id IS NULL AND comparison_id IS NOT NULL) "
+            "OR (job_id IS NOT NULL AND comparison_id IS NULL)",
+            name="one_subject",
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    job_id: Mapped[uuid.UUID] = mapped_column(
+    job_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
+    comparison_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("comparisons.id", ondelete="CASCADE"), index=True
     )
     event_type: Mapped[str] = mapped_column(String(64))
     webhook_id: Mapped[str] = mapped_column(String(255))
@@ -240,7 +251,7 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    job: Mapped[Job] = relationship(back_populates="deliveries")
+    job: Mapped[Job | None] = relationship(back_populates="deliveries")
 
     def __repr__(self) -> str:
         return f"<WebhookDelivery {self.webhook_id} #{self.attempt} {self.status_code}>"
@@ -259,14 +270,31 @@ class ComparisonStatus(str, Enum):
 _COMPARISON_STATUS_VALUES = ", ".join(f"'{status.value}'" for status in ComparisonStatus)
 
 
+class MirrorMode(str, Enum):
+    """Whether a comparison mirrors the attempt (left and right swapped): `auto` tries both
+    and keeps the one that aligns better; `on` always; `off` never."""
+
+    auto = "auto"
+    on = "on"
+    off = "off"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_MIRROR_MODE_VALUES = ", ".join(f"'{mode.value}'" for mode in MirrorMode)
+
+
 class Comparison(Base):
     """An attempt compared with a reference performance: two succeeded jobs of one tenant.
-    The summary (similarity, segments, joint angle differences) is kept here; the full report
-    with the alignment path is an object in storage (`report_key`)."""
+    The summary (scores, timing, feedback, segments; the report without its long lists) is
+    kept here; the full report is an object in storage (`report_key`), and so is the
+    side-by-side video when one was asked for and could be made (`video_key`)."""
 
     __tablename__ = "comparisons"
     __table_args__ = (
         CheckConstraint(f"status IN ({_COMPARISON_STATUS_VALUES})", name="status"),
+        CheckConstraint(f"mirror_mode IN ({_MIRROR_MODE_VALUES})", name="mirror_mode"),
         Index("ix_comparisons_tenant_id_created_at", "tenant_id", "created_at"),
     )
 
@@ -274,7 +302,10 @@ class Comparison(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id"))
     reference_job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id"))
     attempt_job_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("jobs.id"))
-    mirror: Mapped[bool] = mapped_column(default=False)
+    mirror_mode: Mapped[str] = mapped_column(String(8), default=MirrorMode.auto.value)
+    video: Mapped[bool] = mapped_column(default=True)  # comparison.mp4 asked for
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    request_id: Mapped[str | None] = mapped_column(String(64))  # X-Request-ID of the request
     status: Mapped[str] = mapped_column(String(16), default=ComparisonStatus.queued.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -282,6 +313,7 @@ class Comparison(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     report_key: Mapped[str | None] = mapped_column(String(1024))
+    video_key: Mapped[str | None] = mapped_column(String(1024))
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 

@@ -1,14 +1,16 @@
-"""The job status object of the contract, built from a job row. API and webhooks share it."""
+"""The job status object of the contract, built from a job row, and the comparison status
+object, built from a comparison row. The API and the webhooks share them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.models import Job
+from shared.comparisons import MirrorRequest, mirror_request
+from shared.models import Comparison, ComparisonStatus, Job
 from shared.states import JobStatus
 from shared.storage import Storage
 
@@ -234,3 +236,158 @@ def _without_user_info(url: str | None) -> str | None:
 def _download_name(job: Job, name: str = "annotated.mp4") -> str:
     stem = (job.input_filename or "video").rsplit(".", 1)[0]
     return f"{stem}_{name}"
+
+
+# --- comparisons ------------------------------------------------------------------------------
+
+
+class ComparisonResult(BaseModel):
+    """Presigned URLs of a succeeded comparison's files, valid until `expires_at`."""
+
+    report_url: str = Field(
+        description="comparison.json: the whole report (the summary plus the alignment path "
+        "and every judged moment)."
+    )
+    video_url: str | None = Field(
+        default=None,
+        description="comparison.mp4: the two performances side by side and in step (H.264); "
+        "null when no video was asked for or a job has no annotated video.",
+    )
+    expires_at: datetime
+
+
+_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "schema_version": 2,
+    "score": 84.2,
+    "similarity": 84.2,
+    "scores": {"pose": 91.3, "timing": 78.0, "amplitude": 86.5},
+    "weights": {"timing": 0.4, "amplitude": 0.25},
+    "coverage": 0.97,
+    "warnings": [],
+    "mirror": False,
+    "mirror_decision": {"mode": "auto", "mirrored": False},
+    "timing": {"basis": "music", "mean_offset_s": 0.06, "verdict": "on time", "...": "..."},
+    "judgements": {
+        "unit": "beat",
+        "counts": {"perfect": 9, "good": 5, "ok": 2, "miss": 1, "not_judged": 0},
+    },
+    "feedback": [
+        {
+            "reference_start_s": 4.0,
+            "reference_end_s": 5.0,
+            "score": 61.2,
+            "text": "4.0-5.0 s (attempt 4.1-5.1 s): right knee 31° more bent than the "
+            "reference; 0.18 s late on the beat",
+            "...": "...",
+        }
+    ],
+    "video": {
+        "frames": 240,
+        "width": 1288,
+        "height": 440,
+        "fps": 30.0,
+        "duration_s": 8.0,
+        "audio": True,
+    },
+    "...": "segments, worst_segments, joint_angle_differences, alignment, music, ...",
+}
+
+
+class ComparisonPublic(BaseModel):
+    """A comparison: what was asked, its status and, once succeeded, its summary and files."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "comparison_id": "c7d2a4f0-0a51-4e1b-9d0b-5e3f6c1a2b3c",
+                    "status": "succeeded",
+                    "reference_job_id": "0b4c6f9e-6a0c-4f51-9a55-3f7f1c2f0a11",
+                    "attempt_job_id": "6f1d2a7e-1c55-4b8e-9d0e-2b8e1f4c9a20",
+                    "mirror": "auto",
+                    "video": True,
+                    "webhook_url": "https://hooks.example.com/dance",
+                    "created_at": "2026-12-10T10:00:00Z",
+                    "started_at": "2026-12-10T10:00:01Z",
+                    "finished_at": "2026-12-10T10:00:12Z",
+                    "summary": _SUMMARY_EXAMPLE,
+                    "result": {
+                        "report_url": "https://s3.example.com/.../comparison.json?X-Amz-...",
+                        "video_url": "https://s3.example.com/.../comparison.mp4?X-Amz-...",
+                        "expires_at": "2026-12-10T11:00:12Z",
+                    },
+                    "error": None,
+                    "links": {
+                        "self": "/api/comparisons/c7d2...",
+                        "report": "/api/comparisons/c7d2.../report",
+                        "video": "/api/comparisons/c7d2.../video",
+                    },
+                }
+            ]
+        }
+    )
+
+    comparison_id: str
+    status: Literal["queued", "processing", "succeeded", "failed"]
+    reference_job_id: str
+    attempt_job_id: str
+    mirror: MirrorRequest = Field(
+        description='The mirror mode asked for: true, false or "auto" (the summary\'s `mirror` '
+        "says whether the attempt was mirrored)."
+    )
+    video: bool = Field(description="Whether the side-by-side video was asked for.")
+    webhook_url: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    summary: dict[str, Any] | None = Field(
+        default=None,
+        description="The report without its long lists (`path`, `moments`): score (0-100), "
+        "scores (pose, timing, amplitude), coverage, warnings, mirror, timing, judgements, "
+        "feedback, segments, worst_segments, joint_angle_differences, video, ... "
+        "(schema_version 2; comparisons made before it have version 1's similarity and "
+        "segments).",
+    )
+    result: ComparisonResult | None = None
+    error: dict[str, str] | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+def comparison_status(
+    comparison: Comparison, storage: Storage | None, *, expires_s: int, base_url: str = ""
+) -> ComparisonPublic:
+    """The status object of `comparison`; once succeeded with fresh presigned URLs of its
+    report and video (needs `storage`)."""
+    comparison_id = str(comparison.id)
+    links = {"self": f"{base_url}/api/comparisons/{comparison_id}"}
+    result = None
+    succeeded = comparison.status == ComparisonStatus.succeeded.value
+    if succeeded and comparison.report_key and storage is not None:
+        report_url, expires_at = storage.presigned_get(comparison.report_key, expires_s=expires_s)
+        links["report"] = f"{base_url}/api/comparisons/{comparison_id}/report"
+        video_url = None
+        if comparison.video_key:
+            video_url, _ = storage.presigned_get(
+                comparison.video_key, expires_s=expires_s, download_name="comparison.mp4"
+            )
+            links["video"] = f"{base_url}/api/comparisons/{comparison_id}/video"
+        result = ComparisonResult(report_url=report_url, video_url=video_url, expires_at=expires_at)
+    error = None
+    if comparison.status == ComparisonStatus.failed.value and comparison.error_code:
+        error = {"code": comparison.error_code, "message": comparison.error_message or ""}
+    return ComparisonPublic(
+        comparison_id=comparison_id,
+        status=comparison.status,  # type: ignore[arg-type]
+        reference_job_id=str(comparison.reference_job_id),
+        attempt_job_id=str(comparison.attempt_job_id),
+        mirror=mirror_request(comparison.mirror_mode),
+        video=comparison.video,
+        webhook_url=_without_user_info(comparison.webhook_url),
+        created_at=comparison.created_at,
+        started_at=comparison.started_at,
+        finished_at=comparison.finished_at,
+        summary=comparison.summary,
+        result=result,
+        error=error,
+        links=links,
+    )

@@ -9,7 +9,9 @@ Keys are a pure function of ids, so a redelivered task overwrites instead of dup
     outputs/<job_id>/segments/<attempt>/<index>/...  a split job's segment outputs, until the
                                                      stitch (annotated.mp4, keypoints.json,
                                                      summary.json)
-    comparisons/<comparison_id>/comparison.json   the full report of one comparison
+    comparisons/<comparison_id>/comparison.json | comparison.mp4
+                                                  the full report of one comparison, and
+                                                  its side-by-side video
 
 A client's file name only ever contributes its extension.
 """
@@ -100,6 +102,11 @@ def segment_prefix(job_id: str | uuid.UUID, attempt: int, index: int) -> str:
 def comparison_key(comparison_id: str | uuid.UUID) -> str:
     """Where the full report of a comparison lives."""
     return f"comparisons/{_job_segment(comparison_id)}/comparison.json"
+
+
+def comparison_video_key(comparison_id: str | uuid.UUID) -> str:
+    """Where the side-by-side video of a comparison lives."""
+    return f"comparisons/{_job_segment(comparison_id)}/comparison.mp4"
 
 
 def job_prefixes(job_id: str | uuid.UUID) -> tuple[str, str]:

@@ -1,5 +1,6 @@
-"""Job webhooks per the Standard Webhooks spec: event body, signature, one delivery attempt,
-retry schedule. Pure functions over httpx; the task that stores delivery rows lives elsewhere.
+"""Webhooks of jobs and comparisons per the Standard Webhooks spec: event body, signature,
+one delivery attempt, retry schedule. Pure functions over httpx; the task that stores
+delivery rows lives elsewhere.
 
 One event is built once (`build_event`) and keeps its `webhook-id` and exact body bytes
 across attempts; each attempt is signed again with a fresh `webhook-timestamp`, because
@@ -51,7 +52,10 @@ from standardwebhooks import Webhook
 
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
-EVENT_TYPES = frozenset({JOB_SUCCEEDED, JOB_FAILED})
+COMPARISON_SUCCEEDED = "comparison.succeeded"
+COMPARISON_FAILED = "comparison.failed"
+EVENT_TYPES = frozenset({JOB_SUCCEEDED, JOB_FAILED, COMPARISON_SUCCEEDED, COMPARISON_FAILED})
+COMPARISON_EVENT_PREFIX = "comparison."  # the rest are a job's
 
 # Delay after failed attempt n (1-based) is RETRY_SCHEDULE_S[n - 1], the last one repeating:
 # 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ... (the first attempt goes out at once).
@@ -101,9 +105,10 @@ def new_webhook_id() -> str:
 _WEBHOOK_ID_NAMESPACE = uuid.UUID("8a7a3f0e-4d1b-5c55-9a35-2f0f6d1b7e21")
 
 
-def webhook_id_for(job_id: str | uuid.UUID, event_type: str) -> str:
-    """A message id derived from the job and event, stable even if the task runs twice."""
-    return "msg_" + uuid.uuid5(_WEBHOOK_ID_NAMESPACE, f"{job_id}:{event_type}").hex
+def webhook_id_for(subject_id: str | uuid.UUID, event_type: str) -> str:
+    """A message id derived from the job (or comparison) and event, stable even if the task
+    runs twice."""
+    return "msg_" + uuid.uuid5(_WEBHOOK_ID_NAMESPACE, f"{subject_id}:{event_type}").hex
 
 
 # --- signature ------------------------------------------------------------------------------
@@ -401,6 +406,9 @@ def max_total_delay_s(max_attempts: int) -> float:
 
 
 __all__ = [
+    "COMPARISON_EVENT_PREFIX",
+    "COMPARISON_FAILED",
+    "COMPARISON_SUCCEEDED",
     "EVENT_TYPES",
     "JOB_FAILED",
     "JOB_SUCCEEDED",

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from tests.clips import make_clip
+import pytest
+
+from tests.clips import make_clip, probe
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -87,27 +89,98 @@ def test_sample_writes_a_clip_that_analyzes_with_a_person(tmp_path):
     assert summary["detection_rate"] >= 0.9
 
 
-def test_compare_scores_a_performance_against_itself_and_a_different_one(tmp_path):
-    dancer = make_clip(tmp_path / "dancer.mp4", frames=45, fps=15)
-    other = make_clip(tmp_path / "other.mp4", person="camera", frames=45, fps=15)
+@pytest.fixture(scope="module")
+def performances(tmp_path_factory):
+    """`analyze` output folders: the astronaut twice (the second from a copy of the clip), and
+    another photo moving the same way."""
+    folder = tmp_path_factory.mktemp("performances")
+    dancer = make_clip(folder / "dancer.mp4", frames=45, fps=15)
+    other = make_clip(folder / "other.mp4", person="camera", frames=45, fps=15)
     for name, clip in (("ref", dancer), ("same", dancer), ("other", other)):
-        done = run_cli("analyze", clip, "--out", str(tmp_path / name), "--quiet")
+        done = run_cli("analyze", clip, "--out", str(folder / name), "--quiet")
         assert done.returncode == 0, done.stderr
+    return folder
 
+
+def test_compare_scores_a_performance_against_itself_and_a_different_one(performances, tmp_path):
     same = run_cli(
-        "compare", str(tmp_path / "ref"), str(tmp_path / "same"), "--out", str(tmp_path / "c1")
+        "compare",
+        str(performances / "ref"),
+        str(performances / "same"),
+        "--out",
+        str(tmp_path / "c1"),
     )
     assert same.returncode == 0, same.stderr
     report = json.loads((tmp_path / "c1" / "comparison.json").read_text())
-    assert report["similarity"] >= 99
-    assert same.stdout.startswith(f"similarity {report['similarity']:.1f} / 100")
+    assert report["schema_version"] == 2
+    assert report["score"] >= 99 and report["similarity"] == report["score"]
+    assert report["mirror_decision"]["mode"] == "auto" and report["mirror"] is False
+    scores = report["scores"]
+    lines = same.stdout.splitlines()
+    assert lines[0] == (
+        f"score {report['score']:.1f} / 100 (pose {scores['pose']:.1f}, "
+        f"timing {scores['timing']:.1f}, amplitude {scores['amplitude']:.1f})"
+    )
+    assert f"coverage {report['coverage']:.0%}" in lines
+    assert any(line.startswith(f"timing: {report['timing']['verdict']} (") for line in lines)
+    counts = report["judgements"]["counts"]
+    assert f"perfect {counts['perfect']}, good {counts['good']}" in same.stdout
+    assert lines[-3:] == [
+        "files:",
+        f"  {tmp_path / 'c1' / 'comparison.json'}",
+        f"  {tmp_path / 'c1' / 'comparison.mp4'}",
+    ]
+    video = probe(tmp_path / "c1" / "comparison.mp4")
+    assert (video["codec"], video["frames"]) == ("h264", report["video"]["frames"])
 
     different = run_cli(
-        "compare", str(tmp_path / "ref"), str(tmp_path / "other"), "--out", str(tmp_path / "c2")
+        "compare",
+        str(performances / "ref"),
+        str(performances / "other"),
+        "--out",
+        str(tmp_path / "c2"),
+        "--no-video",
     )
     assert different.returncode == 0, different.stderr
-    score = json.loads((tmp_path / "c2" / "comparison.json").read_text())["similarity"]
-    assert score < report["similarity"] - 10
+    other = json.loads((tmp_path / "c2" / "comparison.json").read_text())
+    assert other["score"] < report["score"] - 10
+    assert other["video"] is None and not (tmp_path / "c2" / "comparison.mp4").exists()
+    assert "comparison.mp4" not in different.stdout
+    assert "feedback:" in different.stdout
+    for item in other["feedback"]:
+        assert f"  {item['text']}" in different.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("flags", "mode"), [([], "auto"), (["--mirror"], "on"), (["--mirror", "off"], "off")], ids=str
+)
+def test_compare_mirror_is_auto_on_or_off(performances, tmp_path, flags, mode):
+    done = run_cli(
+        "compare",
+        *flags,
+        str(performances / "ref"),
+        str(performances / "same"),
+        "--out",
+        str(tmp_path),
+        "--no-video",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "comparison.json").read_text())
+    assert report["mirror_decision"]["mode"] == mode
+    assert report["mirror"] is (mode == "on")  # auto keeps the better match: not mirrored
+    assert ("the attempt was mirrored" in done.stdout) is (mode == "on")
+
+
+def test_compare_refuses_a_mirror_mode_it_does_not_know(performances, tmp_path):
+    folders = (str(performances / "ref"), str(performances / "ref"), "--out", str(tmp_path))
+    named = run_cli("compare", *folders, "--mirror=sometimes")
+    assert named.returncode == 2
+    assert "invalid choice: 'sometimes'" in named.stderr
+    # a bare --mirror is on: what follows it is not its value unless it is auto, on or off
+    after = run_cli("compare", *folders, "--mirror", "sometimes")
+    assert after.returncode == 2
+    assert "unrecognized arguments: sometimes" in after.stderr
+    assert not (tmp_path / "comparison.json").exists()
 
 
 def test_compare_refuses_a_folder_without_keypoints(tmp_path):
@@ -115,9 +188,12 @@ def test_compare_refuses_a_folder_without_keypoints(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "keypoints.json").write_text("{not json")
     missing = run_cli("compare", str(tmp_path / "empty"), str(tmp_path / "empty"), "--out", "x")
-    assert missing.returncode == 2 and "no keypoints.json" in missing.stderr
+    assert missing.returncode == 2
+    assert missing.stderr.startswith(f"error: input_missing: no keypoints.json in {tmp_path}")
     broken = run_cli("compare", str(tmp_path / "bad"), str(tmp_path / "bad"), "--out", "x")
-    assert broken.returncode == 2 and "not a keypoints file" in broken.stderr
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("error: bad_keypoints: ")
+    assert "not a keypoints file" in broken.stderr and "Traceback" not in broken.stderr
 
 
 def test_max_people_follows_each_dancer_of_a_duo(tmp_path):

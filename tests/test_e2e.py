@@ -119,9 +119,12 @@ def test_a_failed_webhook_is_retried_with_the_same_id(tenant, api, clip, webhook
     assert delivery_attempts(rows, job_id, 2) == [(1, 500), (2, 200)]
 
 
-def delivery_attempts(rows, job_id: str, n: int, timeout_s: float = 10) -> list[tuple]:
-    """(attempt, status code) of the job's webhook deliveries, once `n` rows are there: the
-    receiver may hold a request before its delivery row is committed."""
+def delivery_attempts(
+    rows, subject_id: str, n: int, timeout_s: float = 10, column: str = "job_id"
+) -> list[tuple]:
+    """(attempt, status code) of the job's (or with `column="comparison_id"`, the
+    comparison's) webhook deliveries, once `n` rows are there: the receiver may hold a
+    request before its delivery row is committed."""
     deadline = time.monotonic() + timeout_s
     while True:
         with rows() as session:
@@ -129,7 +132,7 @@ def delivery_attempts(rows, job_id: str, n: int, timeout_s: float = 10) -> list[
                 (d.attempt, d.status_code)
                 for d in session.scalars(
                     select(WebhookDelivery)
-                    .where(WebhookDelivery.job_id == uuid.UUID(job_id))
+                    .where(getattr(WebhookDelivery, column) == uuid.UUID(subject_id))
                     .order_by(WebhookDelivery.attempt)
                 )
             ]

@@ -1,5 +1,6 @@
-"""Analysis and comparisons through the service as users run it: uvicorn and a Celery worker
-as real processes, real Postgres, Redis and moto's S3 server, over real HTTP."""
+"""Analysis and comparisons through the service as users run it: uvicorn, a Celery worker and
+the webhooks worker as real processes, real Postgres, Redis and moto's S3 server, over real
+HTTP; comparisons' webhooks received by a real HTTP receiver."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+from standardwebhooks import Webhook
 
-from tests.clips import make_clip
+from shared.webhooks import webhook_id_for
+from tests.clips import make_clip, probe
 from tests.stacks import submit, tenant_client, wait_for_end
+from tests.test_e2e import delivery_attempts
 from worker.local_stack import tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
@@ -41,6 +47,50 @@ def beat_clip(tmp_path_factory):
 @pytest.fixture(scope="module")
 def analysed(api, beat_clip):
     answer = submit(api, beat_clip, options='{"angle_labels": true}')
+    assert answer.status_code == 202, answer.text
+    status, _ = wait_for_end(api, answer.json()["job_id"], timeout_s=240)
+    assert status["status"] == "succeeded", status
+    return status
+
+
+@pytest.fixture(scope="module")
+def rows(pg_url):
+    engine = create_engine(pg_url)
+    yield lambda: Session(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def attempt(api, tmp_path_factory):
+    """Another performance of the same moves to the same music: filmed larger, for longer."""
+    clip = make_clip(
+        tmp_path_factory.mktemp("clips") / "attempt.mp4",
+        width=640,
+        height=480,
+        frames=75,
+        fps=15,
+        audio=True,
+        beat_bpm=120,
+    )
+    return finished_job(api, clip)
+
+
+@pytest.fixture(scope="module")
+def nobody(api, tmp_path_factory):
+    """A job that succeeded with no dancer in it: nothing to compare."""
+    clip = make_clip(
+        tmp_path_factory.mktemp("clips") / "nobody.mp4",
+        person=None,
+        frames=30,
+        fps=15,
+        audio=True,
+        beat_bpm=120,
+    )
+    return finished_job(api, clip)
+
+
+def finished_job(api, clip) -> dict:
+    answer = submit(api, clip)
     assert answer.status_code == 202, answer.text
     status, _ = wait_for_end(api, answer.json()["job_id"], timeout_s=240)
     assert status["status"] == "succeeded", status
@@ -89,22 +139,146 @@ def test_a_job_carries_its_analysis_and_serves_angles_and_analysis_files(api, an
     assert set(analysed["links"]) >= {"analysis", "angles"}
 
 
+def test_two_jobs_compare_into_a_report_a_video_and_a_signed_webhook(
+    tenant,
+    api,
+    analysed,
+    attempt,
+    webhook_receiver,
+    rows,
+    tmp_path,
+):
+    answer = api.post(
+        "/api/comparisons",
+        json={
+            "reference_job_id": analysed["job_id"],
+            "attempt_job_id": attempt["job_id"],
+            "webhook_url": webhook_receiver.url,
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    created = answer.json()
+    assert (created["mirror"], created["video"]) == ("auto", True)
+    assert created["webhook_url"] == webhook_receiver.url
+    comparison_id = created["comparison_id"]
+
+    comparison = wait_for_comparison(api, comparison_id)
+    assert comparison["status"] == "succeeded", comparison
+    summary = comparison["summary"]
+    assert summary["schema_version"] == 2
+    assert 0 < summary["score"] <= 100 and summary["similarity"] == summary["score"]
+    assert set(summary["scores"]) == {"pose", "timing", "amplitude"}
+    assert summary["scores"]["pose"] > 80  # the same moves, only filmed larger
+    assert summary["mirror_decision"]["mode"] == "auto" and summary["mirror"] is False
+    assert summary["music"]["aligned"] is True  # the same clicks: timing is on the music
+    assert summary["timing"]["basis"] == "music"
+    assert summary["judgements"]["counts"]
+    assert "path" not in summary and "moments" not in summary
+
+    # the report: the summary plus the long lists
+    report = httpx.get(comparison["result"]["report_url"], timeout=30).json()
+    assert report["schema_version"] == 2 and report["score"] == summary["score"]
+    assert report["path"]["reference_time_s"] and report["moments"]
+    # the video: H.264 side by side, with the reference's soundtrack
+    (tmp_path / "comparison.mp4").write_bytes(
+        httpx.get(comparison["result"]["video_url"], timeout=30).content
+    )
+    video = probe(tmp_path / "comparison.mp4")
+    assert (video["codec"], video["audio_codec"]) == ("h264", "aac")
+    assert (video["frames"], video["width"], video["height"]) == (
+        summary["video"]["frames"],
+        summary["video"]["width"],
+        summary["video"]["height"],
+    )
+    for route in ("report", "video"):
+        redirect = api.get(f"/api/comparisons/{comparison_id}/{route}")
+        assert redirect.status_code == 302
+        assert httpx.get(redirect.headers["location"], timeout=30).status_code == 200
+    assert set(comparison["links"]) == {"self", "report", "video"}
+
+    # the webhook: the status object, signed with the tenant's secret
+    [hook] = webhook_receiver.wait_for(1, timeout=30)
+    event = Webhook(tenant["webhook_secret"]).verify(hook.body, hook.headers)
+    assert event["type"] == "comparison.succeeded"
+    data = event["data"]
+    assert data["comparison_id"] == comparison_id and data["status"] == "succeeded"
+    assert data["summary"] == summary and data["mirror"] == "auto"
+    assert httpx.get(data["result"]["video_url"], timeout=30).status_code == 200
+    assert hook.headers["webhook-id"] == webhook_id_for(comparison_id, "comparison.succeeded")
+    assert hook.headers["x-request-id"] == answer.headers["x-request-id"]
+    assert delivery_attempts(rows, comparison_id, 1, column="comparison_id") == [(1, 200)]
+
+
+def test_a_failed_comparison_sends_comparison_failed_again_with_the_same_id(
+    tenant,
+    api,
+    analysed,
+    nobody,
+    webhook_receiver,
+    rows,
+):
+    webhook_receiver.respond_with(500, 200)
+    answer = api.post(
+        "/api/comparisons",
+        json={
+            "reference_job_id": analysed["job_id"],
+            "attempt_job_id": nobody["job_id"],
+            "webhook_url": webhook_receiver.url,
+        },
+    )
+    assert answer.status_code == 202, answer.text
+    comparison_id = answer.json()["comparison_id"]
+
+    comparison = wait_for_comparison(api, comparison_id)
+    assert comparison["status"] == "failed"
+    assert comparison["error"]["code"] == "too_little_pose"
+    assert comparison["result"] is None
+    assert api.get(f"/api/comparisons/{comparison_id}/video").json()["code"] == (
+        "comparison_failed"
+    )
+
+    first, second = webhook_receiver.wait_for(2, timeout=60)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    assert first.headers["webhook-signature"] != second.headers["webhook-signature"]
+    event = Webhook(tenant["webhook_secret"]).verify(second.body, second.headers)
+    assert event["type"] == "comparison.failed"
+    assert event["data"]["error"] == comparison["error"]
+    assert delivery_attempts(rows, comparison_id, 2, column="comparison_id") == [
+        (1, 500),
+        (2, 200),
+    ]
+
+
 def test_a_job_compared_with_itself_scores_full_marks(api, analysed):
     job_id = analysed["job_id"]
     answer = api.post(
-        "/api/comparisons", json={"reference_job_id": job_id, "attempt_job_id": job_id}
+        "/api/comparisons",
+        json={
+            "reference_job_id": job_id,
+            "attempt_job_id": job_id,
+            "mirror": False,
+            "video": False,
+        },
     )
     assert answer.status_code == 202, answer.text
     created = answer.json()
     assert created["status"] == "queued"
+    assert (created["mirror"], created["video"]) == (False, False)
     assert answer.headers["location"].endswith(f"/api/comparisons/{created['comparison_id']}")
 
     comparison = wait_for_comparison(api, created["comparison_id"])
     assert comparison["status"] == "succeeded", comparison
     summary = comparison["summary"]
-    assert summary["similarity"] >= 99
-    assert summary["segments"] and summary["worst_segments"]
-    assert "path" not in summary
+    assert summary["score"] == summary["similarity"] == 100
+    assert summary["scores"] == {"pose": 100, "timing": 100, "amplitude": 100}
+    assert summary["mirror_decision"] == {"mode": "off", "mirrored": False}
+    assert summary["segments"] and summary["worst_segments"] and summary["feedback"] == []
+    assert "path" not in summary and "moments" not in summary
+    # no video was asked for: none was made
+    assert summary["video"] is None and comparison["result"]["video_url"] is None
+    assert "video" not in comparison["links"]
+    no_video = api.get(f"/api/comparisons/{created['comparison_id']}/video")
+    assert (no_video.status_code, no_video.json()["code"]) == (404, "output_not_found")
     report = api.get(f"/api/comparisons/{created['comparison_id']}/report")
     assert report.status_code == 302
     full = httpx.get(report.headers["location"], timeout=30).json()
@@ -138,11 +312,28 @@ def test_comparisons_respect_tenants_and_job_states(api, other_api, analysed, tm
     assert (refused.status_code, refused.json()["code"]) == (409, "job_not_succeeded")
     assert refused.json()["details"]["role"] == "attempt"
     assert api.get(f"/api/jobs/{failed_id}/analysis").status_code == 409
+    # a deleted job: its files are gone
+    assert api.delete(f"/api/jobs/{failed_id}").status_code == 200
+    gone = api.post(
+        "/api/comparisons", json={"reference_job_id": failed_id, "attempt_job_id": job_id}
+    )
+    assert (gone.status_code, gone.json()["code"]) == (410, "job_deleted")
+    assert gone.json()["details"]["role"] == "reference"
 
     # malformed requests
-    for body in ({}, {"reference_job_id": "x", "attempt_job_id": job_id}, {"extra": 1}):
+    same = {"reference_job_id": job_id, "attempt_job_id": job_id}
+    for body in (
+        {},
+        {"reference_job_id": "x", "attempt_job_id": job_id},
+        {"extra": 1},
+        same | {"mirror": "sometimes"},
+        same | {"mirror": "on"},
+    ):
         bad = api.post("/api/comparisons", json=body)
         assert (bad.status_code, bad.json()["code"]) == (422, "validation_error"), body
+    # a webhook URL leading inside (the stack allows only 127.0.0.1, the tests' receivers)
+    inside = api.post("/api/comparisons", json=same | {"webhook_url": "http://10.0.0.1/hook"})
+    assert (inside.status_code, inside.json()["code"]) == (422, "webhook_url_not_allowed")
     assert api.get("/api/comparisons/not-a-uuid").status_code == 404
     broken = api.post(
         "/api/comparisons", content=b"{", headers={"content-type": "application/json"}

@@ -8,7 +8,14 @@ from datetime import timedelta
 import pytest
 
 from shared.models import Comparison, Job, utcnow
-from shared.storage_keys import comparison_key, export_key, input_key, output_keys, upload_key
+from shared.storage_keys import (
+    comparison_key,
+    comparison_video_key,
+    export_key,
+    input_key,
+    output_keys,
+    upload_key,
+)
 from shared.tenants import default_tenant
 from worker.retention import (
     purge_expired_jobs,
@@ -87,16 +94,22 @@ def test_unused_uploads_are_removed_once_old_enough(storage):
     assert [k for k, _ in storage.objects_under("")] == ["inputs/keep/source.mp4"]
 
 
-def test_comparison_reports_past_retention_are_deleted_and_their_summary_kept(
+def test_comparison_reports_and_videos_past_retention_are_deleted_and_their_summary_kept(
     db, storage, s3_settings
 ):
     config = s3_settings.model_copy(update={"RETENTION_DAYS": 30})
     job = finished_job(db, storage, days_ago=1)
     ids = {}
-    for name, days_ago in (("old", 40), ("recent", 5)):
+    for name, days_ago, with_video in (
+        ("old", 40, True),
+        ("old without video", 35, False),
+        ("recent", 5, True),
+    ):
         ids[name] = uuid.uuid4()
-        key = comparison_key(ids[name])
+        key, video = comparison_key(ids[name]), comparison_video_key(ids[name])
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"{}")
+        if with_video:
+            storage.client.put_object(Bucket=storage.bucket, Key=video, Body=b"mp4")
         with db() as session:
             session.add(
                 Comparison(
@@ -104,21 +117,27 @@ def test_comparison_reports_past_retention_are_deleted_and_their_summary_kept(
                     tenant_id=default_tenant(session).id,
                     reference_job_id=job,
                     attempt_job_id=job,
-                    mirror=False,
+                    mirror_mode="off",
+                    video=with_video,
                     status="succeeded",
                     attempts=1,
                     summary={"similarity": 90.0},
                     report_key=key,
+                    video_key=video if with_video else None,
                     finished_at=utcnow() - timedelta(days=days_ago),
                 )
             )
 
-    assert purge_old_comparison_reports(storage, config) == 1
+    assert purge_old_comparison_reports(storage, config) == 2
     assert purge_old_comparison_reports(storage, config) == 0
 
     with db() as session:
-        old, recent = (session.get(Comparison, ids[n]) for n in ("old", "recent"))
-        assert old.report_key is None and old.summary == {"similarity": 90.0}
+        for name in ("old", "old without video"):
+            old = session.get_one(Comparison, ids[name])
+            assert (old.report_key, old.video_key) == (None, None)
+            assert old.summary == {"similarity": 90.0}
+        recent = session.get_one(Comparison, ids["recent"])
         assert recent.report_key == comparison_key(ids["recent"])
-    remaining = [key for key, _ in storage.objects_under("comparisons/")]
-    assert remaining == [comparison_key(ids["recent"])]
+        assert recent.video_key == comparison_video_key(ids["recent"])
+    remaining = sorted(key for key, _ in storage.objects_under("comparisons/"))
+    assert remaining == [comparison_key(ids["recent"]), comparison_video_key(ids["recent"])]

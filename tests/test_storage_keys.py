@@ -7,6 +7,8 @@ import uuid
 import pytest
 
 from shared.storage_keys import (
+    comparison_key,
+    comparison_video_key,
     export_key,
     input_key,
     job_prefixes,
@@ -77,3 +79,10 @@ def test_a_motion_file_lives_beside_the_jobs_outputs(name):
 def test_anything_else_is_no_motion_file(name):
     with pytest.raises(ValueError):
         export_key("j1", name)
+
+
+def test_a_comparisons_report_and_video_live_under_its_own_prefix():
+    assert comparison_key(JOB) == f"comparisons/{JOB}/comparison.json"
+    assert comparison_video_key(JOB) == f"comparisons/{JOB}/comparison.mp4"
+    with pytest.raises(ValueError):
+        comparison_video_key("../outputs")

@@ -53,6 +53,17 @@ def test_event_serializes_aware_datetimes_and_uuids():
     assert event["data"]["finished_at"] == "2026-01-02T03:04:05Z"
 
 
+@pytest.mark.parametrize("event_type", ["comparison.succeeded", "comparison.failed"])
+def test_comparison_events_are_built_and_identified_like_a_jobs(event_type):
+    body = build_event(event_type, {"comparison_id": "c1", "summary": {"score": 91.5}})
+    assert json.loads(body) == {
+        "type": event_type,
+        "data": {"comparison_id": "c1", "summary": {"score": 91.5}},
+    }
+    assert webhook_id_for("c1", event_type) == webhook_id_for("c1", event_type)
+    assert webhook_id_for("c1", event_type) != webhook_id_for("c1", JOB_SUCCEEDED)
+
+
 def test_unknown_event_types_are_refused():
     with pytest.raises(ValueError):
         build_event("job.exploded", {})

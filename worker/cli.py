@@ -4,9 +4,10 @@ dance-analyzer analyze VIDEO --out DIR     annotated.mp4, keypoints.json, summar
                                            analysis.json, angles.csv, and the motion:
                                            motion.bvh, markers.trc, world_landmarks.csv
                                            (--export bvh,trc,csv or none)
-dance-analyzer compare REF_DIR ATT_DIR --out DIR
+dance-analyzer compare REF_DIR ATT_DIR --out DIR [--mirror auto|on|off] [--no-video]
                                            score an attempt against a reference (two
-                                           `analyze` output folders): comparison.json
+                                           `analyze` output folders): comparison.json and
+                                           comparison.mp4, the two side by side
 dance-analyzer sample FILE.mp4 [--duo]     a short clip with a person (or two), to try it on
 dance-analyzer local [--video FILE]        the whole service on this machine, no servers:
                                            submits a video through the API and waits
@@ -15,13 +16,12 @@ dance-analyzer tenants create NAME         tenants, API keys, webhook secrets (a
 
 A running service (`--server URL` or DANCE_ANALYZER_URL; see `dance_client.cli`):
 dance-analyzer submit VIDEO... --out DIR   upload, follow with progress bars, download
-dance-analyzer status|wait|download|delete ID, jobs, compare REF_ID ATTEMPT_ID
+dance-analyzer status|wait|download|delete ID, jobs, compare REF_ID ATTEMPT_ID [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.logs import configure_logging
 
     configure_logging("cli", level="WARNING")  # the commands print what people need
-    args = parser.parse_args(argv)
+    args = parser.parse_args(remote.bare_mirror_as_on(argv))
     return args.run(args)
 
 
@@ -119,15 +119,19 @@ def _parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser(
         "compare",
-        help="score an attempt against a reference: two `analyze` output folders here, or "
-        "two job ids on a service",
+        help="score an attempt against a reference (comparison.json, and comparison.mp4: the "
+        "two side by side): two `analyze` output folders here, or two job ids on a service",
     )
-    compare.add_argument("reference", help="output folder of the reference (keypoints.json)")
-    compare.add_argument("attempt", help="output folder of the attempt (keypoints.json)")
-    compare.add_argument("--out", required=True, help="folder for comparison.json")
     compare.add_argument(
-        "--mirror", action="store_true", help="mirror the attempt (a dancer facing the reference)"
+        "reference",
+        help="output folder of the reference: keypoints.json, and analysis.json and "
+        "annotated.mp4 if it has them (the music's beats, the soundtrack, the pictures)",
     )
+    compare.add_argument("attempt", help="output folder of the attempt (the same files)")
+    compare.add_argument(
+        "--out", required=True, help="folder for comparison.json and comparison.mp4"
+    )
+    remote.add_mirror_arguments(compare)
     compare.set_defaults(run=_compare)
 
     sample = commands.add_parser("sample", help="write a short clip with a person in it")
@@ -258,36 +262,24 @@ def _analysis_line(analysis: dict) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from worker.pipeline import compare
-    from worker.pipeline.analysis import Performance, for_comparison
+    from dance_client.comparison_text import comparison_lines
+    from worker.pipeline.compare import ComparisonError
+    from worker.pipeline.compare.folders import COMPARISON_VIDEO, REPORT_JSON, compare_folders
 
-    performances = []
-    for folder in (args.reference, args.attempt):
-        path = Path(folder) / "keypoints.json"
-        if not path.is_file():
-            print(f"error: no keypoints.json in {folder}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        try:
-            performances.append(for_comparison(Performance.from_keypoints(path)))
-        except (ValueError, KeyError, TypeError) as exc:
-            print(f"error: {path} is not a keypoints file: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
     try:
-        report = compare.compare_performances(*performances, mirror=args.mirror)
-    except ValueError as exc:
-        print(f"error: not_comparable: {exc}", file=sys.stderr)
+        report = compare_folders(
+            args.reference,
+            args.attempt,
+            args.out,
+            mirror=remote.MIRROR_MODES[args.mirror],
+            video=args.video,
+        )
+    except ComparisonError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "comparison.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(f"similarity {report['similarity']:.1f} / 100")
-    for segment in report["worst_segments"]:
-        print(
-            f"  weakest: reference {segment['reference_start_s']:.1f}-"
-            f"{segment['reference_end_s']:.1f} s, attempt {segment['attempt_start_s']:.1f}-"
-            f"{segment['attempt_end_s']:.1f} s: {segment['similarity']:.0f}"
-        )
-    print(f"  {out / 'comparison.json'}")
+    files = [out / REPORT_JSON] + ([out / COMPARISON_VIDEO] if report["video"] else [])
+    print("\n".join(comparison_lines(report, files)))
     return 0
 
 

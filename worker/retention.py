@@ -1,8 +1,8 @@
 """The retention purge: after `RETENTION_DAYS`, a finished job's input and outputs are
 deleted and the job becomes `expired` (its row stays, for the record and the metrics); a
 direct upload no job took is deleted after a day (as the bucket's lifecycle rule also does,
-where the storage runs lifecycle rules); a comparison's full report goes after RETENTION_DAYS
-too (its summary stays on the row).
+where the storage runs lifecycle rules); a comparison's full report and side-by-side video go
+after RETENTION_DAYS too (its summary stays on the row).
 
 Objects are deleted before the row is marked, so a purge cut short is finished by the next
 one; on Postgres concurrent purges of several workers take different rows (SKIP LOCKED).
@@ -14,7 +14,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from shared.config import Settings, settings
 from shared.db import session_scope
@@ -48,24 +48,28 @@ def purge_expired_jobs(storage: Storage, config: Settings) -> int:
 
 
 def purge_old_comparison_reports(storage: Storage, config: Settings) -> int:
-    """Delete the reports of comparisons finished more than RETENTION_DAYS ago (one batch);
-    returns how many."""
+    """Delete the reports and videos of comparisons finished more than RETENTION_DAYS ago
+    (one batch); returns how many comparisons."""
     if config.RETENTION_DAYS == 0:
         return 0
     cutoff = utcnow() - timedelta(days=config.RETENTION_DAYS)
     with session_scope() as session:
         rows = session.execute(
-            select(Comparison.id, Comparison.report_key)
-            .where(Comparison.report_key.is_not(None), Comparison.finished_at < cutoff)
+            select(Comparison.id, Comparison.report_key, Comparison.video_key)
+            .where(
+                or_(Comparison.report_key.is_not(None), Comparison.video_key.is_not(None)),
+                Comparison.finished_at < cutoff,
+            )
             .limit(BATCH)
             .with_for_update(skip_locked=True)
         ).all()
-        storage.delete_keys([key for _, key in rows if key], what="comparison reports")
+        keys = [key for _, report, video in rows for key in (report, video) if key]
+        storage.delete_keys(keys, what="comparison reports and videos")
         if rows:
             session.execute(
                 update(Comparison)
-                .where(Comparison.id.in_([comparison_id for comparison_id, _ in rows]))
-                .values(report_key=None)
+                .where(Comparison.id.in_([comparison_id for comparison_id, _, _ in rows]))
+                .values(report_key=None, video_key=None)
             )
     return len(rows)
 

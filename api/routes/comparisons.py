@@ -1,5 +1,6 @@
 """Comparisons: score an attempt against a reference performance (two finished jobs of the
-caller), computed by a worker; poll `GET /api/comparisons/{id}`.
+caller, or one job with itself), computed by a worker into a report and, if asked, a
+side-by-side video; poll `GET /api/comparisons/{id}` or pass a `webhook_url`.
 
 Every route acts for the calling tenant: another tenant's comparison or job is a 404.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -19,15 +20,18 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Caller, CallerDep
 from api.deps import SessionDep, SettingsDep, StorageDep
 from api.errors import APIError, error_responses, from_validation_error
-from api.job_access import base_url, find_job
+from api.job_access import base_url, find_job, job_gone
+from api.job_params import check_webhook_target, parse_webhook_field
 from api.json_body import read_json_body
 from api.rate_limit import enforce_rate_limit
-from api.schemas import ComparisonCreate, ComparisonPublic, ComparisonResult
-from shared.comparisons import create_comparison, fail_comparison
+from api.schemas import ComparisonCreate
+from shared import logs
+from shared.comparisons import create_comparison, fail_comparison, mirror_mode_of
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import Comparison, ComparisonStatus, Job
 from shared.queue import enqueue_comparison
+from shared.schemas import ComparisonPublic, comparison_status
 from shared.states import JobStatus
 from shared.storage import Storage
 
@@ -41,6 +45,44 @@ CREATE_OPENAPI: dict[str, Any] = {
         "content": {"application/json": {"schema": ComparisonCreate.model_json_schema()}},
     }
 }
+CREATE_ERRORS = error_responses(
+    400,
+    401,
+    404,
+    408,
+    409,
+    410,
+    413,
+    415,
+    422,
+    429,
+    503,
+    described={
+        404: "A job is unknown, or another tenant's (`job_not_found`; `details.role` says "
+        "which: `reference` or `attempt`).",
+        409: "A job has not succeeded (`job_not_succeeded`, `details.status`).",
+        410: "A job was deleted (`job_deleted`) or its files expired (`job_expired`).",
+        422: "Validation error (`validation_error`: e.g. `mirror` not true, false or "
+        '"auto"; `invalid_webhook_url`, `webhook_url_not_allowed`).',
+        503: "The comparison could not be queued (`queue_unavailable`); see `Retry-After`.",
+    },
+)
+FILE_ERRORS = error_responses(
+    401,
+    404,
+    409,
+    410,
+    429,
+    described={
+        404: "Unknown comparison, or another tenant's (`comparison_not_found`); a comparison "
+        "without that file (`output_not_found`).",
+        409: "The comparison has not finished (`comparison_not_finished`) or failed "
+        "(`comparison_failed`).",
+        410: "Its files were removed after `RETENTION_DAYS` (`comparison_expired`).",
+    },
+)
+File = Literal["report", "video"]
+_FILE_NAMES: dict[File, str] = {"report": "comparison.json", "video": "comparison.mp4"}
 
 
 @router.post(
@@ -48,10 +90,14 @@ CREATE_OPENAPI: dict[str, Any] = {
     status_code=202,
     response_model=ComparisonPublic,
     summary="Compare an attempt with a reference",
-    description="Both jobs must be succeeded jobs of the caller (404 `job_not_found`, 409 "
-    "`job_not_succeeded` otherwise). Answers 202 with the comparison; a worker computes it.",
+    description="Both jobs must be succeeded jobs of the caller (a job may be compared with "
+    "itself: it scores 100). Answers 202 with the comparison and a `Location` header; a "
+    "worker computes the report (`comparison.json`) and, unless `video` is false, the "
+    "side-by-side video (`comparison.mp4`). With a `webhook_url` the worker POSTs "
+    '`{"type": "comparison.succeeded" | "comparison.failed", "data": <the comparison>}` '
+    "when it ends, signed as job webhooks are.",
     openapi_extra=CREATE_OPENAPI,
-    responses=error_responses(400, 401, 404, 408, 409, 413, 415, 422, 429, 503),
+    responses=CREATE_ERRORS,
 )
 async def create(
     request: Request,
@@ -61,11 +107,12 @@ async def create(
     storage: StorageDep,
 ) -> ComparisonPublic:
     raw = await read_json_body(request, idle_timeout_s=settings.UPLOAD_IDLE_TIMEOUT_S)
-    try:
-        body = ComparisonCreate.model_validate(raw)
-    except ValidationError as exc:
-        raise from_validation_error(exc, "validation_error", "invalid comparison") from None
-    comparison = await run_in_threadpool(_insert, caller, body)
+    body = _validate(raw)
+    webhook_url = parse_webhook_field(body.webhook_url)
+    await check_webhook_target(webhook_url, settings)
+    comparison = await run_in_threadpool(
+        _insert, caller, body, webhook_url, logs.current("request_id"), settings
+    )
     try:
         await run_in_threadpool(enqueue_comparison, comparison.id)
     except Exception:
@@ -86,6 +133,9 @@ async def create(
     "/comparisons/{comparison_id}",
     response_model=ComparisonPublic,
     summary="Comparison status and summary",
+    description="What was asked (`mirror`, `video`, `webhook_url`), the status and, once "
+    "succeeded, the summary and fresh presigned URLs of `comparison.json` and "
+    "`comparison.mp4` (`result`).",
     responses=error_responses(401, 404, 429),
 )
 def get_comparison(
@@ -103,8 +153,9 @@ def get_comparison(
     status_code=302,
     response_class=RedirectResponse,
     summary="Download the full comparison report",
-    description="comparison.json: the summary and the alignment path (302 to storage).",
-    responses=error_responses(401, 404, 409, 429),
+    description="comparison.json: the summary plus the alignment path and every judged "
+    "moment (302 to storage).",
+    responses=FILE_ERRORS,
 )
 def get_report(
     comparison_id: str,
@@ -114,67 +165,111 @@ def get_report(
     settings: SettingsDep,
 ) -> Response:
     comparison = _load(session, caller, comparison_id)
-    if comparison.status != ComparisonStatus.succeeded.value or not comparison.report_key:
-        raise APIError(
-            409,
-            "comparison_not_finished"
-            if comparison.status != ComparisonStatus.failed.value
-            else "comparison_failed",
-            f"comparison {comparison.id} is {comparison.status}: no report",
-        )
-    url, _ = storage.presigned_get(
-        comparison.report_key,
-        expires_s=settings.PRESIGNED_URL_EXPIRY_S,
-        download_name="comparison.json",
-    )
-    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    return _file_redirect(comparison, "report", storage, settings)
+
+
+@router.get(
+    "/comparisons/{comparison_id}/video",
+    status_code=302,
+    response_class=RedirectResponse,
+    summary="Download the side-by-side video",
+    description="comparison.mp4: the reference and the attempt side by side, in step along "
+    "the alignment, with the reference's soundtrack and each moment's judgement (H.264, 302 "
+    "to storage). 404 `output_not_found` when the comparison has none (`video` was false, "
+    "or a job has no annotated video).",
+    responses=FILE_ERRORS,
+)
+def get_video(
+    comparison_id: str,
+    caller: CallerDep,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> Response:
+    comparison = _load(session, caller, comparison_id)
+    return _file_redirect(comparison, "video", storage, settings)
 
 
 def present_comparison(
     comparison: Comparison, storage: Storage, settings: Settings
 ) -> ComparisonPublic:
-    base = base_url(settings)
-    result = None
-    links = {"self": f"{base}/api/comparisons/{comparison.id}"}
-    if comparison.status == ComparisonStatus.succeeded.value and comparison.report_key:
-        url, expires_at = storage.presigned_get(
-            comparison.report_key, expires_s=settings.PRESIGNED_URL_EXPIRY_S
-        )
-        result = ComparisonResult(report_url=url, expires_at=expires_at)
-        links["report"] = f"{base}/api/comparisons/{comparison.id}/report"
-    error = None
-    if comparison.status == ComparisonStatus.failed.value and comparison.error_code:
-        error = {"code": comparison.error_code, "message": comparison.error_message or ""}
-    return ComparisonPublic(
-        comparison_id=str(comparison.id),
-        status=comparison.status,  # type: ignore[arg-type]
-        reference_job_id=str(comparison.reference_job_id),
-        attempt_job_id=str(comparison.attempt_job_id),
-        mirror=comparison.mirror,
-        created_at=comparison.created_at,
-        started_at=comparison.started_at,
-        finished_at=comparison.finished_at,
-        summary=comparison.summary,
-        result=result,
-        error=error,
-        links=links,
+    """The status object of `comparison`, with fresh presigned URLs when it succeeded."""
+    return comparison_status(
+        comparison,
+        storage,
+        expires_s=settings.PRESIGNED_URL_EXPIRY_S,
+        base_url=base_url(settings),
     )
 
 
-def _insert(caller: Caller, body: ComparisonCreate) -> Comparison:
+def _file_redirect(
+    comparison: Comparison, file: File, storage: Storage, settings: Settings
+) -> Response:
+    """302 to a fresh presigned URL of one of the comparison's files, or the error saying
+    why not."""
+    if comparison.status != ComparisonStatus.succeeded.value:
+        failed = comparison.status == ComparisonStatus.failed.value
+        raise APIError(
+            409,
+            "comparison_failed" if failed else "comparison_not_finished",
+            f"comparison {comparison.id} is {comparison.status}: no {file}",
+            headers=None if failed else {"Retry-After": "5"},
+        )
+    if not comparison.report_key:  # the retention purge removed its files
+        raise APIError(
+            410,
+            "comparison_expired",
+            f"comparison {comparison.id} expired: its files were removed after "
+            f"{settings.RETENTION_DAYS} days",
+        )
+    key = comparison.report_key if file == "report" else comparison.video_key
+    if not key:
+        raise APIError(
+            404,
+            "output_not_found",
+            f"comparison {comparison.id} has no video (none was asked for, or a job has no "
+            "annotated video)",
+        )
+    url, _ = storage.presigned_get(
+        key, expires_s=settings.PRESIGNED_URL_EXPIRY_S, download_name=_FILE_NAMES[file]
+    )
+    return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+
+def _validate(raw: object) -> ComparisonCreate:
+    try:
+        return ComparisonCreate.model_validate(raw)
+    except ValidationError as exc:
+        if any(err["loc"][:1] == ("webhook_url",) for err in exc.errors()):
+            raise from_validation_error(
+                exc, "invalid_webhook_url", "webhook_url must be a string"
+            ) from None
+        raise from_validation_error(exc, "validation_error", "invalid comparison") from None
+
+
+def _insert(
+    caller: Caller,
+    body: ComparisonCreate,
+    webhook_url: str | None,
+    request_id: str | None,
+    settings: Settings,
+) -> Comparison:
     """Check both jobs (the caller's, succeeded, with keypoints) and commit the row."""
     with session_scope() as session:
         for role, job_id in (
             ("reference", body.reference_job_id),
             ("attempt", body.attempt_job_id),
         ):
-            _check_job(find_job(session, caller, job_id), role, job_id)
+            _check_job(find_job(session, caller, job_id), role, job_id, settings)
         comparison = create_comparison(
             session,
             tenant_id=caller.tenant_id,
             reference_job_id=body.reference_job_id,
             attempt_job_id=body.attempt_job_id,
-            mirror=body.mirror,
+            mirror_mode=mirror_mode_of(body.mirror),
+            video=body.video,
+            webhook_url=webhook_url,
+            request_id=request_id,
         )
         session.commit()
         session.refresh(comparison)
@@ -182,9 +277,16 @@ def _insert(caller: Caller, body: ComparisonCreate) -> Comparison:
     return comparison
 
 
-def _check_job(job: Job | None, role: str, job_id: uuid.UUID) -> None:
+def _check_job(job: Job | None, role: str, job_id: uuid.UUID, settings: Settings) -> None:
     if job is None:
-        raise APIError(404, "job_not_found", f"no job with id {str(job_id)!r} ({role})")
+        raise APIError(
+            404,
+            "job_not_found",
+            f"no job with id {str(job_id)!r} ({role})",
+            details={"role": role},
+        )
+    if (gone := job_gone(job, settings)) is not None:
+        raise APIError(gone.status, gone.code, f"{gone.message} ({role})", details={"role": role})
     if job.status != JobStatus.succeeded.value or not job.output_keypoints_key:
         raise APIError(
             409,

@@ -198,8 +198,25 @@ async def test_the_openapi_document_describes_the_contract(client):
         "/api/analyze",
         "/api/download/{job_id}",
         "/api/cleanup/{job_id}",
+        "/api/comparisons",
+        "/api/comparisons/{comparison_id}",
+        "/api/comparisons/{comparison_id}/report",
+        "/api/comparisons/{comparison_id}/video",
     ):
         assert path in schema["paths"]
+    compare = schema["paths"]["/api/comparisons"]["post"]
+    body = compare["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {
+        "reference_job_id",
+        "attempt_job_id",
+        "mirror",
+        "video",
+        "webhook_url",
+    }
+    assert {"202", "404", "409", "410", "422"} <= set(compare["responses"])
+    assert schema["components"]["schemas"]["ComparisonPublic"]["examples"]
+    video = schema["paths"]["/api/comparisons/{comparison_id}/video"]["get"]
+    assert {"302", "404", "409", "410"} <= set(video["responses"])
 
 
 async def test_cors_is_enabled_only_for_configured_origins(db, storage, api_settings):

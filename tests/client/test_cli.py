@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import make_clip
+from tests.clips import make_clip, probe
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 
@@ -151,6 +151,26 @@ def test_piped_output_is_plain_lines_and_json_for_scripts(env, clips, tmp_path):
     assert compared.returncode == 0, compared.stderr
     comparison = json.loads(compared.stdout)
     assert comparison["status"] == "succeeded" and comparison["summary"]["similarity"] > 90
+    assert (comparison["mirror"], comparison["video"]) == ("auto", True)
+    assert comparison["result"]["video_url"] and "files" not in comparison
+    # a bare --mirror is on, wherever it stands; --no-video makes none
+    mirrored = piped(["compare", "--mirror", job_id, job_id, "--no-video", "--json"], env, tmp_path)
+    assert mirrored.returncode == 0, mirrored.stderr
+    mirrored_comparison = json.loads(mirrored.stdout)
+    assert (mirrored_comparison["mirror"], mirrored_comparison["video"]) == (True, False)
+    assert mirrored_comparison["result"]["video_url"] is None
+    # the summary for people, and the files downloaded
+    text = piped(["compare", job_id, job_id, "--mirror", "off", "--out", "cmp"], env, tmp_path)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].endswith(": succeeded")
+    assert lines[1].startswith("score 100.0 / 100 (pose 100.0, timing ")
+    assert any(line.startswith("coverage ") for line in lines)
+    assert any(line.startswith("judgements per ") for line in lines)
+    assert lines[-3:] == ["files:", "  cmp/comparison.json", "  cmp/comparison.mp4"]
+    downloaded = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert downloaded["mirror_decision"]["mode"] == "off" and downloaded["score"] == 100
+    assert probe(tmp_path / "cmp" / "comparison.mp4")["codec"] == "h264"
 
     deleted = piped(["delete", job_id, "--json"], env, tmp_path)
     assert deleted.returncode == 0 and json.loads(deleted.stdout)["status"] == "deleted"

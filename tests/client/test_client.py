@@ -5,6 +5,7 @@ between the client and the gateway are injected for real by `tests.http_proxy`."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import time
@@ -17,14 +18,16 @@ from dance_client import (
     AsyncClient,
     AuthenticationError,
     Client,
+    ComparisonStatus,
     JobFailed,
     RetryPolicy,
     WebhookVerificationError,
+    event_data,
     verify_webhook,
 )
 from dance_client.errors import APIError, NotFound, RateLimited
 from dance_client.models import OUTPUT_FILES
-from tests.clips import make_clip
+from tests.clips import make_clip, probe
 from tests.http_proxy import HttpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
@@ -233,6 +236,50 @@ def test_the_webhook_verifies_with_the_tenants_secret(tenant, client, clip, webh
         verify_webhook(hook.body + b" ", hook.headers, tenant["webhook_secret"])
 
 
+def test_compare_waits_downloads_the_report_and_video_and_calls_the_webhook(
+    tenant, client, clip, webhook_receiver, tmp_path
+):
+    job = client.submit(clip)
+    job.wait(timeout=120)
+    comparison = client.compare(job, job.id, webhook_url=webhook_receiver.url)
+    assert (comparison.status, comparison.mirror, comparison.video) == ("queued", "auto", True)
+    assert comparison.webhook_url == webhook_receiver.url
+
+    done = client.wait_comparison(comparison.comparison_id, timeout=120)
+    assert done.status == "succeeded" and done.summary is not None
+    assert done.summary["schema_version"] == 2 and done.summary["score"] == 100
+    paths = client.download_comparison(done.comparison_id, tmp_path / "cmp")
+    assert {key: path.name for key, path in paths.items()} == {
+        "report": "comparison.json",
+        "video": "comparison.mp4",
+    }
+    report = json.loads(paths["report"].read_text())
+    assert report["score"] == done.summary["score"] and report["path"]["reference_time_s"]
+    assert done.result is not None and done.result.video_url is not None
+    assert paths["video"].read_bytes() == httpx.get(done.result.video_url, timeout=30).content
+    assert probe(paths["video"])["codec"] == "h264"
+    assert not list((tmp_path / "cmp").glob(".*.part"))
+
+    [hook] = webhook_receiver.wait_for(1, timeout=30)
+    event = verify_webhook(hook.body, hook.headers, tenant["webhook_secret"])
+    assert event["type"] == "comparison.succeeded"
+    data = event_data(event)
+    assert isinstance(data, ComparisonStatus)
+    assert (data.comparison_id, data.summary) == (done.comparison_id, done.summary)
+
+
+def test_a_comparison_without_video_downloads_its_report_only(client, clip, tmp_path):
+    job = client.submit(clip)
+    job.wait(timeout=120)
+    comparison = client.compare(job, job, mirror=True, video=False)
+    assert (comparison.mirror, comparison.video) == (True, False)
+    done = client.wait_comparison(comparison.comparison_id, timeout=120)
+    assert done.summary is not None and done.summary["mirror_decision"]["mode"] == "on"
+    assert done.result is not None and done.result.video_url is None
+    paths = client.download_comparison(done.comparison_id, tmp_path)
+    assert list(paths) == ["report"] and not (tmp_path / "comparison.mp4").exists()
+
+
 def test_jobs_iterates_over_every_page(client, clip):
     made = {client.submit(clip).id for _ in range(3)}
     listed = [job.id for job in client.jobs(page_size=1)]
@@ -252,6 +299,12 @@ def test_the_async_client_does_the_same(stack, tenant, clip, tmp_path):
             assert paths["keypoints"].stat().st_size > 0
             listed = [job.id async for job in client.jobs(page_size=2)]
             assert {job.id for job in jobs} <= set(listed)
+            comparison = await client.compare(jobs[0], jobs[1], mirror=False)
+            done = await client.wait_comparison(comparison.comparison_id, timeout=120)
+            assert done.status == "succeeded" and done.mirror is False
+            files = await client.download_comparison(done.comparison_id, tmp_path / "cmp")
+            assert sorted(files) == ["report", "video"]
+            assert json.loads(files["report"].read_text())["schema_version"] == 2
 
     asyncio.run(run())
 

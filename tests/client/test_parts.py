@@ -14,13 +14,23 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from dance_client import RetryPolicy, WebhookVerificationError, verify_webhook
+from dance_client import (
+    ComparisonStatus,
+    JobStatus,
+    RetryPolicy,
+    WebhookVerificationError,
+    event_data,
+    verify_webhook,
+)
+from dance_client.cli import bare_mirror_as_on, handles
+from dance_client.comparison_text import comparison_lines
 from dance_client.downloads import fetch_to_file
 from dance_client.errors import DownloadError
 from dance_client.events import read_events
 from dance_client.uploads import Upload
 from shared.webhooks import sign_headers
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
+from tests.webhook_samples import STATUS
 
 OTHER_SECRET = "whsec_b3RoZXItc2VjcmV0LWZvci13ZWJob29rLXRlc3Rz"
 BODY = json.dumps({"type": "job.succeeded", "data": {"job_id": "j1"}}).encode()
@@ -199,3 +209,85 @@ def test_a_download_of_the_wrong_size_is_an_error(raw_server, tmp_path):
 
 async def _no_fresh_url() -> str:
     raise AssertionError("no URL expires here")
+
+
+def test_a_comparison_event_reads_into_its_model():
+    data = {
+        "comparison_id": "c1",
+        "status": "succeeded",
+        "reference_job_id": "j1",
+        "attempt_job_id": "j2",
+        "mirror": "auto",
+        "video": True,
+        "created_at": "2026-12-10T10:00:00Z",
+        "summary": {"score": 88.0},
+        "result": {"report_url": "r", "video_url": None, "expires_at": "2026-12-10T11:00:00Z"},
+        "a_field_from_a_newer_server": 1,
+    }
+    body = json.dumps({"type": "comparison.succeeded", "data": data}).encode()
+    headers = sign_headers([TEST_WEBHOOK_SECRET], "msg_2", body, datetime.now(UTC))
+
+    event = verify_webhook(body, headers, TEST_WEBHOOK_SECRET)
+    comparison = event_data(event)
+    job = event_data(
+        {"type": "job.failed", "data": {**STATUS, "progress": 40, "created_at": "2026-12-10"}}
+    )
+
+    assert isinstance(comparison, ComparisonStatus) and comparison.comparison_id == "c1"
+    assert comparison.mirror == "auto" and comparison.result is not None
+    assert comparison.result.video_url is None and comparison.summary == {"score": 88.0}
+    assert isinstance(job, JobStatus) and job.job_id == STATUS["job_id"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["compare", "REF", "ATT", "--mirror"], ["compare", "REF", "ATT", "--mirror=on"]),
+        (["compare", "--mirror", "REF", "ATT"], ["compare", "--mirror=on", "REF", "ATT"]),
+        (["compare", "--mirror", "off", "REF"], ["compare", "--mirror", "off", "REF"]),
+        (["submit", "--mirror", "x"], ["submit", "--mirror", "x"]),
+    ],
+    ids=str,
+)
+def test_a_bare_mirror_means_on_wherever_it_stands(argv, expected):
+    assert bare_mirror_as_on(argv) == expected
+
+
+def test_compare_is_remote_unless_its_two_arguments_are_folders(tmp_path):
+    ref, att = tmp_path / "ref", tmp_path / "att"
+    ref.mkdir()
+    att.mkdir()
+    local = ["compare", str(ref), str(att)]
+    assert not handles(local + ["--out", "x"])
+    assert not handles(["compare", "--out", "x", "--mirror", "on", str(ref), str(att)])
+    assert not handles(["compare", "--mirror", str(ref), str(att), "--no-video"])
+    assert handles(["compare", "JOB1", "JOB2", "--webhook-url", str(ref)])
+    assert handles(["compare", "--out", str(ref), "JOB1", "JOB2"])
+    assert handles(["status", "JOB1"]) and not handles(["analyze", "x.mp4"])
+
+
+def test_the_summary_for_people_has_scores_timing_judgements_feedback_and_files():
+    summary = {
+        "score": 84.25,
+        "scores": {"pose": 88.5, "timing": None, "amplitude": 81.3},
+        "coverage": 0.974,
+        "mirror": True,
+        "timing": {"basis": "music", "mean_offset_s": -0.001, "verdict": "on time"},
+        "judgements": {"unit": "beat", "counts": {"perfect": 9, "good": 5, "miss": 1}},
+        "warnings": [{"code": "low_coverage", "message": "only 40% was compared"}],
+        "feedback": [{"text": "4.0-5.0 s: right knee 31° more bent than the reference"}],
+    }
+
+    assert comparison_lines(summary, ["out/comparison.json"]) == [
+        "score 84.2 / 100 (pose 88.5, timing n/a, amplitude 81.3)",
+        "coverage 97%",
+        "the attempt was mirrored (left and right swapped)",
+        "timing: on time (music, mean offset +0.00 s)",
+        "judgements per beat: perfect 9, good 5, ok 0, miss 1, not judged 0",
+        "warning: only 40% was compared",
+        "feedback:",
+        "  4.0-5.0 s: right knee 31° more bent than the reference",
+        "files:",
+        "  out/comparison.json",
+    ]
+    assert comparison_lines({"similarity": 90.7, "segments": []}) == ["score 90.7 / 100"]

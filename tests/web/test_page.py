@@ -213,31 +213,52 @@ def test_compare_two_performances_side_by_side(page, stack, tenant, clip):
     sign_in(page, stack.api_url, tenant["api_key"])
     page.select_option("#compare-reference", ids[0])
     page.select_option("#compare-attempt", ids[1])
+    assert page.input_value("#compare-mirror") == "auto" and page.is_checked("#compare-video")
     page.click("#compare-button")
-    page.wait_for_selector("#comparison[data-status=succeeded]", timeout=120_000)
-    page.wait_for_selector("#worst-segments button")
+    page.wait_for_selector("#comparison[data-status=succeeded]", timeout=180_000)
     assert float(page.inner_text("#similarity").split(" / ")[0]) >= 99  # the same clip
-    assert page.locator("#segment-strip button").count() >= 4  # a 4-second clip
+    assert "Pose" in page.inner_text("#comparison-cards")
+    assert page.locator("#beat-strip button").count() >= 4  # a 4-second clip
+    assert "perfect" in page.inner_text("#beat-legend")
+    assert page.is_hidden("#side-by-side")  # the comparison video instead of the two videos
+    assert "Nothing to point out" in page.inner_text("#feedback")
 
-    video = "document.getElementById('{}')"
+    # comparison.mp4 plays, and a click on a move jumps it there (it starts at the path's
+    # first reference time, here 0: the same clip)
+    video = "document.getElementById('comparison-video')"
+    wait_until(lambda: page.evaluate(f"{video}.readyState") >= 2)
+    assert page.evaluate(f"{video}.videoWidth") >= 640
+    button = "#beat-strip button >> nth=2"
+    target = float(page.get_attribute(button, "data-reference-start"))
+    page.click(button)
+    wait_until(lambda: abs(page.evaluate(f"{video}.currentTime") - target) < 0.1)
+    shot(page, "8-compare")
+
+    # without the video: both jobs' videos, the attempt kept in step along the path
+    page.uncheck("#compare-video")
+    page.select_option("#compare-mirror", "off")
+    page.click("#compare-button")
+    page.wait_for_selector("#side-by-side:not([hidden])", timeout=180_000)
+    page.wait_for_selector("#comparison[data-status=succeeded]", timeout=180_000)
+    assert page.is_hidden("#comparison-figure")
+    pair = "document.getElementById('{}')"
     for name in ("reference-video", "attempt-video"):
-        wait_until(lambda name=name: page.evaluate(f"{video.format(name)}.readyState") >= 2)
-    target = float(page.get_attribute("#worst-segments button >> nth=0", "data-reference-start"))
+        wait_until(lambda name=name: page.evaluate(f"{pair.format(name)}.readyState") >= 2)
     page.click("#worst-segments button >> nth=0")
+    target = float(page.get_attribute("#worst-segments button >> nth=0", "data-reference-start"))
     wait_until(
-        lambda: abs(page.evaluate(f"{video.format('reference-video')}.currentTime") - target) < 0.1
+        lambda: abs(page.evaluate(f"{pair.format('reference-video')}.currentTime") - target) < 0.1
     )
-    # the attempt follows the reference along the path (here the same clip: the same time)
     wait_until(
         lambda: (
             abs(
-                page.evaluate(f"{video.format('attempt-video')}.currentTime")
-                - page.evaluate(f"{video.format('reference-video')}.currentTime")
+                page.evaluate(f"{pair.format('attempt-video')}.currentTime")
+                - page.evaluate(f"{pair.format('reference-video')}.currentTime")
             )
             < 0.2
         )
     )
-    shot(page, "8-compare")
+    shot(page, "8b-compare-without-video")
 
 
 def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp_path):

@@ -270,4 +270,3 @@ def warm_up() -> None:
     for start in range(0, n - 200, sr // 2):
         clicks[start : start + 200] = burst
     track_beats(clicks, sr)
-

@@ -1,10 +1,13 @@
-// Comparison of an attempt with a reference: POST /api/comparisons, poll it, then show both
-// videos side by side, the attempt kept in step with the reference along the alignment path,
-// a strip of the similarity per second and the weakest moments (click to jump).
+// Comparison of an attempt with a reference: POST /api/comparisons, poll it, then show the
+// scores, the side-by-side video (comparison.mp4) with a strip of every beat's judgement
+// under it, the feedback and the weakest moves; a click on a beat, a feedback line or a
+// move jumps the video there. A comparison made without a video shows both jobs' videos
+// instead, the attempt kept in step with the reference along the alignment path.
 
 const $ = (id) => document.getElementById(id);
+const MIRROR = { auto: "auto", on: true, off: false };
 let api = null;
-let path = null; // {reference_time_s: [...], attempt_time_s: [...]}
+let report = null; // comparison.json
 let syncing = 0;
 
 export function setUpCompare(apiCall) {
@@ -15,7 +18,8 @@ export function setUpCompare(apiCall) {
     const body = {
       reference_job_id: $("compare-reference").value,
       attempt_job_id: $("compare-attempt").value,
-      mirror: $("compare-mirror").checked,
+      mirror: MIRROR[$("compare-mirror").value],
+      video: $("compare-video").checked,
     };
     const response = await api("/api/comparisons", {
       method: "POST",
@@ -55,84 +59,158 @@ async function follow(comparison, body) {
   box.dataset.status = comparison.status;
   $("similarity").textContent = "…";
   $("comparison-status").textContent = comparison.status;
-  const [reference, attempt] = await Promise.all(
-    [body.reference_job_id, body.attempt_job_id].map((id) =>
-      api(`/api/jobs/${id}`).then((r) => r.json()),
-    ),
-  );
   while (!["succeeded", "failed"].includes(comparison.status)) {
     await new Promise((resolve) => setTimeout(resolve, 500));
     comparison = await (await api(`/api/comparisons/${comparison.comparison_id}`)).json();
     $("comparison-status").textContent = comparison.status;
   }
-  box.dataset.status = comparison.status;
   if (comparison.status === "failed") {
+    box.dataset.status = comparison.status;
     $("compare-error").textContent = `${comparison.error.message} (${comparison.error.code})`;
     return;
   }
-  const report = await (await fetch(comparison.result.report_url)).json();
-  path = report.path;
-  const summary = comparison.summary;
-  $("similarity").textContent = `${summary.similarity.toFixed(1)} / 100`;
+  report = await (await fetch(comparison.result.report_url)).json();
+  $("similarity").textContent = `${report.score.toFixed(1)} / 100`;
   $("comparison-status").textContent = "";
+  cards(report);
+  warnings(report.warnings);
+  beats(report.moments, report.judgements);
+  feedback(report.feedback);
+  worst(report.worst_segments);
+  if (comparison.result.video_url) {
+    cancelAnimationFrame(syncing);
+    $("side-by-side").hidden = true;
+    $("comparison-figure").hidden = false;
+    $("comparison-video").src = comparison.result.video_url;
+  } else {
+    await showBothVideos(body);
+  }
+  box.dataset.status = comparison.status; // last: the view is complete
+}
+
+function card(label, value) {
+  const div = document.createElement("div");
+  div.className = "card";
+  const name = document.createElement("div");
+  name.textContent = label;
+  const strong = document.createElement("div");
+  strong.className = "value";
+  strong.textContent = value;
+  div.append(name, strong);
+  return div;
+}
+
+function cards(r) {
+  const score = (value) => (value === null ? "—" : `${Math.round(value)}`);
+  const timing = r.timing.basis === "music" ? "on the music" : "against its own tempo";
+  $("comparison-cards").replaceChildren(
+    card("Pose", score(r.scores.pose)),
+    card(`Timing (${timing})`, score(r.scores.timing)),
+    card("Amplitude", score(r.scores.amplitude)),
+    card("Timing", r.timing.verdict),
+    card("Compared", `${Math.round(r.coverage * 100)} % of the reference`),
+    card("Mirrored", r.mirror ? "yes" : "no"),
+  );
+}
+
+function warnings(list) {
+  $("comparison-warnings").replaceChildren(
+    ...list.map((w) => {
+      const item = document.createElement("li");
+      item.textContent = w.message;
+      return item;
+    }),
+  );
+}
+
+function jump(referenceTime) {
+  if (!$("comparison-figure").hidden) {
+    // comparison.mp4 starts at the path's first reference time
+    const video = $("comparison-video");
+    video.currentTime = Math.max(0, referenceTime - report.path.reference_time_s[0]);
+    return;
+  }
+  $("reference-video").currentTime = referenceTime;
+  $("attempt-video").currentTime = attemptTime(referenceTime);
+}
+
+function beats(moments, judgements) {
+  const counts = judgements.counts;
+  $("beat-legend").textContent =
+    `${judgements.unit === "beat" ? "Beats" : "Seconds"}: ${counts.perfect} perfect, ` +
+    `${counts.good} good, ${counts.ok} ok, ${counts.miss} miss, ${counts.not_judged} not judged`;
+  const buttons = moments.map((m) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.setAttribute("role", "listitem");
+    button.className = m.judgement || "none";
+    button.dataset.referenceStart = String(m.reference_start_s);
+    button.style.flexGrow = String(m.reference_end_s - m.reference_start_s);
+    const offset = m.timing_offset_s === null ? "" : `, ${m.timing_offset_s >= 0 ? "+" : ""}${m.timing_offset_s.toFixed(2)} s`;
+    const label =
+      `${m.reference_start_s.toFixed(1)}–${m.reference_end_s.toFixed(1)} s: ` +
+      (m.judgement ? `${m.judgement} (pose ${Math.round(m.pose)}${offset})` : "not judged");
+    button.title = label;
+    button.setAttribute("aria-label", `reference ${label}`);
+    button.addEventListener("click", () => jump(m.reference_start_s));
+    return button;
+  });
+  $("beat-strip").replaceChildren(...buttons);
+}
+
+function listOfJumps(id, items, text) {
+  $(id).replaceChildren(
+    ...items.map((item) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.dataset.referenceStart = String(item.reference_start_s);
+      button.textContent = text(item);
+      button.addEventListener("click", () => jump(item.reference_start_s));
+      li.append(button);
+      return li;
+    }),
+  );
+}
+
+function feedback(items) {
+  listOfJumps("feedback", items, (item) => item.text);
+  if (items.length === 0) {
+    const li = document.createElement("li");
+    li.textContent = "Nothing to point out: every move scored 90 or more.";
+    $("feedback").replaceChildren(li);
+  }
+}
+
+function worst(segments) {
+  listOfJumps("worst-segments", segments, (s) => {
+    const attempt = s.attempt_start_s === null ? "" : `, attempt ${s.attempt_start_s.toFixed(1)}–${s.attempt_end_s.toFixed(1)} s`;
+    return `reference ${s.reference_start_s.toFixed(1)}–${s.reference_end_s.toFixed(1)} s${attempt}: ${Math.round(s.score)}`;
+  });
+}
+
+// --- without comparison.mp4: both jobs' videos, kept in step --------------------------------
+
+async function showBothVideos(body) {
+  const [reference, attempt] = await Promise.all(
+    [body.reference_job_id, body.attempt_job_id].map((id) =>
+      api(`/api/jobs/${id}`).then((r) => r.json()),
+    ),
+  );
+  $("comparison-figure").hidden = true;
+  $("side-by-side").hidden = false;
   const referenceVideo = $("reference-video");
   const attemptVideo = $("attempt-video");
   referenceVideo.src = reference.result.video_url;
   attemptVideo.src = attempt.result.video_url;
-  strip(summary.segments);
-  worst(summary.worst_segments);
   keepInStep(referenceVideo, attemptVideo);
-}
-
-function colour(similarity) {
-  const hue = Math.max(0, Math.min(120, (similarity - 40) * 2)); // red below 40, green at 100
-  return `hsl(${hue}, 70%, 45%)`;
-}
-
-function jump(referenceTime) {
-  const referenceVideo = $("reference-video");
-  referenceVideo.currentTime = referenceTime;
-  $("attempt-video").currentTime = attemptTime(referenceTime);
-}
-
-function strip(segments) {
-  const buttons = segments.map((segment) => {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.setAttribute("role", "listitem");
-    button.style.background = colour(segment.similarity);
-    button.style.flexGrow = String(segment.reference_end_s - segment.reference_start_s);
-    const label = `${segment.reference_start_s.toFixed(1)}–${segment.reference_end_s.toFixed(1)} s: ${Math.round(segment.similarity)}`;
-    button.title = label;
-    button.setAttribute("aria-label", `reference ${label}`);
-    button.addEventListener("click", () => jump(segment.reference_start_s));
-    return button;
-  });
-  $("segment-strip").replaceChildren(...buttons);
-}
-
-function worst(segments) {
-  const items = segments.map((segment) => {
-    const item = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "secondary";
-    button.dataset.referenceStart = String(segment.reference_start_s);
-    button.textContent =
-      `reference ${segment.reference_start_s.toFixed(1)}–${segment.reference_end_s.toFixed(1)} s, ` +
-      `attempt ${segment.attempt_start_s.toFixed(1)}–${segment.attempt_end_s.toFixed(1)} s: ` +
-      `${Math.round(segment.similarity)}`;
-    button.addEventListener("click", () => jump(segment.reference_start_s));
-    item.append(button);
-    return item;
-  });
-  $("worst-segments").replaceChildren(...items);
 }
 
 function attemptTime(referenceTime) {
   // the alignment path, read as a function of the reference's time (linear in between)
-  const ref = path.reference_time_s;
-  const att = path.attempt_time_s;
+  const ref = report.path.reference_time_s;
+  const att = report.path.attempt_time_s;
   if (referenceTime <= ref[0]) return att[0];
   for (let i = 1; i < ref.length; i += 1) {
     if (ref[i] >= referenceTime) {

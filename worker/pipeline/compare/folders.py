@@ -46,7 +46,7 @@ def load_performance(folder: str | os.PathLike):
         raise FolderError("input_missing", f"no {KEYPOINTS} in {folder}")
     try:
         return for_comparison(Performance.from_keypoints(path))
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise FolderError("bad_keypoints", f"{path} is not a keypoints file: {exc}") from None
 
 

@@ -14,7 +14,9 @@ from worker.pipeline.compare.poses import Performance, Sampled
 
 
 def rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits) + 0.0  # never -0.0
 
 
 def windows(beats: np.ndarray | None, start: float, end: float) -> list[tuple[float, float]]:

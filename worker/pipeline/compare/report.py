@@ -282,7 +282,7 @@ def _warnings(
 def _alignment(matched: scoring.Matched, ref: Sampled, att: Sampled) -> dict[str, Any]:
     lag = (matched.att_times - att.times[0]) - (matched.ref_times - ref.times[0])
     return {
-        "offset_s": round(float(np.median(lag)), 3),
+        "offset_s": moves.rounded(float(np.median(lag)), 3),
         "reference_start_s": round(float(matched.ref_times[0]), 3),
         "reference_end_s": round(float(matched.ref_times[-1]), 3),
         "attempt_start_s": round(float(matched.att_times[0]), 3),
@@ -303,8 +303,8 @@ def _music(
         return {"aligned": False, "reason": _problem(reference_audio, attempt_audio)}
     return {
         "aligned": True,
-        "offset_s": round(music_map.offset_s, 3),
-        "drift_s": round(music_map.drift_s, 3),
+        "offset_s": moves.rounded(music_map.offset_s, 3),
+        "drift_s": moves.rounded(music_map.drift_s, 3),
         "correlation": round(music_map.correlation, 3),
     }
 

@@ -137,6 +137,15 @@ def _lags(window: np.ndarray, spectrum: np.ndarray, size: int, m: int) -> np.nda
     return full[: m - n + 1] / n
 
 
+def _peaks(values: np.ndarray, count: int = 8) -> np.ndarray:
+    """The indices of the `count` highest local maxima of `values`."""
+    if len(values) < 3:
+        return np.array([int(np.argmax(values))])
+    inner = np.flatnonzero((values[1:-1] >= values[:-2]) & (values[1:-1] >= values[2:])) + 1
+    candidates = np.concatenate([[0, len(values) - 1], inner])
+    return candidates[np.argsort(values[candidates])[::-1][:count]]
+
+
 def _refine(values: np.ndarray, k: int) -> float:
     """The parabola's peak around index k, as a fractional index."""
     if 0 < k < len(values) - 1 and np.all(np.isfinite(values[k - 1 : k + 2])):
@@ -185,20 +194,24 @@ def align_music(
     size = 1 << int(np.ceil(np.log2(len(y) + window)))
     spectrum = np.fft.rfft(y, size)
     shift = attempt.start_s - reference.start_s
-    # candidate anchors: each window's best position in the attempt
+    # candidate anchors: each window's peaks in the attempt (a beat, a bar or a chorus may
+    # match again elsewhere), told apart by how well they match, then by where the dance is
     found = []
     for k, s in enumerate(starts):
         values = _lags(x[s : s + window], spectrum, size, len(y))
-        best = int(np.argmax(values))
-        found.append((values[best], k, _refine(values, best) - s))
-    top = max(value for value, _, _ in found)
+        for peak in _peaks(values):
+            found.append((float(values[peak]), k, _refine(values, peak) - s))
+    top = max((value for value, _, _ in found), default=-np.inf)
     if top < MIN_CORRELATION:
         return None
     close = [f for f in found if f[0] >= ANCHOR_TIE * top]
     if near_s is None:
         _, anchor, lag = max(close)
     else:
-        _, anchor, lag = min(close, key=lambda f: abs(f[2] / frames_per_s + shift - near_s))
+        _, anchor, lag = min(
+            close, key=lambda f: (abs(f[2] / frames_per_s + shift - near_s), -f[0])
+        )
+    top = next(value for value, k, peak in close if k == anchor and peak == lag)
     search = 2 + int(MAX_DRIFT * hop)  # frames a neighbouring window's offset may differ by
     knots: dict[int, tuple[float, float]] = {anchor: (lag, top)}
     for order in (range(anchor + 1, len(starts)), range(anchor - 1, -1, -1)):
