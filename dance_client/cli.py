@@ -56,8 +56,9 @@ _COMPARE_VALUE_OPTIONS = frozenset(
 
 
 def handles(argv: list[str]) -> bool:
-    """Whether `argv` is a remote command: one of `COMMANDS`, or `compare` of two arguments
-    that are not both folders (two folders are the local `compare`)."""
+    """Whether `argv` is a remote command: one of `COMMANDS`, or `compare` of two job ids
+    (an argument that is a path, or looks like one, makes it the local `compare` of two
+    folders, which says so when a folder is missing)."""
     if not argv:
         return False
     if argv[0] in COMMANDS:
@@ -66,8 +67,12 @@ def handles(argv: list[str]) -> bool:
     return (
         argv[0] == "compare"
         and len(positional) >= 2
-        and not (Path(positional[0]).is_dir() and Path(positional[1]).is_dir())
+        and not any(_looks_like_a_path(arg) for arg in positional[:2])
     )
+
+
+def _looks_like_a_path(arg: str) -> bool:
+    return Path(arg).exists() or "/" in arg or os.sep in arg
 
 
 def bare_mirror_as_on(argv: list[str]) -> list[str]:

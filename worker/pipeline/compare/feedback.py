@@ -11,7 +11,6 @@ trunk), how far the trunk leans from upright. A difference is worth a word from
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,9 @@ from worker.pipeline.smoothing import wrap
 MIN_DIFFERENCE_DEG = 15.0
 MAX_JOINTS = 3
 LATE_FROM_S = 0.1  # a stretch this late or early gets a word
-SMALL_BELOW, BIG_ABOVE = 0.8, 1.25  # amplitude ratios that get a word
+SMALL_BELOW, BIG_ABOVE = 0.8, 1.25  # amplitude ratios that get a word ...
+AMPLITUDE_MIN_EXTENT = 0.05  # ... when the part moves this much in the reference (body scales)
+AMPLITUDE_MIN_DIFFERENCE = 0.03  # ... and the attempt's differs by this much
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,16 @@ def timing_words(offset_s: float | None, *, music: bool) -> str | None:
     return f"{abs(offset_s):.2f} s {'behind' if offset_s > 0 else 'ahead of'} your own tempo"
 
 
-def amplitude_words(parts: dict[str, float | None]) -> list[str]:
+def amplitude_words(extents: dict[str, tuple[float, float]]) -> list[str]:
+    """Words for the parts whose movement is clearly smaller or bigger: `extents` is each
+    part's (reference, attempt) extent in body scales; a part that barely moves in the
+    reference, or differs by less than `AMPLITUDE_MIN_DIFFERENCE`, gets none (landmark
+    jitter alone makes the ratio of two small extents swing)."""
     words = []
-    for part, ratio in parts.items():
-        if ratio is None or not math.isfinite(ratio):
+    for part, (reference, attempt) in extents.items():
+        if reference < AMPLITUDE_MIN_EXTENT or abs(attempt - reference) < AMPLITUDE_MIN_DIFFERENCE:
             continue
+        ratio = attempt / reference
         if ratio < SMALL_BELOW:
             words.append(f"{part}: movement smaller ({ratio:.0%} of the reference's)")
         elif ratio > BIG_ABOVE:

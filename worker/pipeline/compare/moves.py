@@ -185,7 +185,7 @@ def _feedback(
             segment["attempt_span"],
             joints=joints,
             timing=feedback.timing_words(segment["offset"], music=with_music),
-            amplitude=feedback.amplitude_words(parts),
+            amplitude=feedback.amplitude_words(segment["amplitude_parts"]),
             pose=segment["pose"],
         ),
         "joints": joints,
