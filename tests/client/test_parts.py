@@ -253,7 +253,7 @@ def test_a_bare_mirror_means_on_wherever_it_stands(argv, expected):
     assert bare_mirror_as_on(argv) == expected
 
 
-def test_compare_is_remote_unless_its_two_arguments_are_folders(tmp_path):
+def test_compare_is_remote_unless_an_argument_is_a_path(tmp_path):
     ref, att = tmp_path / "ref", tmp_path / "att"
     ref.mkdir()
     att.mkdir()
@@ -264,6 +264,9 @@ def test_compare_is_remote_unless_its_two_arguments_are_folders(tmp_path):
     assert handles(["compare", "JOB1", "JOB2", "--webhook-url", str(ref)])
     assert handles(["compare", "--out", str(ref), "JOB1", "JOB2"])
     assert handles(["status", "JOB1"]) and not handles(["analyze", "x.mp4"])
+    # a folder that is not there is still a folder: the local compare says it is missing
+    assert not handles(["compare", str(ref), str(tmp_path / "missing")])
+    assert not handles(["compare", "teacher/", "student/"])
 
 
 def test_the_summary_for_people_has_scores_timing_judgements_feedback_and_files():
