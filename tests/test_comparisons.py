@@ -202,3 +202,16 @@ def test_too_little_pose_fails_with_its_code(db, storage, performance, tmp_path)
 
     failed = row(db, comparison_id)
     assert failed.error_code == "too_little_pose" and "attempt" in failed.error_message
+
+
+def test_a_comparison_whose_workers_were_lost_too_often_fails(db, storage, performance):
+    """Each start counts (a worker killed mid-comparison gives the task back): past
+    JOB_MAX_ATTEMPTS starts it fails instead of coming back for ever."""
+    from shared.config import settings
+
+    job = stored_job(db, storage, performance, files=("keypoints",))
+    comparison_id = queued(db, job, status="processing", attempts=settings.JOB_MAX_ATTEMPTS)
+    assert run_comparison(comparison_id, storage) == Outcome("failed")
+    done = row(db, comparison_id)
+    assert (done.status, done.error_code) == ("failed", "attempts_exhausted")
+    assert done.attempts == settings.JOB_MAX_ATTEMPTS + 1

@@ -76,7 +76,14 @@ def run_comparison(comparison_id: uuid.UUID, storage: Storage) -> Outcome:
         comparison = claim_comparison(session, comparison_id)
         if comparison is None:
             return Outcome("skipped")
+        started = comparison.attempts
         request = _request(session, comparison)
+    if started > settings.JOB_MAX_ATTEMPTS:  # each earlier start lost its worker
+        return _fail(
+            comparison_id,
+            "attempts_exhausted",
+            f"started {started - 1} times without finishing (its worker was lost each time)",
+        )
     with logs.bound(request_id=request.request_id or ""):
         log.info("comparison %s: started", comparison_id)
         return _run(comparison_id, request, storage)
