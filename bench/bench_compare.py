@@ -14,7 +14,7 @@ is compared with its soundtracks and without (timing then from the movement alon
 checked against its bar and the known truth: the offset found (within one frame), the timing
 per beat (re-timed: error against the true early/late), the mean lateness (delayed).
 
-Speed (unless --no-speed): two synthetic performances (`tests/analysis/dancers.py`) of 3 and
+Speed (unless --no-speed): two synthetic performances (`bench/synthetic_dancers.py`) of 3 and
 10 minutes (30 and 25 fps) with the girl's song looped under both (the attempt's starting 2 s
 later), compared with mirror "auto" (two alignments) in a process of its own: seconds and the
 process's peak memory. Baseline, in the same run: the comparison before this one (commit
@@ -159,7 +159,7 @@ def print_table(rows: list[dict]) -> None:
 
 def speed_child(minutes: float, implementation: str) -> None:
     """Compare the two long performances once; print seconds and peak memory as JSON."""
-    from tests.analysis.dancers import body, frame_times, performance, trajectories
+    from bench.synthetic_dancers import body, frame_times, performance, trajectories
     from worker.pipeline.compare.alignment import warm_up
 
     ref_t, att_t = frame_times(60.0 * minutes), frame_times(60.0 * minutes, fps=25.0)

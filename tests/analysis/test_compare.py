@@ -1,4 +1,4 @@
-"""The comparison's rules, one by one, on synthetic dancers (`tests.analysis.dancers`) and
+"""The comparison's rules, one by one, on synthetic dancers (`bench/synthetic_dancers.py`) and
 synthetic soundtracks: no video, no model. Real footage: `test_compare_footage.py`."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.analysis.dancers import (
+from bench.synthetic_dancers import (
     ANGLE_NAMES,
     FPS,
     body,
