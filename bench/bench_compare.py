@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import compare_cases as cases  # noqa: E402
+from bench import compare_takes as takes  # noqa: E402
 from worker.pipeline.compare import compare_performances  # noqa: E402
 from worker.pipeline.compare.folders import (  # noqa: E402
     compare_folders,
@@ -51,20 +52,20 @@ SETS = {"girl": cases.GIRL_CASES, "red": cases.RED_CASES}
 BASELINE_COMMIT = "e986f7d"
 
 
-def analysed(take: cases.Take, folder: Path) -> Path:
+def analysed(take: takes.Take, folder: Path) -> Path:
     """The take rendered and run through the pipeline into `folder` (kept if already there)."""
     from worker.pipeline.runner import PipelineOptions, analyze_video
 
     if not (folder / "keypoints.json").is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        cases.render(take, folder / "take.mp4")
+        takes.render(take, folder / "take.mp4")
         analyze_video(folder / "take.mp4", folder, PipelineOptions(exports=()))
     return folder
 
 
 def truth_offset(case: cases.Case, ref_times: np.ndarray) -> float:
     """Where the reference's dance lies in the attempt: the median lag of the right path."""
-    lag = cases.true_attempt_time(case.reference, case.attempt, ref_times) - ref_times
+    lag = takes.true_attempt_time(case.reference, case.attempt, ref_times) - ref_times
     return float(np.nanmedian(lag))
 
 
@@ -75,8 +76,8 @@ def timing_errors(case: cases.Case, report: dict) -> np.ndarray:
         if m["timing_offset_s"] is None:
             continue
         t = np.linspace(m["reference_start_s"], m["reference_end_s"], 20)
-        true_t = cases.true_attempt_time(case.reference, case.attempt, t)
-        music_t = cases.true_music_offset(case.reference, case.attempt, t)
+        true_t = takes.true_attempt_time(case.reference, case.attempt, t)
+        music_t = takes.true_music_offset(case.reference, case.attempt, t)
         truth = np.nanmean(true_t - music_t)
         if math.isfinite(truth):
             errors.append(m["timing_offset_s"] - truth)
@@ -205,7 +206,7 @@ def _looped_song(seconds: float):
     from worker.pipeline.compare.soundtrack import SR, Soundtrack
 
     with tempfile.TemporaryDirectory() as tmp:
-        clip = cases.render(cases.Take(cases.GIRL, 14.0), Path(tmp) / "song.mp4")
+        clip = takes.render(takes.Take(takes.GIRL, 14.0), Path(tmp) / "song.mp4")
         song = load_folder_soundtrack_from(clip)
     loops = int(math.ceil(seconds * SR / len(song))) + 1
     track = np.tile(song, loops)[: int(seconds * SR)]
@@ -306,9 +307,9 @@ def main() -> int:
     if args.speed_child:
         speed_child(float(args.speed_child[0]), args.speed_child[1])
         return 0
-    if not cases.DANCERS.is_dir():
+    if not takes.DANCERS.is_dir():
         print(
-            f"error: {cases.DANCERS} is not here: the shared dance footage is needed",
+            f"error: {takes.DANCERS} is not here: the shared dance footage is needed",
             file=sys.stderr,
         )
         return 2

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import compare_cases as cases
+from bench import compare_takes as takes
 from tests.clips import STREET_VIDEO, shared_file
 from worker.pipeline.analysis import Performance, for_comparison
 from worker.pipeline.compare import NO_SOUNDTRACK, compare_performances
@@ -28,7 +29,7 @@ FRAME = 1 / 30
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, object]:
     """Every take of the girl's cases, rendered and analysed: {case name: folder}."""
-    shared_file(cases.DANCERS / cases.GIRL.clip)
+    shared_file(takes.DANCERS / takes.GIRL.clip)
     root = tmp_path_factory.mktemp("girl")
     out = {}
     for name, take in [("reference", cases.GIRL_REFERENCE)] + [
@@ -36,7 +37,7 @@ def folders(tmp_path_factory) -> dict[str, object]:
     ]:
         folder = root / name
         folder.mkdir()
-        cases.render(take, folder / "take.mp4")
+        takes.render(take, folder / "take.mp4")
         analyze_video(folder / "take.mp4", folder, PipelineOptions(exports=()))
         out[name] = folder
     out["itself"] = out["reference"]
@@ -61,7 +62,7 @@ def case(name: str) -> cases.Case:
 def true_offset(name: str) -> float:
     t = np.arange(0.0, 9.0, 0.1)
     c = case(name)
-    return float(np.nanmedian(cases.true_attempt_time(c.reference, c.attempt, t) - t))
+    return float(np.nanmedian(takes.true_attempt_time(c.reference, c.attempt, t) - t))
 
 
 def test_the_reference_misses_the_dancer_in_some_frames(folders) -> None:
@@ -97,8 +98,8 @@ def test_a_retimed_performance_is_early_where_the_retiming_put_it(folders) -> No
             continue
         t = np.linspace(m["reference_start_s"], m["reference_end_s"], 20)
         truth = np.nanmean(
-            cases.true_attempt_time(c.reference, c.attempt, t)
-            - cases.true_music_offset(c.reference, c.attempt, t)
+            takes.true_attempt_time(c.reference, c.attempt, t)
+            - takes.true_music_offset(c.reference, c.attempt, t)
         )
         errors.append(m["timing_offset_s"] - truth)
         assert m["timing_offset_s"] < 0  # early: the re-timing runs ahead of the music
