@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dance_client import cli as remote
+from dance_client import compare_command
 from worker import local_command
 from worker.pipeline.motion.formats import FORMATS, checked_formats
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.logs import configure_logging
 
     configure_logging("cli", level="WARNING")  # the commands print what people need
-    args = parser.parse_args(remote.bare_mirror_as_on(argv))
+    args = parser.parse_args(compare_command.bare_mirror_as_on(argv))
     return args.run(args)
 
 
@@ -131,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--out", required=True, help="folder for comparison.json and comparison.mp4"
     )
-    remote.add_mirror_arguments(compare)
+    compare_command.add_mirror_arguments(compare)
     compare.set_defaults(run=_compare)
 
     sample = commands.add_parser("sample", help="write a short clip with a person in it")
@@ -271,7 +272,7 @@ def _compare(args: argparse.Namespace) -> int:
             args.reference,
             args.attempt,
             args.out,
-            mirror=remote.MIRROR_MODES[args.mirror],
+            mirror=compare_command.MIRROR_MODES[args.mirror],
             video=args.video,
         )
     except ComparisonError as exc:

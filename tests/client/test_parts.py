@@ -22,7 +22,8 @@ from dance_client import (
     event_data,
     verify_webhook,
 )
-from dance_client.cli import bare_mirror_as_on, handles
+from dance_client.cli import handles
+from dance_client.compare_command import bare_mirror_as_on
 from dance_client.comparison_text import comparison_lines
 from dance_client.downloads import fetch_to_file
 from dance_client.errors import DownloadError
