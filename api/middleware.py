@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-from api.metrics import REQUEST_SECONDS
+from api.prometheus import REQUEST_SECONDS
 from api.security_headers import add_security_headers
 from shared.logs import bind, unbind
 

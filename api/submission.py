@@ -1,7 +1,7 @@
 """How a submission becomes a job: `POST /api/jobs` (and the legacy `POST /api/analyze`).
 
 Two forms:
-- multipart: the file streams to `inputs/<job_id>/` as it arrives (`api.upload`);
+- multipart: the file streams to `inputs/<job_id>/` as it arrives (`api.multipart_reader`);
 - JSON `{"upload_id"}`: a file the tenant uploaded to `uploads/<tenant>/<upload_id>/` with
   a presigned POST is copied server side to the job's own input key, checked there, and the
   upload is removed: whatever is written to the upload location later changes nothing.
@@ -38,8 +38,7 @@ from api.job_params import (
     parse_webhook_field,
 )
 from api.json_body import read_json_body
-from api.schemas import JobFromUpload
-from api.upload import (
+from api.multipart_reader import (
     BODY_OVERHEAD_BYTES,
     SNIFF_BYTES,
     VideoFormReader,
@@ -51,6 +50,7 @@ from api.upload import (
     too_large,
     video_content_type,
 )
+from api.schemas import JobFromUpload
 from shared import logs
 from shared.config import Settings
 from shared.db import session_scope

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_pipeline import benchmark_clip, clip_arguments  # noqa: E402
 
-from worker.pipeline.music import warm_up  # noqa: E402
-from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from pipeline.analysis.music import warm_up  # noqa: E402
+from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
 
 
 def with_click_track(src: Path, dst: Path, bpm: float = 120.0) -> Path:
@@ -66,7 +66,7 @@ def with_click_track(src: Path, dst: Path, bpm: float = 120.0) -> Path:
 _COLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from worker.pipeline.runner import analyze_video
+from pipeline.runner import analyze_video
 result = analyze_video({clip!r}, {out!r})
 print(result.metrics["analysis_time_s"])
 """

@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import compare_cases as cases  # noqa: E402
 from bench import compare_takes as takes  # noqa: E402
-from worker.pipeline.compare import compare_performances  # noqa: E402
-from worker.pipeline.compare.folders import (  # noqa: E402
+from pipeline.compare import compare_performances  # noqa: E402
+from pipeline.compare.folders import (  # noqa: E402
     compare_folders,
     load_folder_soundtrack,
     load_performance,
@@ -54,7 +54,7 @@ BASELINE_COMMIT = "e986f7d"
 
 def analysed(take: takes.Take, folder: Path) -> Path:
     """The take rendered and run through the pipeline into `folder` (kept if already there)."""
-    from worker.pipeline.runner import PipelineOptions, analyze_video
+    from pipeline.runner import PipelineOptions, analyze_video
 
     if not (folder / "keypoints.json").is_file():
         folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def print_table(rows: list[dict]) -> None:
 def speed_child(minutes: float, implementation: str) -> None:
     """Compare the two long performances once; print seconds and peak memory as JSON."""
     from bench.synthetic_dancers import body, frame_times, performance, trajectories
-    from worker.pipeline.compare.alignment import warm_up
+    from pipeline.compare.alignment import warm_up
 
     ref_t, att_t = frame_times(60.0 * minutes), frame_times(60.0 * minutes, fps=25.0)
     reference = performance(ref_t, body(trajectories(ref_t, 3)))
@@ -203,7 +203,7 @@ def _peak_mb() -> float:
 def _looped_song(seconds: float):
     """The girl's song looped for `seconds` under the reference, and 2 s later under the
     attempt, with its beats given (as a job's analysis.json gives them)."""
-    from worker.pipeline.compare.soundtrack import SR, Soundtrack
+    from pipeline.compare.soundtrack import SR, Soundtrack
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = takes.render(takes.Take(takes.GIRL, 14.0), Path(tmp) / "song.mp4")
@@ -216,7 +216,7 @@ def _looped_song(seconds: float):
 
 
 def load_folder_soundtrack_from(video: Path) -> np.ndarray:
-    from worker.pipeline.compare.soundtrack import load_soundtrack
+    from pipeline.compare.soundtrack import load_soundtrack
 
     samples = load_soundtrack(video).samples
     assert samples is not None
@@ -224,11 +224,11 @@ def load_folder_soundtrack_from(video: Path) -> np.ndarray:
 
 
 def _baseline_module():
-    """The comparison as it was before (worker/pipeline/compare.py at BASELINE_COMMIT)."""
+    """The comparison as it was before (pipeline/compare.py at BASELINE_COMMIT)."""
     import importlib.util
 
     source = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:worker/pipeline/compare.py"],
+        ["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:pipeline/compare.py"],
         check=True,
         capture_output=True,
         text=True,

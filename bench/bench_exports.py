@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_pipeline import benchmark_clip, clip_arguments  # noqa: E402
 
-from worker.pipeline.motion.formats import FORMATS  # noqa: E402
-from worker.pipeline.music import warm_up  # noqa: E402
-from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from pipeline.analysis.music import warm_up  # noqa: E402
+from pipeline.motion.formats import FORMATS  # noqa: E402
+from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
 
 
 def main() -> int:

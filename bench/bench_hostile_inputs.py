@@ -39,8 +39,8 @@ def peak_mib():
             return int(line.split()[1]) / 1024
 
 import av, numpy
-from worker.pipeline.errors import VideoInputError
-from worker.pipeline.source import Limits, open_video
+from pipeline.errors import VideoInputError
+from pipeline.video.source import Limits, open_video
 mode, path = sys.argv[1], sys.argv[2]
 before, started, outcome = peak_mib(), time.perf_counter(), None
 if mode == "refused":
@@ -60,7 +60,7 @@ _MODEL = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[2])
 import numpy
-from worker.pipeline.pose import PoseEstimator
+from pipeline.pose.blazepose import PoseEstimator
 frames = int(sys.argv[1])
 image = numpy.zeros((64, 64, 3), numpy.uint8)
 with PoseEstimator() as pose:

@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.service_stack import bench_stack  # noqa: E402
-from worker.local_stack import tenant_command  # noqa: E402
-from worker.samples import make_clip  # noqa: E402
+from cli.local_stack import tenant_command  # noqa: E402
+from pipeline.video.samples import make_clip  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

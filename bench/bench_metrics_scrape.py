@@ -7,7 +7,7 @@ Fills a fresh Postgres database (the machine's, migrated with Alembic) with --jo
 the same run, the median of --repeat rounds of:
 - the baseline: the three queries the former hand-written /metrics ran on every scrape
   (jobs by status, the last hour of finished jobs, the last hour of webhook deliveries);
-- now: the whole exposition of `api.metrics.REGISTRY` (prometheus_client), whose only query
+- now: the whole exposition of `api.prometheus.REGISTRY` (prometheus_client), whose only query
   counts the unfinished jobs by status (Redis is left out of both: its queue lengths cost
   the same). 1 % of the jobs are unfinished.
 Prints both, their ratio, and the query plans' scan types.
@@ -38,7 +38,7 @@ BASELINE = [  # the former /metrics (git show b415579:api/routes/metrics.py)
     "WHERE created_at >= now() - interval '1 hour' LIMIT 10000",
 ]
 
-NOW = (  # the one query of /metrics now (api/metrics.py), for its plan
+NOW = (  # the one query of /metrics now (api/prometheus.py), for its plan
     "SELECT status, count(*) FROM jobs "
     "WHERE status IN ('queued', 'processing', 'retrying') GROUP BY status"
 )
@@ -90,8 +90,8 @@ def main() -> None:
     try:
         from prometheus_client import generate_latest
 
-        from api.metrics import REGISTRY
-        from worker.local_stack import migrate
+        from api.prometheus import REGISTRY
+        from cli.local_stack import migrate
 
         migrate(dict(os.environ))
         engine = create_engine(url)

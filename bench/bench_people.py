@@ -4,7 +4,7 @@ the same clips; the ratio of each to `max_people` 1 (the single-person solution,
     python bench/bench_people.py [--video PATH] [--repeat 3]
 
 Clips:
-- duo: two dancers side by side (`worker.samples.DUO`), 640x240, 90 frames at 15 fps;
+- duo: two dancers side by side (`pipeline.video.samples.DUO`), 640x240, 90 frames at 15 fps;
 - street: the shared street footage (1280x720, 50 fps, 205 frames, pedestrians), when present.
 
 Each run is `analyze_video` without the analysis step (its cost does not depend on the number
@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.pipeline.multi_pose import MultiPoseEstimator  # noqa: E402
-from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
-from worker.samples import DUO, make_clip, render_frames  # noqa: E402
+from pipeline.people.multi_pose import MultiPoseEstimator  # noqa: E402
+from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from pipeline.video.samples import DUO, make_clip, render_frames  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "street_people_720p.avi"
 PEOPLE = (1, 2, 4)

@@ -34,10 +34,10 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.pipeline.overlay import Overlay  # noqa: E402
-from worker.pipeline.pose import PoseEstimator  # noqa: E402
-from worker.pipeline.sink import VideoSink  # noqa: E402
-from worker.pipeline.source import AudioPacket, DecodeStats, open_video  # noqa: E402
+from pipeline.pose.blazepose import PoseEstimator  # noqa: E402
+from pipeline.video.overlay import Overlay  # noqa: E402
+from pipeline.video.sink import VideoSink  # noqa: E402
+from pipeline.video.source import AudioPacket, DecodeStats, open_video  # noqa: E402
 
 DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "street_people_720p.avi"
 
@@ -133,7 +133,7 @@ def sequential_fps(clip: Path, out_dir: Path) -> float:
 _CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from worker.pipeline.runner import analyze_video  # imports MediaPipe, as a worker has
+from pipeline.runner import analyze_video  # imports MediaPipe, as a worker has
 runs = []
 for _ in range(2):  # cold: a fresh process's first video (the CLI); warm: a worker's next job
     started = time.perf_counter()

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import DEFAULT_VIDEO, make_clip  # noqa: E402
-from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
-from worker.pipeline.segments import plan_segments  # noqa: E402
-from worker.pipeline.stitch import stitch  # noqa: E402
+from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from pipeline.segments.cuts import plan_segments  # noqa: E402
+from pipeline.segments.stitch import stitch  # noqa: E402
 
 OPTIONS = PipelineOptions(analysis=None)
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import DEFAULT_VIDEO, make_clip  # noqa: E402
 from bench.service_stack import bench_stack  # noqa: E402
-from worker.local_stack import tenant_command  # noqa: E402
+from cli.local_stack import tenant_command  # noqa: E402
 
 
 def wait_ready(services, name: str, timeout_s: float = 120) -> None:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import tracking_scenes as scenes  # noqa: E402
 from bench.tracking_score import meets_the_bar, score, tracked_necks  # noqa: E402
-from worker.pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
 
 TRACKING = (
     scenes.side_by_side,

@@ -16,7 +16,7 @@ made from a source the way a teacher's or a student's recording differs from ano
 Both functions of time are known, so the right alignment is known: the reference's time t
 shows source time `ref.video_time(t)`; the take shows that moment at the time u where
 `take.video_time(u)` equals it. Encoded with x264 at CRF 20 (compression noise), the same
-bytes every time (`worker.samples.steady_encoding`).
+bytes every time (`pipeline.video.samples.steady_encoding`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import av
 import cv2
 import numpy as np
 
-from worker.samples import steady_encoding
+from pipeline.video.samples import steady_encoding
 
 DANCERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "dancers"
 AUDIO_RATE = 44100

@@ -16,7 +16,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 
-from worker.local_stack import ServiceProcesses, migrate
+from cli.local_stack import ServiceProcesses, migrate
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/13"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.pipeline.compare import Performance
+from pipeline.compare import Performance
 
 FPS = 30.0
 ANGLE_NAMES = ("left_elbow", "right_elbow", "left_knee", "right_knee")

@@ -29,7 +29,7 @@ import av
 import cv2
 import numpy as np
 
-from worker.samples import steady_encoding
+from pipeline.video.samples import steady_encoding
 
 VISIBLE_SHARE = 0.6  # of a person's box, in the frame and uncovered, to count as visible
 STAGE = (70, 90, 110)  # RGB
@@ -65,7 +65,7 @@ class Seen:
 def actor(name: str) -> Actor:
     """`astronaut` or `camera`, or either with `-mirrored` (the same person the other way
     round)."""
-    from worker.samples import person_image
+    from pipeline.video.samples import person_image
 
     base, _, variant = name.partition("-")
     image = person_image(base)
@@ -77,7 +77,7 @@ def actor(name: str) -> Actor:
 def _person_box(image: np.ndarray) -> tuple[Box, Point]:
     """The box of the landmarks BlazePose sees (visibility >= 0.5) in the photo alone, and
     the point between the shoulders."""
-    from worker.pipeline.pose import PoseEstimator
+    from pipeline.pose.blazepose import PoseEstimator
 
     with PoseEstimator() as pose:
         for _ in range(3):  # the first calls detect; later ones refine by tracking

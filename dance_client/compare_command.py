@@ -1,5 +1,5 @@
 """`dance-analyzer compare`'s command line: its arguments (those of `--mirror` and
-`--no-video` shared with the local compare of two folders, `worker.cli`), which of the two a
+`--no-video` shared with the local compare of two folders, `cli.main`), which of the two a
 command line asks for, and the remote one's run: create the comparison on the service,
 follow it, print its summary (`comparison_text`), download comparison.json and
 comparison.mp4."""

@@ -19,7 +19,7 @@ from shared.netguard import HostPolicy
 DEV_WEBHOOK_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtY2hhbmdlLW1l"
 DEV_AWS_SECRET_ACCESS_KEY = "minioadmin"
 MAX_PEOPLE = 8  # the most dancers a job may follow: each costs about one model run a frame
-# the motion files a job may ask for (the pipeline's `worker.pipeline.motion.formats.FORMATS`)
+# the motion files a job may ask for (the pipeline's `pipeline.motion.formats.FORMATS`)
 EXPORT_FORMATS: tuple[str, ...] = ("bvh", "trc", "csv")
 
 
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     WORKER_METRICS_PORT: int = Field(default=9808, ge=0, le=65535)  # 0: no metrics server
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    # --- pipeline limits (bad input is refused with a code, see worker.pipeline.errors) ----
+    # --- pipeline limits (bad input is refused with a code, see pipeline.errors) ----
     MAX_VIDEO_DURATION_S: float = Field(default=600.0, gt=0)
     MAX_VIDEO_FRAMES: int = Field(default=18_000, ge=1)  # the model's cost: 10 min at 30 fps
     MAX_VIDEO_FPS: float = Field(default=120.0, gt=0)

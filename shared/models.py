@@ -335,7 +335,7 @@ _SEGMENT_STATUS_VALUES = ", ".join(f"'{status.value}'" for status in SegmentStat
 
 
 class JobSegment(Base):
-    """One part of a long job's video (`worker.pipeline.segments`), processed by any worker
+    """One part of a long job's video (`pipeline.segments.cuts`), processed by any worker
     for one attempt of the job: which frames, who holds it (a lease of its own), how far it
     got, and how it ended. The job's own row keeps the job's state; `worker.split_jobs`."""
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.comparisons import MirrorRequest, mirror_request
+from shared.comparison_states import MirrorRequest, mirror_request
 from shared.models import Comparison, ComparisonStatus, Job
 from shared.states import JobStatus
 from shared.storage import Storage

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import pytest
 
-from worker.samples import make_clip
+from pipeline.video.samples import make_clip
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 STREET_VIDEO = SHARED_DATA / "street_people_720p.avi"

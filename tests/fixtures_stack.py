@@ -20,8 +20,8 @@ import boto3
 import httpx
 import pytest
 
+from cli.local_stack import ServiceProcesses, tenant_command
 from tests.stacks import running_stack, service_env, tenant_client
-from worker.local_stack import ServiceProcesses, tenant_command
 
 
 @pytest.fixture(scope="session")

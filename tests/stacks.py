@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.local_stack import ServiceProcesses
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
-from worker.local_stack import ServiceProcesses
 
 
 class PatientTransport(httpx.HTTPTransport):

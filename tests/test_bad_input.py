@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.clips import PERSON_PHOTO, make_clip, shared_file
-from worker.pipeline.errors import (
+from pipeline.errors import (
     ERROR_CODES,
     CorruptVideo,
     DimensionsOutOfRange,
@@ -21,8 +20,9 @@ from worker.pipeline.errors import (
     VideoInputError,
     VideoTooLong,
 )
-from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.pipeline.source import DecodeStats, Limits, open_video
+from pipeline.runner import PipelineOptions, analyze_video
+from pipeline.video.source import DecodeStats, Limits, open_video
+from tests.clips import PERSON_PHOTO, make_clip, shared_file
 
 
 def analyze(path, tmp_path, **limits):

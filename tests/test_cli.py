@@ -13,7 +13,7 @@ from tests.clips import make_clip, probe
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, timeout=300
     )
 
 

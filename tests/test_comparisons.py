@@ -1,4 +1,4 @@
-"""One comparison as a worker runs it (`worker/comparisons.py`), in-process on the real Postgres
+"""One comparison as a worker runs it (`worker/comparison_runs.py`), in-process on the real Postgres
 and the moto S3 server: what it fetches of each job, what it stores, what it records, and how
 it fails. The whole service (API, queue, webhooks) is `tests/test_e2e_analysis.py`."""
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.compare import comparison_summary
+from pipeline.runner import PipelineOptions, analyze_video
 from shared.models import Comparison, Job
 from shared.storage_keys import comparison_key, comparison_video_key, output_keys
 from shared.tenants import default_tenant
 from tests.clips import make_clip
-from worker.comparisons import run_comparison
+from worker.comparison_runs import run_comparison
 from worker.jobs import Outcome
-from worker.pipeline.compare import comparison_summary
-from worker.pipeline.runner import PipelineOptions, analyze_video
 
 pytestmark = pytest.mark.services
 

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.clips import black_clip, giant_frame_clip, make_clip
-from worker.pipeline.errors import (
+from pipeline.errors import (
     ERROR_CODES,
     DimensionsOutOfRange,
     FrameRateTooHigh,
     TooManyFrames,
 )
-from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.pipeline.source import DecodeStats, Limits, open_video
+from pipeline.runner import PipelineOptions, analyze_video
+from pipeline.video.source import DecodeStats, Limits, open_video
+from tests.clips import black_clip, giant_frame_clip, make_clip
 
 MiB = 1024 * 1024
 

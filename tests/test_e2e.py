@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from cli.local_stack import REPO_ROOT
 from shared.models import WebhookDelivery
 from tests.clips import make_clip, probe
 from tests.stacks import objects_of, submit, wait_for_end, worker_metrics
-from worker.local_stack import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 

@@ -16,11 +16,11 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from cli.local_stack import tenant_command
 from shared.webhooks import webhook_id_for
 from tests.clips import make_clip, probe
 from tests.stacks import submit, tenant_client, wait_for_end
 from tests.test_e2e import delivery_attempts
-from worker.local_stack import tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 

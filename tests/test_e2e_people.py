@@ -7,10 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from pipeline.video.samples import DUO
 from tests.clips import make_clip
 from tests.stacks import submit, wait_for_end
 from tests.test_e2e_analysis import wait_for_comparison
-from worker.samples import DUO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 

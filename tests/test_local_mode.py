@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from worker.local_stack import free_port
+from cli.local_stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
 
@@ -20,7 +20,7 @@ def test_local_mode_processes_a_sample_through_the_api_and_a_worker(tmp_path):
         [
             sys.executable,
             "-m",
-            "worker.cli",
+            "cli.main",
             "local",
             "--home",
             str(home),

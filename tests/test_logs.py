@@ -77,8 +77,8 @@ def test_uvicorn_and_celery_lines_go_through_the_same_handler_once(stderr):
 def test_levels_below_the_configured_one_are_dropped(stderr):
     logs.configure_logging("cli", level="WARNING", json=True)
 
-    logging.getLogger("worker.pipeline").info("frame 12")
-    logging.getLogger("worker.pipeline").warning("no person in frame 12")
+    logging.getLogger("pipeline").info("frame 12")
+    logging.getLogger("pipeline").warning("no person in frame 12")
 
     assert [json.loads(t)["message"] for t in stderr.getvalue().splitlines()] == [
         "no person in frame 12"

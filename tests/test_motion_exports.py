@@ -14,12 +14,12 @@ import pytest
 from bvh import Bvh
 from trc import TRCData
 
+from pipeline.motion import skeleton
+from pipeline.motion.world_csv import COLUMNS
+from pipeline.runner import PipelineOptions, analyze_video
+from pipeline.video.samples import DUO
 from tests.clips import STREET_VIDEO, make_clip, probe, shared_file
 from tests.motion.bodies import forward_kinematics
-from worker.pipeline.motion import skeleton
-from worker.pipeline.motion.world_csv import COLUMNS
-from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.samples import DUO
 
 MOTION = {"motion.bvh", "markers.trc", "world_landmarks.csv"}
 
@@ -152,7 +152,7 @@ def test_nobody_in_the_video_gives_a_note_and_an_empty_csv(tmp_path):
 
 
 def test_several_dancers_get_a_bvh_and_a_trc_each(tmp_path):
-    from worker.samples import make_clip as sample_clip
+    from pipeline.video.samples import make_clip as sample_clip
 
     clip = sample_clip(tmp_path / "duo.mp4", person=DUO, width=640, height=240, frames=30)
     result = analyze_video(clip, tmp_path / "out", PipelineOptions(max_people=2, analysis=None))

@@ -1,4 +1,4 @@
-"""Several people per frame (`worker/pipeline/multi_pose.py`): tiles, and two dancers side by
+"""Several people per frame (`pipeline/people/multi_pose.py`): tiles, and two dancers side by
 side in a wide, small frame, each found and each keeping its id on its own side."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from bench import tracking_scenes as scenes
-from worker.pipeline.crops import visible_box
-from worker.pipeline.multi_pose import MultiPoseEstimator
-from worker.pipeline.regions import Region, tiles
-from worker.samples import person_image
+from pipeline.people.crops import visible_box
+from pipeline.people.multi_pose import MultiPoseEstimator
+from pipeline.people.regions import Region, tiles
+from pipeline.video.samples import person_image
 
 W, H, FRAMES = 640, 240, 90
 

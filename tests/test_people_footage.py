@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
+from pipeline.runner import PipelineOptions, analyze_video
 from tests.clips import STREET_VIDEO, shared_file
-from worker.pipeline.runner import PipelineOptions, analyze_video
 
 TORSO = [11, 12, 23, 24]
 LONG = 30  # frames: a track this long is a real pedestrian followed, not a passing glitch

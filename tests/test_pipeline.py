@@ -8,10 +8,10 @@ import av
 import numpy as np
 import pytest
 
+from pipeline.pose.blazepose import LANDMARK_NAMES
+from pipeline.runner import PipelineOptions, analyze_video
+from pipeline.video.samples import render_frames
 from tests.clips import STREET_VIDEO, make_clip, probe, shared_file
-from worker.pipeline.pose import LANDMARK_NAMES
-from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.samples import render_frames
 
 CONTRACT_METRICS = {
     "total_frames",

@@ -11,12 +11,12 @@ import av
 import numpy as np
 import pytest
 
+from pipeline.analysis.performance import Performance
+from pipeline.pose.keypoints import KeypointsWriter
+from pipeline.runner import PipelineOptions, analyze_video
+from pipeline.video.overlay import person_colour
+from pipeline.video.samples import DUO
 from tests.clips import make_clip, probe
-from worker.pipeline.analysis import Performance
-from worker.pipeline.keypoints import KeypointsWriter
-from worker.pipeline.overlay import person_colour
-from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.samples import DUO
 
 FRAMES = 60
 TORSO = [11, 12, 23, 24]

@@ -1,4 +1,4 @@
-"""The Tasks API pose bundle built offline from the wheel (`worker/pipeline/pose_bundle.py`):
+"""The Tasks API pose bundle built offline from the wheel (`pipeline/pose/bundle.py`):
 the same bytes every time, cached, and a model that finds people."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import sys
 
 import mediapipe as mp
 
-from worker.pipeline.pose_bundle import BUNDLE_SHA256, build, bundle_path, sha256_of
-from worker.samples import render_frames
+from pipeline.pose.bundle import BUNDLE_SHA256, build, bundle_path, sha256_of
+from pipeline.video.samples import render_frames
 
 
 def test_the_bundle_is_rebuilt_byte_for_byte(tmp_path):
@@ -30,7 +30,7 @@ def test_the_cached_bundle_is_reused_and_a_damaged_one_rebuilt(tmp_path):
 def test_the_command_builds_it_where_asked(tmp_path):
     target = tmp_path / "models" / "pose.task"
     done = subprocess.run(
-        [sys.executable, "-m", "worker.pipeline.pose_bundle", str(target)],
+        [sys.executable, "-m", "pipeline.pose.bundle", str(target)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,7 +4,7 @@ out a little different each run would pass or fail by chance."""
 from __future__ import annotations
 
 from bench import tracking_scenes as scenes
-from worker.samples import make_clip, steady_encoding
+from pipeline.video.samples import make_clip, steady_encoding
 
 
 def test_a_sample_clip_is_the_same_bytes_each_time(tmp_path):

@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 
-from worker.pipeline.runner import ANNOTATED_VIDEO, KEYPOINTS_JSON, SUMMARY_JSON, PipelineResult
+from pipeline.runner import ANNOTATED_VIDEO, KEYPOINTS_JSON, SUMMARY_JSON, PipelineResult
 from worker.scratch import Scratch, prune
 
 

@@ -1,4 +1,4 @@
-"""A long video in segments (`worker/pipeline/segments.py`, `stitch.py`): cut at keyframes,
+"""A long video in segments (`pipeline/segments/cuts.py`, `stitch.py`): cut at keyframes,
 each segment run alone with a warm-up, stitched without re-encoding. The result must be the
 unsplit run's: same frames, timestamps, stream properties and sound, the same detections,
 and no seam in the landmarks at the cuts."""
@@ -12,12 +12,12 @@ import av
 import numpy as np
 import pytest
 
+from pipeline.errors import CorruptVideo
+from pipeline.runner import PipelineOptions, analyze_video
+from pipeline.segments.cuts import plan_segments
+from pipeline.segments.stitch import concat_videos, stitch
+from pipeline.video.samples import DUO
 from tests.clips import STREET_VIDEO, make_clip, probe, shared_file
-from worker.pipeline.errors import CorruptVideo
-from worker.pipeline.runner import PipelineOptions, analyze_video
-from worker.pipeline.segments import plan_segments
-from worker.pipeline.stitch import concat_videos, stitch
-from worker.samples import DUO
 
 FPS = 15
 

@@ -12,6 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from pipeline.segments.cuts import plan_segments
+from pipeline.segments.stitch import KEYPOINTS_JSON
 from shared import states
 from shared.config import settings
 from shared.models import Job, JobSegment, utcnow
@@ -28,8 +30,6 @@ from shared.segment_states import (
 from shared.storage_keys import segments_prefix
 from tests.test_jobs import load, submit  # noqa: F401 (fixture)
 from worker import jobs, split_jobs
-from worker.pipeline.segments import plan_segments
-from worker.pipeline.stitch import KEYPOINTS_JSON
 
 pytestmark = pytest.mark.services
 

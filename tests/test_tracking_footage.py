@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench import tracking_scenes as scenes
 from bench.tracking_score import meets_the_bar, score, tracked_necks
-from worker.pipeline.runner import PipelineOptions, analyze_video
+from pipeline.runner import PipelineOptions, analyze_video
 
 
 def followed(scene: scenes.Scene, tmp_path, crf: int = 20) -> dict:

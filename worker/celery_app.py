@@ -11,9 +11,9 @@ handed back at once.
 
 from __future__ import annotations
 
-from worker import metrics_dir
+from worker import prometheus_dir
 
-metrics_dir.choose()  # first: prometheus_client fixes its mode when it is imported
+prometheus_dir.choose()  # first: prometheus_client fixes its mode when it is imported
 
 import contextvars
 import os
@@ -65,7 +65,7 @@ def _compile_the_numba_functions(sender=None, **_kwargs) -> None:
     webhook worker (`-Q`)."""
     if sender is None or settings.CELERY_QUEUE not in sender.app.amqp.queues.consume_from:
         return
-    from worker.pipeline.numba_cache import main as compile_numba_functions
+    from pipeline.numba_cache import main as compile_numba_functions
 
     compile_numba_functions()
 
@@ -105,9 +105,9 @@ def _start_background_rounds(sender=None, **_kwargs) -> None:
 
     _pool[:] = [getattr(sender, "pool", None)]
     if settings.WORKER_METRICS_PORT:
-        from worker import metrics
+        from worker import prometheus
 
-        metrics.serve(settings.WORKER_METRICS_PORT)
+        prometheus.serve(settings.WORKER_METRICS_PORT)
     configure_engine(application_name="dance-worker-reconciler")
     start_reconciler(_stop_background)
     start_retention(_stop_background)
@@ -123,9 +123,9 @@ def _pass_the_notice_on(**_kwargs) -> None:
 
 @worker_process_shutdown.connect
 def _pool_process_gone(pid=None, **_kwargs) -> None:
-    from worker import metrics
+    from worker import prometheus
 
-    metrics.forget_process(pid or os.getpid())
+    prometheus.forget_process(pid or os.getpid())
 
 
 @worker_shutdown.connect

@@ -26,6 +26,9 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from pipeline.errors import VideoInputError
+from pipeline.motion.exports import MEDIA_TYPES
+from pipeline.runner import PipelineResult, analyze_video
 from shared import logs
 from shared.config import settings
 from shared.db import session_scope
@@ -42,11 +45,8 @@ from shared.states import (
 from shared.storage import Storage
 from shared.storage_errors import is_missing_object, storage_failure
 from shared.storage_keys import export_key, output_keys
-from worker import metrics, shutdown, split_jobs
+from worker import prometheus, shutdown, split_jobs
 from worker.lease import LeaseKeeper
-from worker.pipeline.errors import VideoInputError
-from worker.pipeline.motion.exports import MEDIA_TYPES
-from worker.pipeline.runner import PipelineResult, analyze_video
 from worker.progress import JobCancelled, JobProgress
 from worker.scratch import Scratch
 from worker.shutdown import ShuttingDown
@@ -130,7 +130,7 @@ def process_job(
         first_claim = continue_attempt is None and job.attempts == 1
         queue_wait_s, request_id = job.queue_wait_s, job.request_id
     if first_claim and queue_wait_s is not None:
-        metrics.QUEUE_WAIT.observe(queue_wait_s)
+        prometheus.QUEUE_WAIT.observe(queue_wait_s)
     context = logs.bind(attempt=attempt, request_id=request_id or "")
     try:
         return _attempt(
@@ -208,10 +208,10 @@ def _attempt(
         if result.metrics.get("segments"):
             split_jobs.forget_segments(job_id, storage)
         log.info("job %s: succeeded (%s frames)", job_id, result.metrics["processed_frames"])
-        metrics.FINISHED.labels("succeeded", "").inc()
-        metrics.DURATION.observe(time.perf_counter() - started)
+        prometheus.FINISHED.labels("succeeded", "").inc()
+        prometheus.DURATION.observe(time.perf_counter() - started)
         if fps := result.metrics.get("processing_fps"):
-            metrics.FRAMES_PER_SECOND.observe(fps)
+            prometheus.FRAMES_PER_SECOND.observe(fps)
         return Outcome("succeeded", "job.succeeded")
     except VideoInputError as exc:
         log.info("job %s: bad input: %s", job_id, exc)
@@ -247,7 +247,7 @@ def _attempt(
             log.warning(
                 "job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt, delay
             )
-            metrics.DEPENDENCY_WAITS.labels(dependency_of(exc)).inc()
+            prometheus.DEPENDENCY_WAITS.labels(dependency_of(exc)).inc()
             since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
             raise WaitForDependency(attempt, delay, reason, since, token) from exc
         scratch.remove()
@@ -337,7 +337,7 @@ def fail_dependency_unavailable(job_id: uuid.UUID, attempt: int | None) -> Outco
     if job is None:
         return Outcome("skipped")
     Scratch(settings.scratch_dir, job_id, job.attempts).remove()
-    metrics.FINISHED.labels("failed", "dependency_unavailable").inc()
+    prometheus.FINISHED.labels("failed", "dependency_unavailable").inc()
     return Outcome("failed", "job.failed")
 
 
@@ -369,7 +369,7 @@ def _not_claimed(session, job_id: uuid.UUID, continue_attempt: int | None) -> Ou
         return Outcome("skipped")  # its own continuation comes at its time
     if continue_attempt is None and fail_exhausted(session, job_id) is not None:
         log.warning("job %s: attempts exhausted", job_id)
-        metrics.FINISHED.labels("failed", "attempts_exhausted").inc()
+        prometheus.FINISHED.labels("failed", "attempts_exhausted").inc()
         return Outcome("failed", "job.failed")
     if job.status == JobStatus.processing and job.lease_expires_at:
         # Another worker holds it (or held it and died): look again once the lease ends.
@@ -383,7 +383,7 @@ def _fail(job_id: uuid.UUID, attempt: int, code: str, message: str) -> Outcome:
         job = mark_failed(session, job_id, code=code, message=message, attempt=attempt)
     if job is None:
         return Outcome("cancelled")
-    metrics.FINISHED.labels("failed", code).inc()
+    prometheus.FINISHED.labels("failed", code).inc()
     return Outcome("failed", "job.failed")
 
 

@@ -34,7 +34,7 @@ from shared.webhooks import (
     next_retry_delay_s,
     webhook_id_for,
 )
-from worker import metrics
+from worker import prometheus
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def _deliver(event: Event, event_type: str, attempt: int) -> float | None:
                 error=result.error,
             )
         )
-    metrics.WEBHOOK_ATTEMPTS.labels(result.outcome).inc()
+    prometheus.WEBHOOK_ATTEMPTS.labels(result.outcome).inc()
     log.info(
         "%s %s: webhook %s attempt %d -> %s (%s)",
         event.kind,

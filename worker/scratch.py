@@ -17,8 +17,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from worker.pipeline.motion.exports import Exports
-from worker.pipeline.runner import PipelineResult
+from pipeline.motion.exports import Exports
+from pipeline.runner import PipelineResult
 
 
 class Scratch:

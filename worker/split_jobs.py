@@ -12,7 +12,7 @@ a job run whole, and:
    when no helper comes; a segment whose worker died (its lease expired) is free again, so a
    failed segment is retried alone, and the job's attempt count is untouched;
 4. meanwhile writes the job's progress, weighted by frames across the segments;
-5. stitches the segments' outputs when all are done (`worker.pipeline.stitch`).
+5. stitches the segments' outputs when all are done (`pipeline.segments.stitch`).
 
 Helpers (`process_segment`) claim one segment each, store its outputs under the job's
 `outputs/<job>/segments/<attempt>/<index>/` and mark it done. Everything is fenced by the
@@ -33,6 +33,18 @@ from pathlib import Path
 
 import av
 
+from pipeline.errors import VideoInputError
+from pipeline.runner import (
+    ANNOTATED_VIDEO,
+    KEYPOINTS_JSON,
+    SUMMARY_JSON,
+    PipelineOptions,
+    PipelineResult,
+    analyze_video,
+)
+from pipeline.segments.cuts import Segment, plan_segments
+from pipeline.segments.stitch import stitch
+from pipeline.video.source import open_video
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Job, JobSegment, SegmentStatus
@@ -48,21 +60,9 @@ from shared.segment_states import (
 )
 from shared.storage import Storage
 from shared.storage_keys import segment_prefix, segments_prefix
-from worker import metrics, shutdown
+from worker import prometheus, shutdown
 from worker.capacity import idle_video_slots
 from worker.lease import LeaseKeeper
-from worker.pipeline.errors import VideoInputError
-from worker.pipeline.runner import (
-    ANNOTATED_VIDEO,
-    KEYPOINTS_JSON,
-    SUMMARY_JSON,
-    PipelineOptions,
-    PipelineResult,
-    analyze_video,
-)
-from worker.pipeline.segments import Segment, plan_segments
-from worker.pipeline.source import open_video
-from worker.pipeline.stitch import stitch
 from worker.progress import JobCancelled, SegmentProgress, record_split_progress
 from worker.scratch import Scratch
 from worker.shutdown import ShuttingDown
@@ -163,7 +163,7 @@ def run_split(
             directory = scratch.dir / f"segment-{claimed.index}"
             run_segment(claimed, source, options, storage, directory, job=lease)
             (directory / DONE_MARK).touch()
-            metrics.SEGMENTS.labels("done").inc()
+            prometheus.SEGMENTS.labels("done").inc()
             continue
         if not record_split_progress(job_id, attempt):
             raise JobCancelled()
@@ -215,7 +215,7 @@ def process_segment(
     ending is written on the segment's row; nothing is raised to Celery. Returns how it
     ended (`dance_segments_total{result}`)."""
     result = _process_segment(job_id, attempt, index, storage, worker=worker)
-    metrics.SEGMENTS.labels(result).inc()
+    prometheus.SEGMENTS.labels(result).inc()
     return result
 
 

@@ -12,7 +12,7 @@ to retries. Tasks take ids (and, for a continued attempt, its number) only.
 `dance.process_segment(job_id, attempt, index)`: one segment of a split job's attempt, if it
 is still free (`worker.split_jobs`); every ending is recorded on the segment's row.
 
-`dance.compare_jobs(comparison_id)`: compare two jobs' performances (`worker.comparisons`);
+`dance.compare_jobs(comparison_id)`: compare two jobs' performances (`worker.comparison_runs`);
 storage or database outages are retried with backoff for DEPENDENCY_RETRY_WINDOW_S. It runs
 under the same time limits as a job (JOB_SOFT_TIME_LIMIT_S, 30 min by default, then it fails
 `time_limit_exceeded`). Measured on a 2-core VM: two 10-minute 1080p30 videos (the longest a
@@ -34,7 +34,7 @@ import uuid
 from shared.config import settings
 from shared.queue import COMPARE_JOBS, DELIVER_WEBHOOK, PROCESS_JOB, PROCESS_SEGMENT
 from shared.storage import get_storage
-from worker import comparisons, jobs, notify, split_jobs
+from worker import comparison_runs, jobs, notify, split_jobs
 from worker.celery_app import app
 from worker.transient import is_transient
 
@@ -156,7 +156,7 @@ def compare_jobs(self, comparison_id: str, since: float | None = None) -> str:
     comparison_uuid = uuid.UUID(comparison_id)
     began = since or time.time()
     try:
-        outcome = comparisons.run_comparison(comparison_uuid, get_storage())
+        outcome = comparison_runs.run_comparison(comparison_uuid, get_storage())
     except Exception as exc:
         if not is_transient(exc):
             raise
@@ -167,7 +167,7 @@ def compare_jobs(self, comparison_id: str, since: float | None = None) -> str:
                 kwargs={"since": began},
             ) from exc
         try:
-            outcome = comparisons.fail_unavailable(comparison_uuid)
+            outcome = comparison_runs.fail_unavailable(comparison_uuid)
         except Exception:
             log.exception("comparison %s: could not record the failure", comparison_id)
             raise exc from None

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.motion.formats import FORMATS, checked_formats
+from pipeline.runner import PipelineOptions
+from pipeline.video.source import Limits
 from shared.config import Settings, settings
-from worker.pipeline.motion.formats import FORMATS, checked_formats
-from worker.pipeline.runner import PipelineOptions
-from worker.pipeline.source import Limits
 
 
 def video_limits(config: Settings = settings, *, max_duration_s: float | None = None) -> Limits:

@@ -26,7 +26,7 @@ from api.json_body import read_json_body
 from api.rate_limit import enforce_rate_limit
 from api.schemas import ComparisonCreate
 from shared import logs
-from shared.comparisons import create_comparison, fail_comparison, mirror_mode_of
+from shared.comparison_states import create_comparison, fail_comparison, mirror_mode_of
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import Comparison, ComparisonStatus, Job

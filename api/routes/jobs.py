@@ -28,8 +28,8 @@ from api.job_access import (
     present,
 )
 from api.listing import page_of_jobs
-from api.metrics import SUBMITTED
 from api.openapi_docs import SUBMIT_DESCRIPTION, SUBMIT_OPENAPI
+from api.prometheus import SUBMITTED
 from api.rate_limit import enforce_rate_limit
 from api.schemas import JobList
 from api.submission import UploadSlots, submit

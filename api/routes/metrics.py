@@ -1,4 +1,4 @@
-"""`GET /metrics`: the gateway's metrics (`api.metrics`) in the Prometheus text format."""
+"""`GET /metrics`: the gateway's metrics (`api.prometheus`) in the Prometheus text format."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
 from api.errors import APIError, error_responses
-from api.metrics import REGISTRY
+from api.prometheus import REGISTRY
 
 
 def require_metrics_token(request: Request, settings: SettingsDep) -> None:

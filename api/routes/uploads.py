@@ -12,10 +12,10 @@ from api.deps import SettingsDep, StorageDep
 from api.errors import error_responses, from_validation_error
 from api.job_access import base_url
 from api.json_body import read_json_body
+from api.multipart_reader import max_file_bytes
 from api.openapi_docs import UPLOAD_DESCRIPTION, UPLOAD_OPENAPI
 from api.rate_limit import enforce_rate_limit
 from api.schemas import UploadCreate, UploadTicket
-from api.upload import max_file_bytes
 from shared.storage_keys import upload_key
 
 router = APIRouter(prefix="/api", tags=["uploads"], dependencies=[Depends(enforce_rate_limit)])

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from worker.pipeline.angles import (
+from pipeline.analysis.angles import (
     ANGLE_NAMES,
     DEFAULT_CUTOFF_HZ,
     DEFAULT_MAX_GAP_FRAMES,
@@ -302,7 +302,7 @@ def test_symmetry_on_known_series() -> None:
 
 
 def test_a_range_of_motion_never_exceeds_one_turn_however_the_series_jumps() -> None:
-    from worker.pipeline.angles import ANGLE_NAMES, summarize_angles, symmetry
+    from pipeline.analysis.angles import ANGLE_NAMES, summarize_angles, symmetry
 
     angles = np.full((6, len(ANGLE_NAMES)), np.nan)
     col = ANGLE_NAMES.index("left_elbow")

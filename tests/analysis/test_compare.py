@@ -18,16 +18,16 @@ from bench.synthetic_dancers import (
     performance,
     trajectories,
 )
-from worker.pipeline.compare import (
+from pipeline.compare import (
     ComparisonError,
     Performance,
     Soundtrack,
     compare_performances,
     comparison_summary,
 )
-from worker.pipeline.compare.alignment import coarse_size
-from worker.pipeline.compare.scoring import judge
-from worker.pipeline.compare.soundtrack import SR, align_music
+from pipeline.compare.alignment import coarse_size
+from pipeline.compare.scoring import judge
+from pipeline.compare.soundtrack import SR, align_music
 
 SECONDS = 12.0
 
@@ -322,8 +322,8 @@ def test_bad_times_and_sizes_are_value_errors(reference) -> None:
 
 
 def test_soundtracks_of_files_without_music(tmp_path) -> None:
-    from worker.pipeline.compare import load_soundtrack
-    from worker.samples import make_clip
+    from pipeline.compare import load_soundtrack
+    from pipeline.video.samples import make_clip
 
     mute = make_clip(tmp_path / "mute.mp4", frames=15, fps=15)
     assert load_soundtrack(mute).problem == "no soundtrack"
@@ -340,8 +340,8 @@ def test_a_click_track_heard_twice_is_placed_where_the_dance_is(reference, tmp_p
     """Every beat of a metronome sounds alike: the soundtrack alone cannot say which beat is
     which, so among equally good offsets the one where the dance lies is taken (a job with
     this click track compared with itself once scored 60, its music one beat off)."""
-    from worker.pipeline.compare import load_soundtrack
-    from worker.samples import make_clip
+    from pipeline.compare import load_soundtrack
+    from pipeline.video.samples import make_clip
 
     clip = make_clip(tmp_path / "clicks.mp4", frames=60, fps=15, audio=True, beat_bpm=120)
     track = load_soundtrack(clip)

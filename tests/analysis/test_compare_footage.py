@@ -12,15 +12,15 @@ import pytest
 
 from bench import compare_cases as cases
 from bench import compare_takes as takes
-from tests.clips import STREET_VIDEO, shared_file
-from worker.pipeline.analysis import Performance, for_comparison
-from worker.pipeline.compare import NO_SOUNDTRACK, compare_performances
-from worker.pipeline.compare.folders import (
+from pipeline.analysis.performance import Performance, for_comparison
+from pipeline.compare import NO_SOUNDTRACK, compare_performances
+from pipeline.compare.folders import (
     compare_folders,
     load_folder_soundtrack,
     load_performance,
 )
-from worker.pipeline.runner import PipelineOptions, analyze_video
+from pipeline.runner import PipelineOptions, analyze_video
+from tests.clips import STREET_VIDEO, shared_file
 
 pytestmark = pytest.mark.shared_data
 FRAME = 1 / 30

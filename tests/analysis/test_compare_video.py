@@ -17,8 +17,8 @@ import av
 import numpy as np
 import pytest
 
-from worker.pipeline.compare import video
-from worker.pipeline.compare.video import Moment, SideBySide, render_side_by_side
+from pipeline.compare import video
+from pipeline.compare.video import Moment, SideBySide, render_side_by_side
 
 REFERENCE_TIMES = [round(0.1 + i / 30, 3) for i in range(36)]
 ATTEMPT_TIMES = [round(i * 0.04, 3) for i in range(15)]  # 25 fps

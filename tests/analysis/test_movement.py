@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from worker.pipeline.movement import (
+from pipeline.analysis.movement import (
     energy_per_second,
     movement_accents,
     movement_energy,
     movement_tempo,
 )
-from worker.pipeline.music import beat_alignment
+from pipeline.analysis.music import beat_alignment
 
 W, H = 640, 480
 FPS = 30.0

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from worker.pipeline.music import load_audio, music_analysis, track_beats, warm_up
+from pipeline.analysis.music import load_audio, music_analysis, track_beats, warm_up
 
 SR = 22050
 

@@ -1,11 +1,11 @@
-"""Identities of several people across frames (`worker/pipeline/tracking.py`), on constructed
+"""Identities of several people across frames (`pipeline/people/tracking.py`), on constructed
 poses and looks whose truth is known."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from worker.pipeline.tracking import (
+from pipeline.people.tracking import (
     LOOK_MATCH,
     LOOK_REJECT,
     NOBODY,

@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect
 
 from api.errors import APIError
 from api.main import create_app
-from api.upload import VideoFormReader
+from api.multipart_reader import VideoFormReader
 from shared import db as shared_db
 from shared.storage import MiB, Storage
 from shared.storage_keys import input_key

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from cli.local_stack import ServiceProcesses
 from tests.fixtures_stack import e2e_stack
-from worker.local_stack import ServiceProcesses
 
 
 @pytest.fixture(scope="package")

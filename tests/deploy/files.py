@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 
-# The commands the end-to-end tests start (worker.local_stack) and the contract names.
+# The commands the end-to-end tests start (cli.local_stack) and the contract names.
 API_COMMAND = ["uvicorn", "api.main:app"]
 WORKER_COMMAND = ["celery", "-A", "worker.celery_app", "worker"]
 MIGRATE_COMMAND = ["alembic", "upgrade", "head"]

@@ -3,6 +3,7 @@ hadolint, install from the lock files, run as a user, and start the contract pro
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -98,10 +99,10 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
 def test_the_worker_image_compiles_the_numba_functions_into_its_cache(tmp_path):
     text = dockerfile("Dockerfile.worker")
     assert "NUMBA_CACHE_DIR=/app/.numba-cache" in text
-    assert "RUN python -m worker.pipeline.numba_cache" in text
+    assert "RUN python -m pipeline.numba_cache" in text
     cache = tmp_path / "numba-cache"
     done = subprocess.run(
-        [sys.executable, "-m", "worker.pipeline.numba_cache"],
+        [sys.executable, "-m", "pipeline.numba_cache"],
         cwd=ROOT,
         env={**os.environ, "NUMBA_CACHE_DIR": str(cache)},
         capture_output=True,
@@ -112,3 +113,34 @@ def test_the_worker_image_compiles_the_numba_functions_into_its_cache(tmp_path):
     index = [path.name for path in cache.rglob("*.nbi")]  # numba's cache index files
     assert any("beat" in name for name in index)  # librosa's beat tracker
     assert any(name.startswith("alignment.") for name in index)  # the comparison's DTW
+
+
+def _imported_packages(package: str) -> set[str]:
+    """The project's top-level packages that `package`'s modules import."""
+    ours = {"api", "cli", "dance_client", "pipeline", "shared", "worker"}
+    found: set[str] = set()
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+    return (found & ours) | {package}
+
+
+def test_each_image_copies_every_package_its_service_imports():
+    images = {"Dockerfile.api": "api", "Dockerfile.worker": "worker"}
+    for image, package in images.items():
+        needed = set()
+        todo = {package}
+        while todo:  # the packages those packages import, and so on
+            name = todo.pop()
+            needed.add(name)
+            todo |= _imported_packages(name) - needed
+        copied = copied_by(image)
+        assert needed <= copied, f"{image} lacks {sorted(needed - copied)}"
+    assert "pipeline" not in copied_by("Dockerfile.api")  # the gateway has no video code
+
+
+def copied_by(image: str) -> set[str]:
+    return set(re.findall(r"^COPY (\w+) \./\1$", dockerfile(image), re.M))

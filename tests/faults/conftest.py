@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
+from cli.local_stack import ServiceProcesses, tenant_command
 from shared.models import Job
 from tests.faults.proxy import TcpProxy
 from tests.stacks import running_stack, service_env
-from worker.local_stack import ServiceProcesses, tenant_command
 
 FAULT_SETTINGS = {
     "JOB_LEASE_S": "30",

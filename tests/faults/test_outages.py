@@ -17,10 +17,10 @@ from datetime import datetime
 import pytest
 import redis
 
+from cli.local_stack import REPO_ROOT
 from tests.clips import make_clip
 from tests.fixtures_http import Reply, WebhookReceiver
 from tests.stacks import wait_ready
-from worker.local_stack import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(900)]
 

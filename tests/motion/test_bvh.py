@@ -1,4 +1,4 @@
-"""`motion.bvh` (`worker/pipeline/motion/bvh.py`, `skeleton.py`): read back with an
+"""`motion.bvh` (`pipeline/motion/bvh.py`, `skeleton.py`): read back with an
 independent parser (the `bvh` package), its joints' positions recomputed from its offsets and
 rotations alone (forward kinematics with SciPy's rotations) and compared with the landmarks
 it was made from."""
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from bvh import Bvh
 
+from pipeline.motion import skeleton
+from pipeline.motion.bvh import write_bvh
+from pipeline.motion.world import WorldTrack
 from tests.motion.bodies import forward_kinematics, turning_dancer
-from worker.pipeline.motion import skeleton
-from worker.pipeline.motion.bvh import write_bvh
-from worker.pipeline.motion.world import WorldTrack
 
 FPS = 30.0
 

@@ -8,8 +8,8 @@ from typing import get_args
 import pytest
 
 from api.schemas import ExportFormat
+from pipeline.motion.formats import FORMATS, checked_formats
 from shared.config import EXPORT_FORMATS
-from worker.pipeline.motion.formats import FORMATS, checked_formats
 
 
 def test_the_pipeline_the_settings_and_the_api_know_the_same_formats():

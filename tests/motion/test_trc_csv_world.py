@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from trc import TRCData
 
+from pipeline.motion.trc import markers, write_trc
+from pipeline.motion.world import WorldTrack, to_export_axes, world_track
+from pipeline.motion.world_csv import COLUMNS, write_world_csv
+from pipeline.pose.blazepose import LANDMARK_NAMES
 from tests.motion.bodies import turning_dancer
-from worker.pipeline.motion.trc import markers, write_trc
-from worker.pipeline.motion.world import WorldTrack, to_export_axes, world_track
-from worker.pipeline.motion.world_csv import COLUMNS, write_world_csv
-from worker.pipeline.pose import LANDMARK_NAMES
 
 FPS = 25.0
 

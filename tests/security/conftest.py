@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from cli.local_stack import ServiceProcesses
 from shared.tenants import create_tenant
 from tests.fixtures_http import WebhookReceiver
 from tests.stacks import running_stack, service_env
-from worker.local_stack import ServiceProcesses
 
 METRICS_TOKEN = "metrics-token-for-tests"
 # The test receivers listen here, the one address exempt from the SSRF checks: every spelling

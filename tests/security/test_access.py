@@ -14,9 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from cli.local_stack import REPO_ROOT, tenant_command
 from tests.clips import make_clip
 from tests.security.conftest import METRICS_TOKEN, submit, wait_for_end
-from worker.local_stack import REPO_ROOT, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(300)]
 
@@ -72,7 +72,7 @@ def test_every_api_route_needs_a_valid_key(stack, make_tenant):
 
 def tenant_command_plain(stack, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "tenants", *args],
+        [sys.executable, "-m", "cli.main", "tenants", *args],
         cwd=REPO_ROOT,
         env=stack.env,
         capture_output=True,
@@ -101,7 +101,7 @@ def test_public_routes_need_no_key_and_the_document_declares_both_schemes(stack)
 def test_the_cli_prints_one_json_object_and_keys_can_be_added_listed_and_revoked(stack):
     name = f"cli-{uuid.uuid4().hex[:6]}"
     done = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "tenants", "create", name, "--json"],
+        [sys.executable, "-m", "cli.main", "tenants", "create", name, "--json"],
         cwd=REPO_ROOT,
         env=stack.env,
         capture_output=True,
@@ -132,7 +132,7 @@ def test_the_cli_prints_one_json_object_and_keys_can_be_added_listed_and_revoked
     used = next(k for k in keys if second.startswith(k["prefix"]))
     assert used["last_used_at"] is not None and used["revoked_at"] is None
     refused = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "tenants", "create", name],
+        [sys.executable, "-m", "cli.main", "tenants", "create", name],
         cwd=REPO_ROOT,
         env=stack.env,
         capture_output=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from worker.local_stack import ServiceProcesses, tenant_command
+from cli.local_stack import ServiceProcesses, tenant_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(900)]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.local_stack import REPO_ROOT, ServiceProcesses, tenant_command
+from pipeline.video.samples import DUO
 from tests.clips import make_clip
 from tests.stacks import service_env, tenant_client
-from worker.local_stack import REPO_ROOT, ServiceProcesses, tenant_command
-from worker.samples import DUO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 

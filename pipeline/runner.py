@@ -1,0 +1,372 @@
+"""The pose-overlay pipeline: decode -> BlazePose -> overlay -> H.264, as three overlapping stages.
+
+    decoder thread ──frames──▶ pose (calling thread) ──frames+landmarks──▶ writer thread
+    (demux, decode,             (the model, nothing     (overlay, metrics,
+     upright RGB, audio)         else: the bottleneck)    encode, mux audio)
+
+then, once every frame is written, keypoints.json and the motion exports
+(`pipeline.pose.landmark_outputs`: world landmarks smoothed, motion.bvh, markers.trc,
+world_landmarks.csv) and the analysis of the landmarks and the soundtrack
+(`pipeline.analysis.performance`: angles.csv, analysis.json).
+
+PyAV, OpenCV and MediaPipe release the GIL in their heavy calls, so on two cores the model
+runs nearly all the time. Queues are bounded: frames never pile up in memory; only the
+landmarks (0.5 KB a frame) are kept for the analysis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.analysis.movement_metrics import MetricsAccumulator, PeopleMetrics
+from pipeline.analysis.performance import (
+    ANALYSIS_JSON,
+    ANGLES_CSV,
+    AnalysisOptions,
+    Performance,
+    analyze_people,
+    analyze_performance,
+)
+from pipeline.motion.exports import Exports, remove_exports
+from pipeline.motion.formats import FORMATS
+from pipeline.pose.blazepose import PoseEstimator
+from pipeline.pose.landmark_outputs import write_landmark_outputs
+from pipeline.segments.cuts import Segment, segment_frames
+from pipeline.stages import (
+    END,
+    QUEUE_SIZE,
+    FrameWriter,
+    drain,
+    put,
+    yield_cpu_to_the_model,
+)
+from pipeline.video.overlay import Overlay
+from pipeline.video.sink import VideoSink
+from pipeline.video.source import (
+    DecodedFrame,
+    DecodeStats,
+    Limits,
+    VideoInfo,
+    open_video,
+)
+
+ANNOTATED_VIDEO = "annotated.mp4"
+KEYPOINTS_JSON = "keypoints.json"
+SUMMARY_JSON = "summary.json"
+
+
+ProgressCallback = Callable[[int, int], None]  # (frames done, frames expected; 0 if unknown)
+People = list[tuple[int, np.ndarray]]  # (person id, (33, 4) landmarks), ordered by id
+
+
+def helper_threads() -> int:
+    """Threads for each of the decoder, the encoder and OpenCV: what the model leaves free.
+
+    On two cores every helper gets one thread; more would steal the model's core (measured:
+    FFmpeg's and OpenCV's own thread pools cut the pipeline from 42 to 31 frames/s at 1080p).
+    """
+    return max(1, ((os.cpu_count() or 2) - 1) // 2)
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    model_complexity: int = 1
+    limits: Limits = Limits()
+    video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
+    video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (see README)
+    angle_labels: bool = False  # draw joint angles beside the joints
+    max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 4
+    analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)
+    exports: tuple[str, ...] = FORMATS  # motion files: any of "bvh", "trc", "csv"
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """The outputs in one directory, the metrics and the analysis summary."""
+
+    out_dir: Path
+    metrics: dict
+    analysis: dict | None = None
+    exports: Exports = Exports()
+
+    @property
+    def video_path(self) -> Path:
+        return self.out_dir / ANNOTATED_VIDEO
+
+    @property
+    def keypoints_path(self) -> Path:
+        return self.out_dir / KEYPOINTS_JSON
+
+    @property
+    def summary_path(self) -> Path:
+        return self.out_dir / SUMMARY_JSON
+
+    @property
+    def analysis_path(self) -> Path:
+        return self.out_dir / ANALYSIS_JSON
+
+    @property
+    def angles_path(self) -> Path:
+        return self.out_dir / ANGLES_CSV
+
+    def paths(self) -> tuple[Path, ...]:
+        return (
+            self.video_path,
+            self.keypoints_path,
+            self.summary_path,
+            self.analysis_path,
+            self.angles_path,
+        )
+
+    def export_paths(self) -> tuple[Path, ...]:
+        """The motion files written (`exports`), in the out directory."""
+        return tuple(self.out_dir / item.name for item in self.exports.files)
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def analyze_video(
+    input_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    options: PipelineOptions = PipelineOptions(),
+    on_progress: ProgressCallback | None = None,
+    *,
+    segment: Segment | None = None,
+) -> PipelineResult:
+    """Run the whole pipeline on one file and write the five outputs and the motion exports
+    of `options.exports` into `out_dir`.
+
+    With `segment`, only that part of the video (`pipeline.segments.cuts`): its
+    annotated.mp4 without sound, its keypoints.json and summary.json, no analysis and no
+    exports; `pipeline.segments.stitch` makes the whole outputs from the segments'.
+
+    Raises a `VideoInputError` subclass for bad input; nothing else is expected.
+    """
+    if segment is not None and options.max_people > 1:
+        raise ValueError("a video with several dancers is not split: ids must carry across cuts")
+    started = time.perf_counter()
+    threads = helper_threads()
+    cv2.setNumThreads(threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = PipelineResult(out, {}).paths()
+    several = options.max_people > 1
+    with open_video(input_path, options.limits, threads=threads) as source:
+        info = source.info
+        expected = info.declared_frames or (
+            round(info.duration_s * info.fps) if info.duration_s else 0
+        )
+        if segment is not None:
+            expected = segment.first_frame + segment.frames  # the HUD counts the whole video
+        stats = DecodeStats()
+        width, height = info.width - info.width % 2, info.height - info.height % 2
+        metrics: MetricsAccumulator | PeopleMetrics = (
+            PeopleMetrics(info.fps, width, height)
+            if several
+            else MetricsAccumulator(fps=info.fps, width=width, height=height)
+        )
+        video_meta = {
+            **asdict(info),
+            "time_base": str(info.time_base),
+            "width": metrics.width,
+            "height": metrics.height,
+            "source_width": info.width,
+            "source_height": info.height,
+            **({"max_people": options.max_people} if several else {}),
+        }
+        sink = VideoSink(
+            paths[0],
+            info,
+            source.audio if segment is None else None,
+            preset=options.video_preset,
+            crf=options.video_crf,
+            threads=threads,
+        )
+        writer = FrameWriter(
+            sink,
+            metrics,
+            Overlay(metrics.width, metrics.height),
+            expected,
+            angle_labels=options.angle_labels,
+            several=several,
+            pts_offset=segment.start_pts if segment is not None else 0,
+        )
+        decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
+        stop = threading.Event()
+        decoder = threading.Thread(
+            target=_decode,
+            args=(source, stats, decoded, stop, segment),
+            name="pipeline-decode",
+            daemon=True,
+        )
+        try:
+            with _estimator(options, info) as estimate:
+                decoder.start()
+                writer.start()
+                frames = segment.frames if segment is not None else expected
+                _infer(estimate, decoded, writer, on_progress, frames)
+            writer.finish()
+            motion_started = time.perf_counter()
+            exports = write_landmark_outputs(
+                out,
+                paths[1],
+                video_meta,
+                writer.rows,
+                writer.world_rows,
+                several=several,
+                fps=info.fps,
+                formats=options.exports,
+                whole=segment is None,
+            )
+            motion_s = time.perf_counter() - motion_started
+            analysis_started = time.perf_counter()
+            analysis = None
+            if options.analysis is not None and segment is None:
+                analysis = analyze_rows(
+                    writer.rows, metrics, info, input_path, out, options.analysis
+                )
+            analysis_s = time.perf_counter() - analysis_started
+        except BaseException:
+            stop.set()
+            writer.abort()
+            for path in paths:  # half-written outputs must not pass for results
+                path.unlink(missing_ok=True)
+            remove_exports(out)
+            raise
+        finally:
+            stop.set()
+            drain(decoded)
+            decoder.join(timeout=30)
+    total = stats.decoded + stats.failed
+    summary = metrics.result(
+        total_frames=total,
+        failed_frames=stats.failed,
+        processing_time_s=time.perf_counter() - started,
+    )
+    summary["analysis_time_s"] = round(analysis_s, 3)
+    # keypoints.json, the world landmarks' smoothing and the motion exports
+    summary["motion_time_s"] = round(motion_s, 3)
+    if segment is not None:
+        summary["segment"] = asdict(segment)
+    paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return PipelineResult(out, metrics=summary, analysis=analysis, exports=exports)
+
+
+@contextlib.contextmanager
+def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[Any], Any]]:
+    """The model, as a function of a decoded frame: its landmarks or None and its world
+    landmarks or None (one dancer), or its `People` and their world landmarks by id
+    (several)."""
+    if options.max_people <= 1:
+        with PoseEstimator(
+            min_detection_confidence=options.min_detection_confidence,
+            min_tracking_confidence=options.min_tracking_confidence,
+            model_complexity=options.model_complexity,
+        ) as pose:
+            yield lambda frame: (pose.estimate(frame.rgb), pose.world)
+        return
+    from pipeline.people.multi_pose import MultiPoseEstimator
+
+    with MultiPoseEstimator(
+        info.width,
+        info.height,
+        max_people=options.max_people,
+        min_detection_confidence=options.min_detection_confidence,
+        min_tracking_confidence=options.min_tracking_confidence,
+    ) as multi:
+        last_ms = -1
+
+        def estimate(frame: DecodedFrame) -> tuple[People, dict[int, np.ndarray]]:
+            nonlocal last_ms  # the Tasks API wants strictly growing timestamps
+            last_ms = max(int(round(frame.time_s * 1000)), last_ms + 1)
+            return multi.estimate(frame.rgb, last_ms), multi.world
+
+        yield estimate
+
+
+def analyze_rows(
+    rows: list[tuple[int, float, Any]],
+    metrics: MetricsAccumulator | PeopleMetrics,
+    info: VideoInfo,
+    input_path: str | os.PathLike,
+    out: Path,
+    options: AnalysisOptions,
+) -> dict:
+    def performance(rows: list[tuple[int, float, np.ndarray | None]]) -> Performance:
+        return Performance.from_rows(rows, width=metrics.width, height=metrics.height, fps=info.fps)
+
+    if not isinstance(metrics, PeopleMetrics):
+        return analyze_performance(performance(rows), out, audio_source=input_path, options=options)
+    ids = sorted({person_id for _, _, people in rows for person_id, _ in people})
+    people = {
+        person_id: performance(
+            [(index, time_s, dict(found).get(person_id)) for index, time_s, found in rows]
+        )
+        for person_id in ids
+    }
+    nobody = performance([(index, time_s, None) for index, time_s, _ in rows])
+    return analyze_people(
+        people,
+        nobody,
+        out,
+        main_person_id=metrics.main_person_id(),
+        audio_source=input_path,
+        options=options,
+    )
+
+
+def _decode(
+    source, stats: DecodeStats, out: queue.Queue, stop: threading.Event, segment: Segment | None
+) -> None:
+    yield_cpu_to_the_model()
+    items = source.items(stats) if segment is None else segment_frames(source, segment, stats)
+    try:
+        for item in items:
+            if not put(out, item, stop):
+                return
+        put(out, END, stop)
+    except BaseException as exc:  # handed to the calling thread, which raises it
+        put(out, _Failure(exc), stop)
+
+
+def _infer(
+    estimate: Callable[[DecodedFrame], Any],
+    decoded: queue.Queue,
+    writer: FrameWriter,
+    on_progress: ProgressCallback | None,
+    expected: int,
+) -> None:
+    done = 0
+    while True:
+        item = decoded.get()
+        if item is END:
+            return
+        if isinstance(item, _Failure):
+            raise item.exc
+        if isinstance(item, DecodedFrame):
+            found, world = estimate(item)
+            if item.warmup:
+                continue  # the model has seen it; it is not the segment's to write
+            writer.put((item, found, world))
+            done += 1
+            if on_progress is not None:
+                on_progress(done, max(expected, done))
+        else:
+            writer.put(item)
