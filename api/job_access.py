@@ -7,7 +7,6 @@ Every route that takes a job id goes through `load_job`, so isolation holds in o
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
@@ -18,11 +17,10 @@ from api.auth import Caller
 from api.errors import APIError
 from shared.config import Settings
 from shared.models import Job
+from shared.outputs import Output
 from shared.schemas import JobStatusPublic, job_status
 from shared.states import JobStatus, mark_deleted
 from shared.storage import Storage
-
-Output = Literal["video", "keypoints", "summary", "analysis", "angles"]
 
 
 def base_url(settings: Settings) -> str:
@@ -62,15 +60,6 @@ def load_job(session: Session, caller: Caller, raw_id: str) -> Job:
     if job is None:
         raise job_not_found(raw_id)
     return job
-
-
-_DOWNLOAD_SUFFIX = {
-    "video": "annotated.mp4",
-    "keypoints": "keypoints.json",
-    "summary": "summary.json",
-    "analysis": "analysis.json",
-    "angles": "angles.csv",
-}
 
 
 def job_gone(job: Job, settings: Settings) -> APIError | None:
@@ -119,16 +108,10 @@ def _redirect(job: Job, key: str, name: str, storage: Storage, settings: Setting
 def output_redirect(job: Job, output: Output, storage: Storage, settings: Settings) -> Response:
     """302 to a fresh presigned URL of one output, or the error saying why not."""
     _succeeded(job, settings)
-    key = {
-        "video": job.output_video_key,
-        "keypoints": job.output_keypoints_key,
-        "summary": job.output_summary_key,
-        "analysis": job.output_analysis_key,
-        "angles": job.output_angles_key,
-    }[output]
+    key = (job.output_keys or {}).get(output.name)
     if not key:
-        raise APIError(404, "output_not_found", f"job {job.id} has no {output} output")
-    return _redirect(job, key, _DOWNLOAD_SUFFIX[output], storage, settings)
+        raise APIError(404, "output_not_found", f"job {job.id} has no {output.name} output")
+    return _redirect(job, key, output.file_name, storage, settings)
 
 
 def export_redirect(job: Job, name: str, storage: Storage, settings: Settings) -> Response:

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import APIError, from_validation_error
 from api.json_body import loads_bounded
-from api.schemas import JobOptions
 from shared.config import Settings
+from shared.job_options import JobOptions
 from shared.netguard import NOT_ALLOWED, WebhookURLError, check_webhook_url, parse_webhook_url
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255

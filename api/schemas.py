@@ -8,76 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from shared.config import EXPORT_FORMATS, MAX_PEOPLE, Settings
 from shared.schemas import JobStatusPublic
-
-ExportFormat = Literal["bvh", "trc", "csv"]  # EXPORT_FORMATS (a test keeps them equal)
-
-
-class JobOptions(BaseModel):
-    """Processing options of a job; omitted values take the server's defaults."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"min_detection_confidence": 0.6, "angle_labels": True}]},
-    )
-
-    min_detection_confidence: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Minimum pose detection confidence, 0..1 (default `MIN_DETECTION_CONFIDENCE`).",
-    )
-    min_tracking_confidence: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="Minimum landmark tracking confidence, 0..1 (default "
-        "`MIN_TRACKING_CONFIDENCE`).",
-    )
-
-    angle_labels: bool | None = Field(
-        default=None,
-        description="Write each joint angle (degrees) beside its joint in the annotated "
-        "video (default false).",
-    )
-
-    max_people: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_PEOPLE,
-        description=f"Follow up to this many dancers, 1..{MAX_PEOPLE}, each with its own id "
-        "(default 1: one dancer, the fastest). Above 1 the outputs describe each dancer: "
-        "keypoints.json version 2, `metrics.people`, `analysis.people`.",
-    )
-
-    exports: list[ExportFormat] | None = Field(
-        default=None,
-        max_length=len(EXPORT_FORMATS),
-        description="Motion files to make, any of `bvh` (a skeleton's joint rotations, for "
-        "Blender and other animation tools), `trc` (marker trajectories, for OpenSim), `csv` "
-        "(the world landmarks); `[]` for none (default: all three).",
-        examples=[["bvh", "csv"]],
-    )
-
-    def resolved(self, settings: Settings) -> dict[str, Any]:
-        """The options with defaults filled in from settings, as stored on the job."""
-        wanted = EXPORT_FORMATS if self.exports is None else set(self.exports)
-        return {
-            "angle_labels": bool(self.angle_labels),
-            "exports": [fmt for fmt in EXPORT_FORMATS if fmt in wanted],
-            "max_people": self.max_people or 1,
-            "min_detection_confidence": (
-                settings.MIN_DETECTION_CONFIDENCE
-                if self.min_detection_confidence is None
-                else self.min_detection_confidence
-            ),
-            "min_tracking_confidence": (
-                settings.MIN_TRACKING_CONFIDENCE
-                if self.min_tracking_confidence is None
-                else self.min_tracking_confidence
-            ),
-        }
 
 
 class JobFromUpload(BaseModel):

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_pipeline import benchmark_clip, clip_arguments  # noqa: E402
 
 from pipeline.analysis.music import warm_up  # noqa: E402
-from pipeline.motion.formats import FORMATS  # noqa: E402
 from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from shared.outputs import EXPORT_FORMATS  # noqa: E402
 
 
 def main() -> int:
@@ -43,7 +43,7 @@ def main() -> int:
     times: dict[str, list[float]] = {"none": [], "all": []}
     steps: dict[str, list[float]] = {"none": [], "all": []}
     for _ in range(args.repeat):  # interleaved, so drifting machine load hits both alike
-        for name, exports in (("none", ()), ("all", FORMATS)):
+        for name, exports in (("none", ()), ("all", EXPORT_FORMATS)):
             started = time.perf_counter()
             result = analyze_video(clip, out, replace(options, exports=exports))
             times[name].append(time.perf_counter() - started)

@@ -25,13 +25,15 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from cli import local_command
 from dance_client import cli as remote
 from dance_client import compare_command
-from pipeline.motion.formats import FORMATS, checked_formats
+from pipeline.motion.formats import checked_formats
+from shared.outputs import EXPORT_FORMATS
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from cli import tenant_commands
-    from shared.config import MAX_PEOPLE, settings  # defaults follow the service's settings
+    from shared.config import settings
+    from shared.job_options import MAX_PEOPLE  # defaults follow the service's settings
 
     parser = argparse.ArgumentParser(
         prog="dance-analyzer",
@@ -110,8 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--export",
         type=_exports,
-        default=",".join(FORMATS),
-        metavar="FORMATS",
+        default=",".join(EXPORT_FORMATS),
+        metavar="EXPORT_FORMATS",
         help="motion files to write, comma-separated: bvh (a skeleton for Blender), trc "
         "(markers for OpenSim), csv (world landmarks), or none (default %(default)s)",
     )
@@ -161,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _people(text: str) -> int:
-    from shared.config import MAX_PEOPLE
+    from shared.job_options import MAX_PEOPLE
 
     value = int(text)
     if not 1 <= value <= MAX_PEOPLE:
@@ -187,20 +190,22 @@ def _exports(value: str) -> tuple[str, ...]:
 
 def _analyze(args: argparse.Namespace) -> int:
     from pipeline.errors import VideoInputError
-    from pipeline.runner import PipelineOptions, analyze_video
-    from worker.video_limits import video_limits
+    from pipeline.options import pipeline_options
+    from pipeline.runner import analyze_video
+    from shared.job_options import SettledOptions
 
     if not os.path.isfile(args.video):
         print(f"error: no such file: {args.video}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    options = PipelineOptions(
+    settled = SettledOptions(
         min_detection_confidence=args.min_detection_confidence,
         min_tracking_confidence=args.min_tracking_confidence,
-        limits=video_limits(max_duration_s=args.max_duration),
-        video_preset=args.preset,
         angle_labels=args.angle_labels,
         max_people=args.max_people,
         exports=args.export,
+    )
+    options = replace(
+        pipeline_options(settled, max_duration_s=args.max_duration), video_preset=args.preset
     )
     progress = None if args.quiet else Progress(sys.stderr)
     try:

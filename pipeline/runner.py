@@ -40,7 +40,6 @@ from pipeline.analysis.performance import (
     analyze_performance,
 )
 from pipeline.motion.exports import Exports, remove_exports
-from pipeline.motion.formats import FORMATS
 from pipeline.pose.blazepose import PoseEstimator
 from pipeline.pose.landmark_outputs import write_landmark_outputs
 from pipeline.segments.cuts import Segment, segment_frames
@@ -61,10 +60,12 @@ from pipeline.video.source import (
     VideoInfo,
     open_video,
 )
+from shared.outputs import EXPORT_FORMATS, JOB_OUTPUTS, KEYPOINTS, SUMMARY, VIDEO
 
-ANNOTATED_VIDEO = "annotated.mp4"
-KEYPOINTS_JSON = "keypoints.json"
-SUMMARY_JSON = "summary.json"
+# the files a run writes, named by the registry of outputs (`shared.outputs`)
+ANNOTATED_VIDEO = VIDEO.file_name
+KEYPOINTS_JSON = KEYPOINTS.file_name
+SUMMARY_JSON = SUMMARY.file_name
 
 
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames expected; 0 if unknown)
@@ -91,7 +92,7 @@ class PipelineOptions:
     angle_labels: bool = False  # draw joint angles beside the joints
     max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 4
     analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)
-    exports: tuple[str, ...] = FORMATS  # motion files: any of "bvh", "trc", "csv"
+    exports: tuple[str, ...] = EXPORT_FORMATS  # motion files: any of "bvh", "trc", "csv"
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,12 @@ class PipelineResult:
     def angles_path(self) -> Path:
         return self.out_dir / ANGLES_CSV
 
+    def output_paths(self) -> dict[str, Path]:
+        """Each output of `shared.outputs.JOB_OUTPUTS` by its name: where this run wrote it."""
+        return {output.name: self.out_dir / output.file_name for output in JOB_OUTPUTS}
+
     def paths(self) -> tuple[Path, ...]:
-        return (
-            self.video_path,
-            self.keypoints_path,
-            self.summary_path,
-            self.analysis_path,
-            self.angles_path,
-        )
+        return tuple(self.output_paths().values())
 
     def export_paths(self) -> tuple[Path, ...]:
         """The motion files written (`exports`), in the out directory."""

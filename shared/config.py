@@ -18,9 +18,6 @@ from shared.netguard import HostPolicy
 
 DEV_WEBHOOK_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtY2hhbmdlLW1l"
 DEV_AWS_SECRET_ACCESS_KEY = "minioadmin"
-MAX_PEOPLE = 8  # the most dancers a job may follow: each costs about one model run a frame
-# the motion files a job may ask for (the pipeline's `pipeline.motion.formats.FORMATS`)
-EXPORT_FORMATS: tuple[str, ...] = ("bvh", "trc", "csv")
 
 
 def _string_list(value: Any) -> Any:

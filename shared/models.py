@@ -176,11 +176,8 @@ class Job(Base):
     input_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     input_content_type: Mapped[str | None] = mapped_column(String(255))
 
-    output_video_key: Mapped[str | None] = mapped_column(String(1024))
-    output_keypoints_key: Mapped[str | None] = mapped_column(String(1024))
-    output_summary_key: Mapped[str | None] = mapped_column(String(1024))
-    output_analysis_key: Mapped[str | None] = mapped_column(String(1024))
-    output_angles_key: Mapped[str | None] = mapped_column(String(1024))
+    # the outputs of a succeeded job: {output name: storage key} (`shared.outputs.JOB_OUTPUTS`)
+    output_keys: Mapped[dict[str, str] | None] = mapped_column(JSONType)
     # the motion files: {"files": [{"name", "format", "person", "key"}], "note"}
     output_exports: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 

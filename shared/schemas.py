@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.comparison_states import MirrorRequest, mirror_request
 from shared.models import Comparison, ComparisonStatus, Job
+from shared.outputs import JOB_OUTPUTS, VIDEO
 from shared.states import JobStatus
 from shared.storage import Storage
 
@@ -29,6 +30,9 @@ class ExportLink(BaseModel):
 
 
 class JobResult(BaseModel):
+    """A succeeded job's downloads: `<name>_url` for each output of `shared.outputs.JOB_OUTPUTS`
+    (a test checks each has its field), and the motion files."""
+
     video_url: str
     keypoints_url: str
     summary_url: str | None = None
@@ -142,21 +146,15 @@ def job_status(
     status = JobStatus(job.status)
     job_id = str(job.id)
     result = None
-    if status is JobStatus.succeeded and storage is not None and job.output_video_key:
-        video_url, expires_at = storage.presigned_get(
-            job.output_video_key, expires_s=expires_s, download_name=_download_name(job)
-        )
-        keypoints_url, _ = storage.presigned_get(
-            job.output_keypoints_key or "", expires_s=expires_s
-        )
-        optional = {}
-        for field, key in (
-            ("summary_url", job.output_summary_key),
-            ("analysis_url", job.output_analysis_key),
-            ("angles_url", job.output_angles_key),
-        ):
-            if key:
-                optional[field], _ = storage.presigned_get(key, expires_s=expires_s)
+    keys = job.output_keys or {}
+    if status is JobStatus.succeeded and storage is not None and keys.get(VIDEO.name):
+        urls: dict[str, Any] = {}
+        for output in JOB_OUTPUTS:
+            if key := keys.get(output.name):
+                download = _download_name(job) if output is VIDEO else None
+                urls[f"{output.name}_url"], expires_at = storage.presigned_get(
+                    key, expires_s=expires_s, download_name=download
+                )
         made = job.output_exports or {}
         exports = [
             ExportLink(
@@ -173,12 +171,7 @@ def job_status(
             for item in made.get("files") or []
         ]
         result = JobResult(
-            video_url=video_url,
-            keypoints_url=keypoints_url,
-            expires_at=expires_at,
-            exports=exports,
-            exports_note=made.get("note"),
-            **optional,
+            expires_at=expires_at, exports=exports, exports_note=made.get("note"), **urls
         )
     error = None
     if status is JobStatus.failed and job.error_code:
@@ -191,14 +184,10 @@ def job_status(
     links = {"self": f"{base_url}/api/jobs/{job_id}"}
     if status is JobStatus.succeeded:
         links |= {
-            "video": f"{base_url}/api/jobs/{job_id}/video",
-            "keypoints": f"{base_url}/api/jobs/{job_id}/keypoints",
+            output.name: f"{base_url}/api/jobs/{job_id}/{output.name}"
+            for output in JOB_OUTPUTS
+            if output.name in keys
         }
-        if job.output_analysis_key:
-            links |= {
-                "analysis": f"{base_url}/api/jobs/{job_id}/analysis",
-                "angles": f"{base_url}/api/jobs/{job_id}/angles",
-            }
     return JobStatusPublic(
         job_id=job_id,
         status=status,

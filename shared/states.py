@@ -240,18 +240,14 @@ def mark_succeeded(
     job_id: uuid.UUID,
     *,
     metrics: dict[str, Any],
-    output_video_key: str,
-    output_keypoints_key: str,
-    output_summary_key: str,
-    output_analysis_key: str | None = None,
-    output_angles_key: str | None = None,
+    output_keys: dict[str, str],
     output_exports: dict[str, Any] | None = None,
     analysis: dict[str, Any] | None = None,
     processing_time_s: float | None = None,
     attempt: int | None = None,
 ) -> Job | None:
-    """Finish a processing job successfully with its outputs, metrics and analysis summary
-    (progress 100)."""
+    """Finish a processing job successfully with its outputs (`{output name: storage key}`),
+    metrics and analysis summary (progress 100)."""
     now = utcnow()
     return _transition(
         session,
@@ -260,11 +256,7 @@ def mark_succeeded(
         status=JobStatus.succeeded.value,
         progress=100,
         metrics=metrics,
-        output_video_key=output_video_key,
-        output_keypoints_key=output_keypoints_key,
-        output_summary_key=output_summary_key,
-        output_analysis_key=output_analysis_key,
-        output_angles_key=output_angles_key,
+        output_keys=output_keys,
         output_exports=output_exports,
         analysis=analysis,
         processing_time_s=processing_time_s,

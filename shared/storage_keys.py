@@ -4,14 +4,14 @@ Keys are a pure function of ids, so a redelivered task overwrites instead of dup
 
     uploads/<tenant_id>/<upload_id>/source<.ext>   a direct upload, until a job takes it
     inputs/<job_id>/source[-<tag>]<.ext>           the job's own copy of its input
-    outputs/<job_id>/annotated.mp4 | keypoints.json | summary.json | analysis.json | angles.csv
-    outputs/<job_id>/motion[_person<id>].bvh | markers[_person<id>].trc | world_landmarks.csv
+    outputs/<job_id>/<file name>                   each output of `shared.outputs.JOB_OUTPUTS`
+                                                   (annotated.mp4, keypoints.json, ...), and the
+                                                   motion files (motion[_person<id>].bvh, ...)
     outputs/<job_id>/segments/<attempt>/<index>/...  a split job's segment outputs, until the
                                                      stitch (annotated.mp4, keypoints.json,
                                                      summary.json)
-    comparisons/<comparison_id>/comparison.json | comparison.mp4
-                                                  the full report of one comparison, and
-                                                  its side-by-side video
+    comparisons/<comparison_id>/<file name>        `shared.outputs.COMPARISON_OUTPUTS`: the
+                                                   full report, the side-by-side video
 
 A client's file name only ever contributes its extension.
 """
@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
+
+from shared.outputs import COMPARISON_REPORT, COMPARISON_VIDEO, JOB_OUTPUTS, Output
 
 UPLOADS_PREFIX = "uploads/"
 
@@ -54,28 +55,14 @@ def input_key(
     return f"inputs/{_job_segment(job_id)}/{name}{safe_extension(filename)}"
 
 
-@dataclass(frozen=True)
-class OutputKeys:
-    video: str
-    keypoints: str
-    summary: str
-    analysis: str
-    angles: str
-
-    def all(self) -> tuple[str, ...]:
-        return (self.video, self.keypoints, self.summary, self.analysis, self.angles)
+def output_key(job_id: str | uuid.UUID, output: Output) -> str:
+    """`outputs/<job_id>/<file name>`: where one of a job's outputs lives."""
+    return f"outputs/{_job_segment(job_id)}/{output.file_name}"
 
 
-def output_keys(job_id: str | uuid.UUID) -> OutputKeys:
-    """The keys of a job's outputs under `outputs/<job_id>/`."""
-    prefix = f"outputs/{_job_segment(job_id)}/"
-    return OutputKeys(
-        video=prefix + "annotated.mp4",
-        keypoints=prefix + "keypoints.json",
-        summary=prefix + "summary.json",
-        analysis=prefix + "analysis.json",
-        angles=prefix + "angles.csv",
-    )
+def output_keys(job_id: str | uuid.UUID) -> dict[str, str]:
+    """The keys of a job's outputs (`shared.outputs.JOB_OUTPUTS`), by output name."""
+    return {output.name: output_key(job_id, output) for output in JOB_OUTPUTS}
 
 
 _EXPORT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\.(bvh|trc|csv)$")
@@ -99,14 +86,19 @@ def segment_prefix(job_id: str | uuid.UUID, attempt: int, index: int) -> str:
     return f"{segments_prefix(job_id)}{int(attempt)}/{int(index)}/"
 
 
+def comparison_output_key(comparison_id: str | uuid.UUID, output: Output) -> str:
+    """`comparisons/<comparison_id>/<file name>`: one of a comparison's outputs."""
+    return f"comparisons/{_job_segment(comparison_id)}/{output.file_name}"
+
+
 def comparison_key(comparison_id: str | uuid.UUID) -> str:
     """Where the full report of a comparison lives."""
-    return f"comparisons/{_job_segment(comparison_id)}/comparison.json"
+    return comparison_output_key(comparison_id, COMPARISON_REPORT)
 
 
 def comparison_video_key(comparison_id: str | uuid.UUID) -> str:
     """Where the side-by-side video of a comparison lives."""
-    return f"comparisons/{_job_segment(comparison_id)}/comparison.mp4"
+    return comparison_output_key(comparison_id, COMPARISON_VIDEO)
 
 
 def job_prefixes(job_id: str | uuid.UUID) -> tuple[str, str]:

@@ -129,7 +129,7 @@ def test_jobs_from_before_the_analysis_compare_without_music_or_video(db, storag
 
 def test_an_optional_file_no_longer_stored_is_left_out(db, storage, performance):
     job = stored_job(db, storage, performance)
-    storage.delete_keys([output_keys(job).video])
+    storage.delete_keys([output_keys(job)["video"]])
     comparison_id = queued(db, job, mirror_mode="on", video=True)
 
     assert run_comparison(comparison_id, storage).status == "succeeded"
@@ -154,7 +154,7 @@ def test_no_video_is_made_unless_asked(db, storage, performance):
 def test_keypoints_no_longer_stored_fail_input_missing(db, storage, performance):
     reference = stored_job(db, storage, performance)
     attempt = stored_job(db, storage, performance)
-    storage.delete_keys([output_keys(attempt).keypoints])
+    storage.delete_keys([output_keys(attempt)["keypoints"]])
     comparison_id = queued(db, reference, attempt, webhook_url="https://hooks.example.com/x")
 
     assert run_comparison(comparison_id, storage) == Outcome("failed", "comparison.failed")

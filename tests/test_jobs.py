@@ -70,7 +70,7 @@ def test_a_job_succeeds_with_its_outputs_at_fixed_keys(db, storage, submit):
     assert job.started_at <= job.finished_at
     keys = output_keys(job_id)
     motion = [export_key(job_id, n) for n in ("motion.bvh", "markers.trc", "world_landmarks.csv")]
-    assert stored(storage, job_id) == sorted([*keys.all(), *motion])
+    assert stored(storage, job_id) == sorted([*keys.values(), *motion])
     assert job.output_exports == {
         "files": [
             {"name": "motion.bvh", "format": "bvh", "person": 1, "key": motion[0]},

@@ -192,3 +192,58 @@ def test_comparisons_keep_their_mirror_and_deliveries_take_a_comparison(empty_pg
     engine.dispose()
     assert mirrors == [False]  # auto was no promise to mirror
     assert events == ["job.succeeded"]  # the old table cannot hold a comparison's
+
+
+@pytest.mark.services
+def test_the_output_columns_become_one_map_and_come_back_on_downgrade(empty_pg_url):
+    migrate(empty_pg_url, "0008")
+    engine = create_engine(empty_pg_url)
+    tenant, old, running = (str(uuid.uuid4()) for _ in range(3))
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO tenants (id, name, created_at) VALUES (:t, 't', now())"),
+            {"t": tenant},
+        )
+        for job_id, status, video, analysis in (
+            (old, "succeeded", f"outputs/{old}/annotated.mp4", None),  # from before analysis
+            (running, "processing", None, None),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (id, tenant_id, status, progress, created_at, updated_at, "
+                    "input_key, options, attempts, output_video_key, output_keypoints_key, "
+                    "output_analysis_key) VALUES (:id, :t, :status, 0, now(), now(), 'in', '{}', "
+                    "1, :video, :keypoints, :analysis)"
+                ),
+                {
+                    "id": job_id,
+                    "t": tenant,
+                    "status": status,
+                    "video": video,
+                    "keypoints": video and video.replace("annotated.mp4", "keypoints.json"),
+                    "analysis": analysis,
+                },
+            )
+
+    migrate(empty_pg_url)
+    with engine.begin() as conn:
+        rows = dict(conn.execute(text("SELECT id::text, output_keys FROM jobs")).all())
+    assert rows == {
+        old: {
+            "video": f"outputs/{old}/annotated.mp4",
+            "keypoints": f"outputs/{old}/keypoints.json",
+        },
+        running: None,
+    }
+
+    command.downgrade(alembic_config(empty_pg_url), "0008")
+    with engine.begin() as conn:
+        back = conn.execute(
+            text(
+                "SELECT output_video_key, output_keypoints_key, output_analysis_key FROM jobs "
+                "WHERE id = :id"
+            ),
+            {"id": old},
+        ).one()
+    engine.dispose()
+    assert tuple(back) == (f"outputs/{old}/annotated.mp4", f"outputs/{old}/keypoints.json", None)

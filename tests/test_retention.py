@@ -30,7 +30,7 @@ def finished_job(db, storage, *, days_ago: float, status: str = "succeeded") -> 
     """A finished job with its input, outputs and motion files in the bucket."""
     job_id = uuid.uuid4()
     motion = [export_key(job_id, name) for name in ("motion.bvh", "world_landmarks.csv")]
-    for key in (input_key(job_id, "a.mp4"), *output_keys(job_id).all(), *motion):
+    for key in (input_key(job_id, "a.mp4"), *output_keys(job_id).values(), *motion):
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"x")
     with db() as session:
         session.add(

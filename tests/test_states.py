@@ -17,9 +17,11 @@ from tests.job_rows import new_job
 LEASE_S = 60
 MAX_ATTEMPTS = 3
 OUTPUTS = {
-    "output_video_key": "outputs/x/annotated.mp4",
-    "output_keypoints_key": "outputs/x/keypoints.json",
-    "output_summary_key": "outputs/x/summary.json",
+    "output_keys": {
+        "video": "outputs/x/annotated.mp4",
+        "keypoints": "outputs/x/keypoints.json",
+        "summary": "outputs/x/summary.json",
+    }
 }
 
 
@@ -434,7 +436,7 @@ def test_success_records_outputs_metrics_and_full_progress(any_db):
     assert stored.status == JobStatus.succeeded
     assert stored.progress == 100
     assert stored.metrics == {"total_frames": 10, "detection_rate": 0.9}
-    assert stored.output_video_key == OUTPUTS["output_video_key"]
+    assert stored.output_keys == OUTPUTS["output_keys"]
     assert stored.processing_time_s == 1.5
     assert stored.finished_at is not None and stored.lease_expires_at is None
 

@@ -118,13 +118,13 @@ def test_upload_then_download_round_trips_the_bytes(storage, tmp_path):
 
 
 def test_upload_fileobj_stores_the_stream(storage):
-    key = output_keys(JOB).summary
+    key = output_keys(JOB)["summary"]
     storage.upload_fileobj(io.BytesIO(b'{"ok":true}'), key, "application/json")
     assert storage.head(key) == len(b'{"ok":true}')
 
 
 def test_head_gives_the_size_or_none(storage):
-    key = output_keys(JOB).keypoints
+    key = output_keys(JOB)["keypoints"]
     assert storage.head(key) is None
     storage.upload_fileobj(io.BytesIO(b"x" * 42), key, "application/json")
     assert storage.head(key) == 42
@@ -134,8 +134,8 @@ def test_delete_job_objects_removes_exactly_that_jobs_keys(storage):
     def put(key: str) -> None:
         storage.upload_fileobj(io.BytesIO(b"data"), key, "application/octet-stream")
 
-    mine = [input_key("job1", "a.mp4"), *output_keys("job1").all()]
-    others = [input_key("job10", "a.mp4"), output_keys("job10").video, "unrelated/job1/x"]
+    mine = [input_key("job1", "a.mp4"), *output_keys("job1").values()]
+    others = [input_key("job10", "a.mp4"), output_keys("job10")["video"], "unrelated/job1/x"]
     for key in mine + others:
         put(key)
 
@@ -172,7 +172,7 @@ def public_storage(s3_settings):
 
 
 def test_presigned_get_is_signed_for_the_public_host_and_downloads(public_storage):
-    key = output_keys(JOB).video
+    key = output_keys(JOB)["video"]
     public_storage.upload_fileobj(io.BytesIO(b"annotated video"), key, "video/mp4")
 
     url, _ = public_storage.presigned_get(key, expires_s=600)
@@ -186,7 +186,7 @@ def test_presigned_get_is_signed_for_the_public_host_and_downloads(public_storag
 
 def test_presigned_get_returns_its_expiry(storage):
     before = datetime.now(UTC)
-    url, expires_at = storage.presigned_get(output_keys(JOB).video, expires_s=900)
+    url, expires_at = storage.presigned_get(output_keys(JOB)["video"], expires_s=900)
 
     assert expires_at.tzinfo is not None and expires_at.utcoffset() == timedelta(0)
     assert before + timedelta(seconds=900) <= expires_at
@@ -195,7 +195,7 @@ def test_presigned_get_returns_its_expiry(storage):
 
 
 def test_presigned_get_with_download_name_sets_a_safe_content_disposition(storage):
-    key = output_keys(JOB).video
+    key = output_keys(JOB)["video"]
     storage.upload_fileobj(io.BytesIO(b"v"), key, "video/mp4")
 
     url, _ = storage.presigned_get(key, expires_s=60, download_name='my "dance".mp4')

@@ -38,9 +38,9 @@ def test_input_key_keeps_only_a_safe_lowercase_extension(filename, key):
 
 def test_output_keys_are_deterministic_per_job():
     keys = output_keys(JOB)
-    assert keys.video == f"outputs/{JOB}/annotated.mp4"
-    assert keys.keypoints == f"outputs/{JOB}/keypoints.json"
-    assert keys.summary == f"outputs/{JOB}/summary.json"
+    assert keys["video"] == f"outputs/{JOB}/annotated.mp4"
+    assert keys["keypoints"] == f"outputs/{JOB}/keypoints.json"
+    assert keys["summary"] == f"outputs/{JOB}/summary.json"
     assert output_keys(JOB) == keys
 
 

@@ -26,15 +26,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
 from pipeline.compare import ComparisonError, comparison_summary
-from pipeline.compare.folders import (
-    ANALYSIS,
-    COMPARISON_VIDEO,
-    KEYPOINTS,
-    REPORT_JSON,
-    VIDEO,
-    compare_folders,
-)
-from shared import logs
+from pipeline.compare.folders import compare_folders
+from shared import logs, outputs
 from shared.comparison_states import (
     MirrorRequest,
     claim_comparison,
@@ -45,9 +38,10 @@ from shared.comparison_states import (
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Comparison, Job
+from shared.outputs import COMPARISON_OUTPUTS, COMPARISON_REPORT, COMPARISON_VIDEO
 from shared.storage import Storage
 from shared.storage_errors import is_missing_object, storage_failure
-from shared.storage_keys import comparison_key, comparison_video_key
+from shared.storage_keys import comparison_output_key
 from shared.webhooks import COMPARISON_FAILED, COMPARISON_SUCCEEDED
 from worker.jobs import Outcome
 from worker.transient import is_transient
@@ -101,16 +95,12 @@ def _request(session: Session, comparison: Comparison) -> Request:
     files = {}
     for job_id in (comparison.reference_job_id, comparison.attempt_job_id):
         job = session.get(Job, job_id)
-        keys = (
-            {}
-            if job is None
-            else {
-                KEYPOINTS: job.output_keypoints_key,
-                ANALYSIS: job.output_analysis_key,
-                VIDEO: job.output_video_key,
-            }
-        )
-        files[job_id] = {name: key for name, key in keys.items() if key}
+        keys = (job.output_keys or {}) if job is not None else {}
+        files[job_id] = {
+            output.file_name: keys[output.name]
+            for output in (outputs.KEYPOINTS, outputs.ANALYSIS, outputs.VIDEO)
+            if keys.get(output.name)
+        }
     return Request(
         reference_job_id=comparison.reference_job_id,
         attempt_job_id=comparison.attempt_job_id,
@@ -123,7 +113,9 @@ def _request(session: Session, comparison: Comparison) -> Request:
 
 
 def _run(comparison_id: uuid.UUID, request: Request, storage: Storage) -> Outcome:
-    if missing := [str(job) for job, files in request.files.items() if KEYPOINTS not in files]:
+    if missing := [
+        str(job) for job, files in request.files.items() if outputs.KEYPOINTS.file_name not in files
+    ]:
         return _fail(
             comparison_id,
             "input_missing",
@@ -200,7 +192,7 @@ def _download(storage: Storage, files: dict[str, str], folder: Path) -> Path:
         try:
             storage.download_file(key, folder / name)
         except Exception as exc:
-            if name == KEYPOINTS or not is_missing_object(exc):
+            if name == outputs.KEYPOINTS.file_name or not is_missing_object(exc):
                 raise
             log.info("%s is no longer stored: comparing without it", key)
     return folder
@@ -210,13 +202,14 @@ def _upload(
     comparison_id: uuid.UUID, report: dict[str, Any], storage: Storage, out: Path
 ) -> tuple[str, str | None]:
     """comparison.json and, when one was made, comparison.mp4; their keys."""
-    report_key = comparison_key(comparison_id)
-    storage.upload_file(out / REPORT_JSON, report_key, "application/json")
-    video_key = None
-    if report.get("video") and (out / COMPARISON_VIDEO).is_file():
-        video_key = comparison_video_key(comparison_id)
-        storage.upload_file(out / COMPARISON_VIDEO, video_key, "video/mp4")
-    return report_key, video_key
+    keys: dict[str, str] = {}
+    for output in COMPARISON_OUTPUTS:
+        path = out / output.file_name
+        if output is COMPARISON_VIDEO and not (report.get("video") and path.is_file()):
+            continue  # made only when asked for
+        keys[output.name] = comparison_output_key(comparison_id, output)
+        storage.upload_file(path, keys[output.name], output.media_type)
+    return keys[COMPARISON_REPORT.name], keys.get(COMPARISON_VIDEO.name)
 
 
 def _fail(comparison_id: uuid.UUID, code: str, message: str) -> Outcome:

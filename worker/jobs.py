@@ -27,12 +27,13 @@ from pathlib import Path
 from celery.exceptions import SoftTimeLimitExceeded
 
 from pipeline.errors import VideoInputError
-from pipeline.motion.exports import MEDIA_TYPES
+from pipeline.options import pipeline_options
 from pipeline.runner import PipelineResult, analyze_video
 from shared import logs
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Job, utcnow
+from shared.outputs import JOB_OUTPUTS, motion_format
 from shared.states import (
     TERMINAL,
     JobStatus,
@@ -44,14 +45,13 @@ from shared.states import (
 )
 from shared.storage import Storage
 from shared.storage_errors import is_missing_object, storage_failure
-from shared.storage_keys import export_key, output_keys
+from shared.storage_keys import export_key, output_key
 from worker import prometheus, shutdown, split_jobs
 from worker.lease import LeaseKeeper
 from worker.progress import JobCancelled, JobProgress
 from worker.scratch import Scratch
 from worker.shutdown import ShuttingDown
 from worker.transient import dependency_of, is_transient
-from worker.video_limits import pipeline_options
 
 log = logging.getLogger(__name__)
 
@@ -179,24 +179,15 @@ def _attempt(
                 log.info(
                     "job %s: reused from an earlier try: %s", job_id, " and ".join(scratch.reused)
                 )
-            keys = output_keys(job_id)
             shutdown.check()
-            storage.upload_file(result.video_path, keys.video, "video/mp4")
-            storage.upload_file(result.keypoints_path, keys.keypoints, "application/json")
-            storage.upload_file(result.summary_path, keys.summary, "application/json")
-            storage.upload_file(result.analysis_path, keys.analysis, "application/json")
-            storage.upload_file(result.angles_path, keys.angles, "text/csv")
+            keys = upload_outputs(result, job_id, storage)
             exports = upload_exports(result, job_id, storage)
             with session_scope() as session:
                 done = mark_succeeded(
                     session,
                     job_id,
                     metrics=result.metrics,
-                    output_video_key=keys.video,
-                    output_keypoints_key=keys.keypoints,
-                    output_summary_key=keys.summary,
-                    output_analysis_key=keys.analysis,
-                    output_angles_key=keys.angles,
+                    output_keys=keys,
                     output_exports=exports,
                     analysis=result.analysis,
                     processing_time_s=round(time.perf_counter() - started, 3),
@@ -305,12 +296,22 @@ def _run(
     return scratch.outputs(run)
 
 
+def upload_outputs(result: PipelineResult, job_id: uuid.UUID, storage: Storage) -> dict[str, str]:
+    """Upload the run's outputs (`shared.outputs.JOB_OUTPUTS`); their keys by output name."""
+    keys = {}
+    paths = result.output_paths()
+    for output in JOB_OUTPUTS:
+        keys[output.name] = output_key(job_id, output)
+        storage.upload_file(paths[output.name], keys[output.name], output.media_type)
+    return keys
+
+
 def upload_exports(result: PipelineResult, job_id: uuid.UUID, storage: Storage) -> dict:
     """Upload the run's motion files; what the job row keeps of them (`Job.output_exports`)."""
     files = []
     for item, path in zip(result.exports.files, result.export_paths(), strict=True):
         key = export_key(job_id, item.name)
-        storage.upload_file(path, key, MEDIA_TYPES[item.format])
+        storage.upload_file(path, key, motion_format(item.format).media_type)
         files.append({**item.as_dict(), "key": key})
     return {"files": files, "note": result.exports.note}
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import av
 
 from pipeline.errors import VideoInputError
+from pipeline.options import pipeline_options
 from pipeline.runner import (
     ANNOTATED_VIDEO,
     KEYPOINTS_JSON,
@@ -67,7 +68,6 @@ from worker.progress import JobCancelled, SegmentProgress, record_split_progress
 from worker.scratch import Scratch
 from worker.shutdown import ShuttingDown
 from worker.transient import is_transient
-from worker.video_limits import pipeline_options
 
 log = logging.getLogger(__name__)
 

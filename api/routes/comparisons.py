@@ -287,7 +287,7 @@ def _check_job(job: Job | None, role: str, job_id: uuid.UUID, settings: Settings
         )
     if (gone := job_gone(job, settings)) is not None:
         raise APIError(gone.status, gone.code, f"{gone.message} ({role})", details={"role": role})
-    if job.status != JobStatus.succeeded.value or not job.output_keypoints_key:
+    if job.status != JobStatus.succeeded.value or not (job.output_keys or {}).get("keypoints"):
         raise APIError(
             409,
             "job_not_succeeded",

@@ -5,6 +5,7 @@ Every route acts for the calling tenant (`CallerDep`); another tenant's job is a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -33,6 +34,7 @@ from api.prometheus import SUBMITTED
 from api.rate_limit import enforce_rate_limit
 from api.schemas import JobList
 from api.submission import UploadSlots, submit
+from shared.outputs import JOB_OUTPUTS, Output
 from shared.schemas import JobStatusPublic
 from shared.states import JobStatus
 
@@ -121,76 +123,33 @@ OUTPUT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
-    "/jobs/{job_id}/video",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the annotated video",
-    description="The input video with the pose skeleton drawn on it (H.264 MP4).",
-    responses=OUTPUT_RESPONSES,
-)
-def get_video(
-    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> Response:
-    return output_redirect(load_job(session, caller, job_id), "video", storage, settings)
+def _download(output: Output) -> Callable[..., Response]:
+    def download(
+        job_id: str,
+        caller: CallerDep,
+        session: SessionDep,
+        storage: StorageDep,
+        settings: SettingsDep,
+    ) -> Response:
+        return output_redirect(load_job(session, caller, job_id), output, storage, settings)
+
+    return download
 
 
-@router.get(
-    "/jobs/{job_id}/keypoints",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the keypoints",
-    description="keypoints.json: per frame, the 33 BlazePose landmarks (x, y, z, visibility).",
-    responses=OUTPUT_RESPONSES,
-)
-def get_keypoints(
-    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> Response:
-    return output_redirect(load_job(session, caller, job_id), "keypoints", storage, settings)
-
-
-@router.get(
-    "/jobs/{job_id}/summary",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the summary",
-    description="summary.json: the movement metrics of the job.",
-    responses=OUTPUT_RESPONSES,
-)
-def get_summary(
-    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> Response:
-    return output_redirect(load_job(session, caller, job_id), "summary", storage, settings)
-
-
-@router.get(
-    "/jobs/{job_id}/analysis",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the analysis",
-    description="analysis.json: angle summaries, left/right symmetry, movement energy and "
-    "tempo, and the music section (beats, on-beat score). Fields: see the README.",
-    responses=OUTPUT_RESPONSES,
-)
-def get_analysis(
-    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> Response:
-    return output_redirect(load_job(session, caller, job_id), "analysis", storage, settings)
-
-
-@router.get(
-    "/jobs/{job_id}/angles",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the joint and segment angles",
-    description="angles.csv: `frame,time_s,<angle names...>` in degrees (smoothed), then "
-    "`<name>_raw` columns; empty cells where an angle is unknown.",
-    responses=OUTPUT_RESPONSES,
-)
-def get_angles(
-    job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
-) -> Response:
-    return output_redirect(load_job(session, caller, job_id), "angles", storage, settings)
+# One download route for every output of the registry: `GET /api/jobs/{job_id}/<name>`,
+# each path spelled out (not `/{output}`), so `/events` and unknown names route as before.
+for _output in JOB_OUTPUTS:
+    router.add_api_route(
+        f"/jobs/{{job_id}}/{_output.name}",
+        _download(_output),
+        methods=["GET"],
+        name=f"get_{_output.name}",  # the operationId as when each had its own function
+        status_code=302,
+        response_class=RedirectResponse,
+        summary=_output.summary,
+        description=_output.description,
+        responses=OUTPUT_RESPONSES,
+    )
 
 
 @router.get(
@@ -201,7 +160,8 @@ def get_angles(
     description="One of the files in `result.exports` by its name: `motion.bvh` (a skeleton's "
     "joint rotations: Blender, MotionBuilder), `markers.trc` (marker trajectories: OpenSim), "
     "`world_landmarks.csv` (the 3D landmarks in metres); with several dancers "
-    "`motion_person<id>.bvh` and `markers_person<id>.trc`. Units and axes: see the README.",
+    "`motion_person<id>.bvh` and `markers_person<id>.trc`. Units and axes: see the manual "
+    "(docs/motion.md).",
     responses=OUTPUT_RESPONSES,
 )
 def get_export(

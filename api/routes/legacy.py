@@ -22,6 +22,7 @@ from api.rate_limit import enforce_rate_limit
 from api.routes.jobs import SUBMIT_RESPONSES, accept
 from api.schemas import DeletedFiles
 from api.submission import UploadSlots
+from shared.outputs import VIDEO
 from shared.schemas import JobStatusPublic
 
 router = APIRouter(prefix="/api", tags=["legacy"], dependencies=[Depends(enforce_rate_limit)])
@@ -61,7 +62,7 @@ async def analyze(
 def download(
     job_id: str, caller: CallerDep, session: SessionDep, storage: StorageDep, settings: SettingsDep
 ) -> Response:
-    return output_redirect(load_job(session, caller, job_id), "video", storage, settings)
+    return output_redirect(load_job(session, caller, job_id), VIDEO, storage, settings)
 
 
 @router.delete(

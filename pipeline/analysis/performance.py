@@ -22,9 +22,10 @@ import numpy as np
 
 from pipeline.analysis import angles, movement, music
 from pipeline.pose.keypoints import PEOPLE_LAYOUT, landmarks_array
+from shared import outputs
 
-ANALYSIS_JSON = "analysis.json"
-ANGLES_CSV = "angles.csv"
+ANALYSIS_JSON = outputs.ANALYSIS.file_name
+ANGLES_CSV = outputs.ANGLES.file_name
 SCHEMA_VERSION = 1
 PEOPLE_SCHEMA_VERSION = 2  # several dancers: version 1's fields for the main one, plus `people`
 

@@ -22,12 +22,14 @@ import numpy as np
 from pipeline.compare.report import ComparisonError, compare_performances
 from pipeline.compare.soundtrack import NO_SOUNDTRACK, Soundtrack, load_soundtrack
 from pipeline.compare.video import Moment, SideBySide, render_side_by_side
+from shared import outputs
 
-KEYPOINTS = "keypoints.json"
-ANALYSIS = "analysis.json"
-VIDEO = "annotated.mp4"
-REPORT_JSON = "comparison.json"
-COMPARISON_VIDEO = "comparison.mp4"
+# a job's folder holds its outputs by their file names (`shared.outputs`); so does the result
+KEYPOINTS = outputs.KEYPOINTS.file_name
+ANALYSIS = outputs.ANALYSIS.file_name
+VIDEO = outputs.VIDEO.file_name
+REPORT_JSON = outputs.COMPARISON_REPORT.file_name
+COMPARISON_VIDEO = outputs.COMPARISON_VIDEO.file_name
 VIDEO_MAX_FPS = 30.0
 VIDEO_HEIGHT = 360
 

@@ -16,9 +16,7 @@ from pipeline.motion.formats import checked_formats
 from pipeline.motion.trc import write_trc
 from pipeline.motion.world import WorldTrack
 from pipeline.motion.world_csv import write_world_csv
-
-MEDIA_TYPES = {"bvh": "text/plain", "trc": "text/plain", "csv": "text/csv"}
-WORLD_CSV = "world_landmarks.csv"
+from shared.outputs import MOTION_FORMATS, WORLD_CSV, motion_format
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,9 @@ class Exports:
         return cls(files, data.get("note"))
 
 
-_PATTERNS = ("motion.bvh", "motion_person*.bvh", "markers.trc", "markers_person*.trc", WORLD_CSV)
+_PATTERNS = tuple(fmt.file_name() for fmt in MOTION_FORMATS) + tuple(
+    f"{fmt.stem}_person*.{fmt.extension}" for fmt in MOTION_FORMATS if fmt.per_person
+)
 
 
 def remove_exports(out: Path) -> None:
@@ -57,8 +57,7 @@ def remove_exports(out: Path) -> None:
 
 
 def file_name(fmt: str, person: int, *, several: bool) -> str:
-    stem = {"bvh": "motion", "trc": "markers"}[fmt]
-    return f"{stem}_person{person}.{fmt}" if several else f"{stem}.{fmt}"
+    return motion_format(fmt).file_name(person if several else None)
 
 
 def write_exports(
@@ -75,8 +74,8 @@ def write_exports(
     missing = []
     for fmt in checked_formats(formats):
         if fmt == "csv":
-            write_world_csv(out / WORLD_CSV, frames, list(tracks))
-            files.append(ExportFile(WORLD_CSV, "csv", None))
+            write_world_csv(out / WORLD_CSV.file_name(), frames, list(tracks))
+            files.append(ExportFile(WORLD_CSV.file_name(), "csv", None))
             continue
         write = write_bvh if fmt == "bvh" else write_trc
         for track in tracks:

@@ -176,7 +176,7 @@ def add_finished_job(
     )
     if status == JobStatus.succeeded.value:
         for key, body in zip(
-            keys.all(),
+            keys.values(),
             (b"annotated video", b'{"frames": []}', b"{}", b'{"angles": {}}', b"frame,time_s\n"),
             strict=True,
         ):
@@ -188,11 +188,7 @@ def add_finished_job(
                 "files": [{"name": "motion.bvh", "format": "bvh", "person": 1, "key": motion}],
                 "note": None,
             },
-            "output_video_key": keys.video,
-            "output_keypoints_key": keys.keypoints,
-            "output_summary_key": keys.summary,
-            "output_analysis_key": keys.analysis,
-            "output_angles_key": keys.angles,
+            "output_keys": keys,
             "analysis": {"movement_tempo_bpm": 120.0, "ranges_of_motion": {"right_knee": 80.0}},
             "progress": 100,
             "metrics": {"total_frames": 10, "detection_rate": 1.0},

@@ -242,7 +242,7 @@ async def test_legacy_cleanup_answers_the_deleted_keys(tenant, client, db, stora
     keys = sorted(
         [
             input_key(job.id, "dance.mp4"),
-            *output_keys(job.id).all(),
+            *output_keys(job.id).values(),
             export_key(job.id, "motion.bvh"),
         ]
     )

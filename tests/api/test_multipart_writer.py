@@ -15,7 +15,7 @@ JOB = "3f1c2a9e-0b7d-4e5f-9a61-2c8d7e4b5a10"
 
 def test_multipart_writer_uploads_parts_with_bounded_memory(storage, tmp_path):
     data = os.urandom(12 * MiB + 123)
-    key = output_keys(JOB).video
+    key = output_keys(JOB)["video"]
     writer = MultipartWriter(storage, key, "video/mp4", part_size=5 * MiB)
 
     for start in range(0, len(data), 1_000_003):
@@ -31,7 +31,7 @@ def test_multipart_writer_uploads_parts_with_bounded_memory(storage, tmp_path):
 
 @pytest.mark.parametrize("size", [0, 1000, 5 * MiB])
 def test_multipart_writer_uses_a_single_put_up_to_one_part(storage, size):
-    key = output_keys(JOB).video
+    key = output_keys(JOB)["video"]
     writer = MultipartWriter(storage, key, "video/mp4", part_size=5 * MiB)
     writer.write(b"\0" * size)
 
@@ -42,7 +42,7 @@ def test_multipart_writer_uses_a_single_put_up_to_one_part(storage, size):
 
 
 def test_multipart_writer_abort_leaves_nothing_behind(storage):
-    key = output_keys(JOB).video
+    key = output_keys(JOB)["video"]
     writer = MultipartWriter(storage, key, part_size=5 * MiB)
     writer.write(os.urandom(6 * MiB))
     assert writer.upload_id is not None
@@ -54,7 +54,7 @@ def test_multipart_writer_abort_leaves_nothing_behind(storage):
 
 
 def test_multipart_writer_context_manager_aborts_on_error(storage):
-    key = output_keys(JOB).video
+    key = output_keys(JOB)["video"]
     with pytest.raises(RuntimeError), MultipartWriter(storage, key, part_size=5 * MiB) as writer:
         writer.write(os.urandom(6 * MiB))
         raise RuntimeError("encoder crashed")

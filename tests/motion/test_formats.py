@@ -1,19 +1,20 @@
-"""One list of export formats, seen from three places that may not import each other: the
-pipeline (no service code), the settings the API validates with, and the API's schema."""
+"""The export formats are one list (`shared.outputs`): the pipeline checks against it, the
+API validates with it, and each format names its files from it."""
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
 
-from api.schemas import ExportFormat
-from pipeline.motion.formats import FORMATS, checked_formats
-from shared.config import EXPORT_FORMATS
+from pipeline.motion.formats import checked_formats
+from shared.outputs import BVH, EXPORT_FORMATS, MOTION_FORMATS, WORLD_CSV, motion_format
 
 
-def test_the_pipeline_the_settings_and_the_api_know_the_same_formats():
-    assert FORMATS == EXPORT_FORMATS == get_args(ExportFormat)
+def test_one_list_of_formats_and_each_names_its_files():
+    assert EXPORT_FORMATS == tuple(fmt.name for fmt in MOTION_FORMATS) == ("bvh", "trc", "csv")
+    assert BVH.file_name() == "motion.bvh"
+    assert BVH.file_name(2) == "motion_person2.bvh"
+    assert motion_format("trc").file_name(3) == "markers_person3.trc"
+    assert WORLD_CSV.file_name(2) == "world_landmarks.csv"  # everyone in one file
 
 
 def test_formats_are_put_in_order_once_and_an_unknown_one_is_named():
