@@ -1,7 +1,7 @@
 """What a submission asks for, validated: options, webhook URL, Idempotency-Key.
 
 Shared by the multipart and the JSON forms of `POST /api/jobs`. The webhook URL is checked
-for syntax here and for where it leads (SSRF, `shared.netguard`) by `check_webhook_target`,
+for syntax here and for where it leads (SSRF, `shared.webhooks.urls`) by `check_webhook_target`,
 which resolves the host and so runs in a worker thread.
 """
 
@@ -19,7 +19,7 @@ from api.errors import APIError, from_validation_error
 from api.json_body import loads_bounded
 from shared.config import Settings
 from shared.job_options import JobOptions
-from shared.netguard import NOT_ALLOWED, WebhookURLError, check_webhook_url, parse_webhook_url
+from shared.webhooks.urls import NOT_ALLOWED, WebhookURLError, check_webhook_url, parse_webhook_url
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 RESOLVE_TIMEOUT_S = 5.0

@@ -36,12 +36,11 @@ from starlette.requests import ClientDisconnect
 from api.body_stream import with_idle_timeout
 from api.errors import APIError
 from api.multipart_writer import MultipartWriter
-from shared.media_types import sniff_container
+from shared.media_types import SNIFF_BYTES, sniff_container
 from shared.storage import MiB, Storage
 
 log = logging.getLogger(__name__)
 
-SNIFF_BYTES = 512  # enough for every signature `sniff_container` knows (MPEG-TS needs 189)
 WRITE_BATCH_BYTES = 1 * MiB  # hand file data to the writer thread in batches of this size
 FIELD_MAX_BYTES = 16 * 1024  # any text field
 MAX_PARTS = 16

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.clips import black_clip, giant_frame_clip  # noqa: E402
+from bench.hostile_clips import black_clip, giant_frame_clip  # noqa: E402
 
 _MEASURE = r"""
 import json, sys, time

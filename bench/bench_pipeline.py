@@ -47,7 +47,7 @@ DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "street_people_720p.avi"
 CAMERA_LIKE = "bframes=3:b-adapt=0:cabac=1:8x8dct=1:deblock=1"
 
 
-def make_clip(
+def scaled_clip(
     src: Path,
     dst: Path,
     width: int,
@@ -178,7 +178,7 @@ def benchmark_clip(args: argparse.Namespace) -> Path | None:
         )
         return None
     args.cache.mkdir(parents=True, exist_ok=True)
-    return make_clip(
+    return scaled_clip(
         args.video, args.cache / f"{args.stem}.mp4", args.width, args.height, args.frames
     )
 
@@ -189,7 +189,7 @@ def main() -> int:
     if clip is None:
         return 2
     width, height, stem = args.width, args.height, args.stem
-    long_clip = make_clip(
+    long_clip = scaled_clip(
         args.video, args.cache / f"{stem}_x3.mp4", width, height, args.frames, loops=3
     )
     out_dir = args.cache / "out"

@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_pipeline import DEFAULT_VIDEO, make_clip  # noqa: E402
+from bench.bench_pipeline import DEFAULT_VIDEO, scaled_clip  # noqa: E402
 from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
 from pipeline.segments.cuts import plan_segments  # noqa: E402
 from pipeline.segments.stitch import stitch  # noqa: E402
@@ -86,7 +86,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         loops = max(1, round(args.seconds * 30 / 205))
-        clip = make_clip(args.video, folder / "clip.mp4", width, height, 205, loops, 30)
+        clip = scaled_clip(args.video, folder / "clip.mp4", width, height, 205, loops, 30)
         frames = 205 * loops
         plan = plan_segments(clip, segment_s=args.segment_seconds, min_s=0)
         print(

@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_pipeline import DEFAULT_VIDEO, make_clip  # noqa: E402
+from bench.bench_pipeline import DEFAULT_VIDEO, scaled_clip  # noqa: E402
 from bench.service_stack import bench_stack  # noqa: E402
 from cli.local_stack import tenant_command  # noqa: E402
 
@@ -80,7 +80,7 @@ def main() -> int:
     width, height = (int(v) for v in args.size.split("x"))
     with bench_stack("split") as (services, tmp):
         loops = max(1, round(args.seconds * 30 / 205))
-        clip = make_clip(args.video, tmp / "clip.mp4", width, height, 205, loops, 30)
+        clip = scaled_clip(args.video, tmp / "clip.mp4", width, height, 205, loops, 30)
         services.start_api()
         services.start_worker("worker1")
         services.start_webhook_worker()

@@ -88,7 +88,7 @@ class PipelineOptions:
     model_complexity: int = 1
     limits: Limits = Limits()
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
-    video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (see README)
+    video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (docs/figures.md)
     angle_labels: bool = False  # draw joint angles beside the joints
     max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 4
     analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.netguard import HostPolicy
+from shared.webhooks.urls import HostPolicy
 
 DEV_WEBHOOK_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtY2hhbmdlLW1l"
 DEV_AWS_SECRET_ACCESS_KEY = "minioadmin"
@@ -160,7 +160,7 @@ class Settings(BaseSettings):
 
     @property
     def webhook_host_policy(self) -> HostPolicy:
-        """`WEBHOOK_ALLOWED_HOSTS` as a policy for `shared.netguard.check_webhook_url`."""
+        """`WEBHOOK_ALLOWED_HOSTS` as a policy for `shared.webhooks.urls.check_webhook_url`."""
         return HostPolicy.from_entries(self.WEBHOOK_ALLOWED_HOSTS)
 
     @property

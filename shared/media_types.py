@@ -6,7 +6,7 @@ it to tell "not a video at all" from "a video container that is broken".
 
 from __future__ import annotations
 
-SNIFF_BYTES = 64
+SNIFF_BYTES = 512  # what every reader hands `sniff_container`: all its signatures fit (TS: 189)
 
 # ISO BMFF (MP4, MOV, 3GP) top-level boxes that can open a file.
 _ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}

@@ -28,7 +28,7 @@ UNACKED_INDEX_KEY = "unacked_index"
 
 
 def make_celery(name: str, config: Settings = settings) -> Celery:
-    """A Celery app with settings right for long CPU-bound tasks (see README, Operations)."""
+    """A Celery app with settings right for long CPU-bound tasks (docs/operations.md)."""
     app = Celery(name, broker=config.broker_url)
     app.conf.update(
         task_serializer="json",

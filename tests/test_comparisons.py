@@ -40,11 +40,10 @@ def stored_job(db, storage, folder: Path, files: tuple[str, ...] = ALL_FILES) ->
     job_id = uuid.uuid4()
     keys = output_keys(job_id)
     names = {"keypoints": "keypoints.json", "analysis": "analysis.json", "video": "annotated.mp4"}
-    columns = {}
+    stored = {}
     for name in files:
-        key = getattr(keys, name)
-        storage.upload_file(folder / names[name], key, "application/octet-stream")
-        columns[f"output_{name}_key"] = key
+        stored[name] = keys[name]
+        storage.upload_file(folder / names[name], keys[name], "application/octet-stream")
     with db() as session:
         session.add(
             Job(
@@ -53,7 +52,7 @@ def stored_job(db, storage, folder: Path, files: tuple[str, ...] = ALL_FILES) ->
                 status="succeeded",
                 input_key=f"inputs/{job_id}/source.mp4",
                 options={},
-                **columns,
+                output_keys=stored,
             )
         )
     return job_id

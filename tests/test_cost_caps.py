@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.hostile_clips import black_clip, giant_frame_clip
 from pipeline.errors import (
     ERROR_CODES,
     DimensionsOutOfRange,
@@ -17,7 +18,7 @@ from pipeline.errors import (
 )
 from pipeline.runner import PipelineOptions, analyze_video
 from pipeline.video.source import DecodeStats, Limits, open_video
-from tests.clips import black_clip, giant_frame_clip, make_clip
+from tests.clips import make_clip
 
 MiB = 1024 * 1024
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
 from cli.local_stack import tenant_command
-from shared.webhooks import webhook_id_for
+from shared.webhooks.events import webhook_id_for
 from tests.clips import make_clip, probe
 from tests.stacks import submit, tenant_client, wait_for_end
 from tests.test_e2e import delivery_attempts

@@ -9,7 +9,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 import pytest
 
-from shared.netguard import (
+from shared.webhooks.urls import (
     INVALID,
     NOT_ALLOWED,
     WEBHOOK_URL_MAX_CHARS,

@@ -174,8 +174,7 @@ def test_segments_encoded_differently_are_not_joined(tmp_path):
 
 def test_a_minute_of_1080p_street_footage_split_in_two(tmp_path):
     """The issue's check, on real footage: 60 s of the shared street scene at 1080p."""
-    from bench.bench_pipeline import CAMERA_LIKE
-    from bench.bench_pipeline import make_clip as scaled_clip
+    from bench.bench_pipeline import CAMERA_LIKE, scaled_clip
 
     clip = scaled_clip(
         shared_file(STREET_VIDEO),

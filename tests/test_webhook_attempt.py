@@ -1,4 +1,4 @@
-"""One webhook attempt over real sockets (`shared.webhooks.deliver_once`): one deadline for
+"""One webhook attempt over real sockets (`shared.webhooks.delivery.deliver_once`): one deadline for
 the whole exchange, a capped read, pinning to a checked address (http and https)."""
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from shared.webhooks import (
-    MAX_RESPONSE_BYTES,
-    AttemptResult,
-)
+from shared.webhooks.delivery import MAX_RESPONSE_BYTES, AttemptResult
 from tests.fixtures_http import RawServer, answer, drip
 from tests.webhook_samples import SECRET, deliver
 

@@ -11,21 +11,21 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from shared.webhooks import (
+from shared.webhooks.delivery import AttemptResult, classify_status, parse_retry_after
+from shared.webhooks.events import (
     JOB_FAILED,
     JOB_SUCCEEDED,
-    MAX_RETRY_DELAY_S,
-    RETRY_SCHEDULE_S,
-    AttemptResult,
     build_event,
-    classify_status,
-    max_total_delay_s,
     new_webhook_id,
-    next_retry_delay_s,
-    parse_retry_after,
-    retry_delay_s,
     sign_headers,
     webhook_id_for,
+)
+from shared.webhooks.schedule import (
+    MAX_RETRY_DELAY_S,
+    RETRY_SCHEDULE_S,
+    max_total_delay_s,
+    next_retry_delay_s,
+    retry_delay_s,
 )
 from tests.fixtures_http import Reply
 from tests.webhook_samples import NEW_SECRET, OTHER_SECRET, SECRET, STATUS, deliver

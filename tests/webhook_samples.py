@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.webhooks import JOB_SUCCEEDED, AttemptResult, build_event, deliver_once
+from shared.webhooks.delivery import AttemptResult, deliver_once
+from shared.webhooks.events import JOB_SUCCEEDED, build_event
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 
 SECRET = TEST_WEBHOOK_SECRET

@@ -42,7 +42,7 @@ from shared.outputs import COMPARISON_OUTPUTS, COMPARISON_REPORT, COMPARISON_VID
 from shared.storage import Storage
 from shared.storage_errors import is_missing_object, storage_failure
 from shared.storage_keys import comparison_output_key
-from shared.webhooks import COMPARISON_FAILED, COMPARISON_SUCCEEDED
+from shared.webhooks.events import COMPARISON_FAILED, COMPARISON_SUCCEEDED
 from worker.jobs import Outcome
 from worker.transient import is_transient
 

@@ -24,11 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from celery.exceptions import SoftTimeLimitExceeded
-
-from pipeline.errors import VideoInputError
 from pipeline.options import pipeline_options
-from pipeline.runner import PipelineResult, analyze_video
+from pipeline.runner import PipelineResult
 from shared import logs
 from shared.config import settings
 from shared.db import session_scope
@@ -44,11 +41,12 @@ from shared.states import (
     release_for_retry,
 )
 from shared.storage import Storage
-from shared.storage_errors import is_missing_object, storage_failure
+from shared.storage_errors import storage_failure
 from shared.storage_keys import export_key, output_key
-from worker import prometheus, shutdown, split_jobs
+from worker import job_runs, prometheus, shutdown
+from worker.failures import known_failure
 from worker.lease import LeaseKeeper
-from worker.progress import JobCancelled, JobProgress
+from worker.progress import JobCancelled
 from worker.scratch import Scratch
 from worker.shutdown import ShuttingDown
 from worker.transient import dependency_of, is_transient
@@ -179,35 +177,17 @@ def _attempt(
                 log.info(
                     "job %s: reused from an earlier try: %s", job_id, " and ".join(scratch.reused)
                 )
-            shutdown.check()
-            keys = upload_outputs(result, job_id, storage)
-            exports = upload_exports(result, job_id, storage)
-            with session_scope() as session:
-                done = mark_succeeded(
-                    session,
-                    job_id,
-                    metrics=result.metrics,
-                    output_keys=keys,
-                    output_exports=exports,
-                    analysis=result.analysis,
-                    processing_time_s=round(time.perf_counter() - started, 3),
-                    attempt=attempt,
-                )
+            done = _publish(job_id, attempt, result, storage, time.perf_counter() - started)
         if done is None:
             raise JobCancelled()
         scratch.remove()
-        if result.metrics.get("segments"):
-            split_jobs.forget_segments(job_id, storage)
+        job_runs.succeeded(job_id, result, storage)
         log.info("job %s: succeeded (%s frames)", job_id, result.metrics["processed_frames"])
         prometheus.FINISHED.labels("succeeded", "").inc()
         prometheus.DURATION.observe(time.perf_counter() - started)
         if fps := result.metrics.get("processing_fps"):
             prometheus.FRAMES_PER_SECOND.observe(fps)
         return Outcome("succeeded", "job.succeeded")
-    except VideoInputError as exc:
-        log.info("job %s: bad input: %s", job_id, exc)
-        scratch.remove()
-        return _fail(job_id, attempt, exc.code, exc.message)
     except JobCancelled:
         log.info("job %s: cancelled (deleted or taken over); removing its outputs", job_id)
         scratch.remove()
@@ -216,42 +196,16 @@ def _attempt(
     except ShuttingDown:
         _release(job_id, attempt, "the worker shut down; another one continues", utcnow())
         raise HandedBack(attempt) from None
-    except split_jobs.SegmentExhausted as exc:
-        log.warning("job %s: %s", job_id, exc)
-        scratch.remove()
-        return _fail(job_id, attempt, exc.code, str(exc))
-    except SoftTimeLimitExceeded:
-        scratch.remove()
-        return _fail(
-            job_id,
-            attempt,
-            "time_limit_exceeded",
-            f"processing took longer than {settings.JOB_SOFT_TIME_LIMIT_S} s",
-        )
     except Exception as exc:
-        if is_missing_object(exc):
-            scratch.remove()
-            return _fail(job_id, attempt, "input_missing", "the uploaded video is no longer stored")
-        if is_transient(exc):
-            delay = dependency_delay_s(retries)
-            reason = f"{dependency_of(exc)} unavailable ({type(exc).__name__})"
-            log.warning(
-                "job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt, delay
-            )
-            prometheus.DEPENDENCY_WAITS.labels(dependency_of(exc)).inc()
-            since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
-            raise WaitForDependency(attempt, delay, reason, since, token) from exc
+        failure = known_failure(exc)
+        if failure is None and is_transient(exc):
+            raise _wait(job_id, attempt, token, exc, retries) from exc
         scratch.remove()
-        if (failure := storage_failure(exc)) is not None:
-            log.error("job %s: storage refused: %s", job_id, exc)
-            return _fail(job_id, attempt, *failure)
-        log.exception("job %s: failed unexpectedly", job_id)
-        return _fail(
-            job_id,
-            attempt,
-            "internal_error",
-            f"processing failed unexpectedly ({type(exc).__name__})",
-        )
+        if failure is None:
+            failure = _unexpected(job_id, exc)
+        else:
+            log.info("job %s: failed: %s: %s", job_id, *failure)
+        return _fail(job_id, attempt, *failure)
 
 
 def _run(
@@ -266,7 +220,7 @@ def _run(
     worker: str,
 ) -> PipelineResult:
     """The input and the pipeline's outputs, from the scratch space when an earlier try of
-    this attempt made them; a long video in segments across workers (`worker.split_jobs`)."""
+    this attempt made them (`worker.job_runs`: whole, or split across workers)."""
     source = scratch.input(
         Path(input_key).suffix, lambda path: storage.download_file(input_key, path)
     )
@@ -274,17 +228,11 @@ def _run(
         raise JobCancelled()
     shutdown.check()
     pipeline = pipeline_options(options)
-
-    def run(out: Path) -> PipelineResult:
-        segments = split_jobs.segments_to_run(job_id, attempt, source, pipeline)
-        if segments is None:
-            recorder = JobProgress(job_id, attempt, lease)
-            return analyze_video(source, out, pipeline, on_progress=recorder)
-        return split_jobs.run_split(
+    return scratch.outputs(
+        lambda out: job_runs.make_outputs(
             job_id,
             attempt,
             source,
-            segments,
             pipeline,
             out,
             storage=storage,
@@ -292,8 +240,48 @@ def _run(
             lease=lease,
             worker=worker,
         )
+    )
 
-    return scratch.outputs(run)
+
+def _publish(
+    job_id: uuid.UUID, attempt: int, result: PipelineResult, storage: Storage, took_s: float
+) -> Job | None:
+    """Upload the outputs and record the success; None if the attempt lost the job."""
+    shutdown.check()
+    keys = upload_outputs(result, job_id, storage)
+    exports = upload_exports(result, job_id, storage)
+    with session_scope() as session:
+        return mark_succeeded(
+            session,
+            job_id,
+            metrics=result.metrics,
+            output_keys=keys,
+            output_exports=exports,
+            analysis=result.analysis,
+            processing_time_s=round(took_s, 3),
+            attempt=attempt,
+        )
+
+
+def _wait(
+    job_id: uuid.UUID, attempt: int, token: str | None, exc: Exception, retries: int
+) -> WaitForDependency:
+    """Release the attempt to wait out a dependency's outage; the exception that says so."""
+    delay = dependency_delay_s(retries)
+    reason = f"{dependency_of(exc)} unavailable ({type(exc).__name__})"
+    log.warning("job %s: %s; attempt %d continues in %.0f s", job_id, reason, attempt, delay)
+    prometheus.DEPENDENCY_WAITS.labels(dependency_of(exc)).inc()
+    since = _release(job_id, attempt, reason, utcnow() + timedelta(seconds=delay))
+    return WaitForDependency(attempt, delay, reason, since, token)
+
+
+def _unexpected(job_id: uuid.UUID, exc: Exception) -> tuple[str, str]:
+    """The code and message of a failure nobody planned for: storage refusing, or a bug."""
+    if (failure := storage_failure(exc)) is not None:
+        log.error("job %s: storage refused: %s", job_id, exc)
+        return failure
+    log.exception("job %s: failed unexpectedly", job_id)
+    return "internal_error", f"processing failed unexpectedly ({type(exc).__name__})"
 
 
 def upload_outputs(result: PipelineResult, job_id: uuid.UUID, storage: Storage) -> dict[str, str]:

@@ -3,7 +3,7 @@ recorded in a row.
 
 The event type says whose event it is (`comparison.*` a comparison's, the rest a job's); the
 event's data is the subject's status object as the API shows it, with fresh presigned URLs.
-Before every attempt the URL is checked again (`shared.netguard`: DNS may have changed since
+Before every attempt the URL is checked again (`shared.webhooks.urls`: DNS may have changed since
 the request) and the request goes to the address that was checked. The event is signed with
 the tenant's secret (and its previous one during a rotation's grace period).
 """
@@ -21,19 +21,14 @@ from shared import logs
 from shared.config import settings
 from shared.db import session_scope
 from shared.models import Comparison, Job, Tenant, WebhookDelivery
-from shared.netguard import UnresolvableHost, WebhookURLError, check_webhook_url
 from shared.schemas import comparison_status, job_status
 from shared.states import JobStatus
 from shared.storage import Storage
 from shared.tenants import signing_secrets
-from shared.webhooks import (
-    COMPARISON_EVENT_PREFIX,
-    AttemptResult,
-    build_event,
-    deliver_once,
-    next_retry_delay_s,
-    webhook_id_for,
-)
+from shared.webhooks.delivery import AttemptResult, deliver_once
+from shared.webhooks.events import COMPARISON_EVENT_PREFIX, build_event, webhook_id_for
+from shared.webhooks.schedule import next_retry_delay_s
+from shared.webhooks.urls import UnresolvableHost, WebhookURLError, check_webhook_url
 from worker import prometheus
 
 log = logging.getLogger(__name__)

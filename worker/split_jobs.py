@@ -63,6 +63,7 @@ from shared.storage import Storage
 from shared.storage_keys import segment_prefix, segments_prefix
 from worker import prometheus, shutdown
 from worker.capacity import idle_video_slots
+from worker.failures import AttemptFailed
 from worker.lease import LeaseKeeper
 from worker.progress import JobCancelled, SegmentProgress, record_split_progress
 from worker.scratch import Scratch
@@ -274,14 +275,10 @@ def _raise_if_failed(rows: list[JobSegment], exhausted: JobSegment | None) -> No
             error = VideoInputError(row.error_message or "a segment of the video is invalid")
             error.code = row.error_code or VideoInputError.code
             raise error
-    if exhausted is not None:
-        raise SegmentExhausted(f"segment {exhausted.index} was tried {exhausted.tries} times")
-
-
-class SegmentExhausted(Exception):
-    """A segment could not be processed in JOB_MAX_ATTEMPTS tries."""
-
-    code = "attempts_exhausted"
+    if exhausted is not None:  # it could not be processed in JOB_MAX_ATTEMPTS tries
+        raise AttemptFailed(
+            "attempts_exhausted", f"segment {exhausted.index} was tried {exhausted.tries} times"
+        )
 
 
 def _segment(row: JobSegment) -> Segment:

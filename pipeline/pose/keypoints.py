@@ -1,6 +1,6 @@
 """Write `keypoints.json` one frame at a time, and read it back.
 
-Schema version 3 (one dancer, `max_people` 1), documented in the README:
+Schema version 3 (one dancer, `max_people` 1), documented in the manual (docs/outputs.md):
 {"schema_version": 3, "video": {...}, "landmark_names": [33 names],
  "world_landmarks": {"units": "m", "origin": ..., "axes": ..., "smoothing": ...},
  "frames": [{"frame": 0, "time_s": 0.0, "detected": true,

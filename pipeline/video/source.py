@@ -123,7 +123,7 @@ def _open_container(path: str | os.PathLike, limits: Limits) -> av.container.Inp
     if os.path.getsize(path) == 0:
         raise EmptyFile("the file is empty (0 bytes)")
     with open(path, "rb") as fh:
-        head = fh.read(SNIFF_BYTES * 4)
+        head = fh.read(SNIFF_BYTES)
     try:
         return av.open(os.fspath(path), metadata_errors="ignore", options=_decoder_options(limits))
     except av.error.FFmpegError as exc:

@@ -29,7 +29,7 @@ from dance_client.downloads import fetch_to_file
 from dance_client.errors import DownloadError
 from dance_client.events import read_events
 from dance_client.uploads import Upload
-from shared.webhooks import sign_headers
+from shared.webhooks.events import sign_headers
 from tests.fixtures_s3 import TEST_WEBHOOK_SECRET
 from tests.webhook_samples import STATUS
 

@@ -18,9 +18,10 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook
 
+from bench.hostile_clips import black_clip, giant_frame_clip
 from cli.local_stack import tenant_command
 from shared.models import Job, WebhookDelivery, utcnow
-from tests.clips import black_clip, giant_frame_clip, make_clip
+from tests.clips import make_clip
 from tests.fixtures_http import drip
 from tests.security.conftest import RECEIVERS, submit, wait_for_end
 

@@ -1,10 +1,5 @@
-"""Webhooks of jobs and comparisons per the Standard Webhooks spec: event body, signature,
-one delivery attempt, retry schedule. Pure functions over httpx; the task that stores
-delivery rows lives elsewhere.
-
-One event is built once (`build_event`) and keeps its `webhook-id` and exact body bytes
-across attempts; each attempt is signed again with a fresh `webhook-timestamp`, because
-receivers refuse timestamps older than five minutes.
+"""One delivery attempt of a webhook, over httpx (the worker's task that stores delivery rows
+is `worker.notify`).
 
 Outcome of an attempt (`AttemptResult.outcome`):
 - `delivered`: any 2xx.
@@ -23,127 +18,32 @@ One attempt has ONE deadline (`timeout_s`) for connecting, sending and reading t
 line, headers and at most `MAX_RESPONSE_BYTES` of the body, so a receiver dripping bytes
 cannot hold a worker longer. With `address` (an IP the caller already checked against SSRF
 rules) the connection goes to that IP and nowhere else, no second DNS lookup; the `Host`
-header, TLS SNI and certificate check still use the URL's name. During a secret rotation
-every given secret signs: `webhook-signature` carries `v1,<sig>` per secret, space-separated.
+header, TLS SNI and certificate check still use the URL's name.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import math
-import random
 import ssl
 import time
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import Enum
 from functools import partial
-from secrets import token_urlsafe
 from typing import Any, Literal, cast
 
 import anyio
 import httpx
-from standardwebhooks import Webhook
 
-JOB_SUCCEEDED = "job.succeeded"
-JOB_FAILED = "job.failed"
-COMPARISON_SUCCEEDED = "comparison.succeeded"
-COMPARISON_FAILED = "comparison.failed"
-EVENT_TYPES = frozenset({JOB_SUCCEEDED, JOB_FAILED, COMPARISON_SUCCEEDED, COMPARISON_FAILED})
-COMPARISON_EVENT_PREFIX = "comparison."  # the rest are a job's
+from shared.webhooks.events import sign_headers
 
-# Delay after failed attempt n (1-based) is RETRY_SCHEDULE_S[n - 1], the last one repeating:
-# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, ... (the first attempt goes out at once).
-RETRY_SCHEDULE_S: tuple[float, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600)
-JITTER = 0.2
-MAX_RETRY_DELAY_S = 12 * 3600.0
 RESPONSE_EXCERPT_BYTES = 1024
 MAX_RESPONSE_BYTES = 64 * 1024  # read no more of an answer's body than this
 USER_AGENT = "dance-analyzer-webhooks/1"
 
 Outcome = Literal["delivered", "retry", "give_up"]
-
-
-# --- event ----------------------------------------------------------------------------------
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "model_dump"):  # pydantic models, e.g. the job status schema
-        return value.model_dump(mode="json")
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise TypeError("naive datetime in a webhook event; use timezone-aware UTC")
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"cannot serialize {type(value).__name__} in a webhook event")
-
-
-def build_event(event_type: str, data: Any) -> bytes:
-    """The exact body bytes of an event: compact UTF-8 JSON `{"type": ..., "data": ...}`."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}, expected {sorted(EVENT_TYPES)}")
-    payload = {"type": event_type, "data": data}
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-    return text.encode("utf-8")
-
-
-def new_webhook_id() -> str:
-    """A fresh random message id, `msg_` + 24 url-safe characters."""
-    return "msg_" + token_urlsafe(18)
-
-
-_WEBHOOK_ID_NAMESPACE = uuid.UUID("8a7a3f0e-4d1b-5c55-9a35-2f0f6d1b7e21")
-
-
-def webhook_id_for(subject_id: str | uuid.UUID, event_type: str) -> str:
-    """A message id derived from the job (or comparison) and event, stable even if the task
-    runs twice."""
-    return "msg_" + uuid.uuid5(_WEBHOOK_ID_NAMESPACE, f"{subject_id}:{event_type}").hex
-
-
-# --- signature ------------------------------------------------------------------------------
-
-
-def sign_headers(
-    secrets: Sequence[str], webhook_id: str, body: bytes, timestamp: datetime
-) -> dict[str, str]:
-    """The Standard Webhooks headers (and content type) for `body` sent at `timestamp`.
-
-    `webhook-signature` holds one `v1,<sig>` per secret, in the order given (current secret
-    first, then the ones still in their rotation grace period).
-    `timestamp` must be timezone-aware: `Webhook.sign` overwrites the tzinfo with UTC
-    without converting, so it is converted to UTC here first.
-    """
-    if isinstance(secrets, str):
-        raise TypeError("secrets must be a sequence of secrets, e.g. [secret], not a string")
-    if not secrets:
-        raise ValueError("at least one signing secret is required")
-    if timestamp.tzinfo is None or timestamp.utcoffset() is None:
-        raise ValueError("timestamp must be timezone-aware, e.g. datetime.now(timezone.utc)")
-    if "." in webhook_id:
-        raise ValueError("webhook_id must not contain '.' (it delimits the signed content)")
-    at = timestamp.astimezone(UTC)
-    text = body.decode("utf-8")
-    signatures = [Webhook(secret).sign(webhook_id, at, text) for secret in secrets]
-    return {
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(math.floor(at.timestamp())),
-        "webhook-signature": " ".join(signatures),
-        "content-type": "application/json",
-    }
-
-
-# --- one attempt ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -358,71 +258,3 @@ def deliver_once(
         response_excerpt=bytes(got.excerpt).decode("utf-8", "replace"),
         timestamp=at,
     )
-
-
-# --- retry schedule -------------------------------------------------------------------------
-
-
-def retry_delay_s(
-    attempt: int, retry_after_s: float | None = None, *, rng: random.Random | Any = random
-) -> float:
-    """Seconds to wait after failed attempt `attempt` (1-based) before the next one.
-
-    The spec's schedule (5 s, 5 min, 30 min, 2 h, 5 h, then 10 h) with +-20% jitter; never
-    shorter than `retry_after_s`, never longer than 12 h (the cap wins over Retry-After).
-    """
-    if attempt < 1:
-        raise ValueError("attempt is 1-based")
-    base = RETRY_SCHEDULE_S[min(attempt, len(RETRY_SCHEDULE_S)) - 1]
-    delay = base * rng.uniform(1 - JITTER, 1 + JITTER)
-    if retry_after_s is not None and retry_after_s > delay:
-        delay = float(retry_after_s)
-    return min(delay, MAX_RETRY_DELAY_S)
-
-
-def next_retry_delay_s(
-    result: AttemptResult,
-    attempt: int,
-    max_attempts: int,
-    *,
-    rng: random.Random | Any = random,
-) -> float | None:
-    """The wait before the next attempt, or None when delivery is over (delivered, given up,
-    or `attempt` was the last of `max_attempts`, e.g. `settings.WEBHOOK_MAX_ATTEMPTS`)."""
-    if result.outcome != "retry" or attempt >= max_attempts:
-        return None
-    return retry_delay_s(attempt, result.retry_after_s, rng=rng)
-
-
-def max_total_delay_s(max_attempts: int) -> float:
-    """Upper bound of the time from the first to the last of `max_attempts` attempts, jitter
-    included. Retry-After can stretch each delay up to 12 h, so the hard bound is
-    `(max_attempts - 1) * MAX_RETRY_DELAY_S`."""
-    total = 0.0
-    for attempt in range(1, max_attempts):
-        base = RETRY_SCHEDULE_S[min(attempt, len(RETRY_SCHEDULE_S)) - 1]
-        total += min(base * (1 + JITTER), MAX_RETRY_DELAY_S)
-    return total
-
-
-__all__ = [
-    "COMPARISON_EVENT_PREFIX",
-    "COMPARISON_FAILED",
-    "COMPARISON_SUCCEEDED",
-    "EVENT_TYPES",
-    "JOB_FAILED",
-    "JOB_SUCCEEDED",
-    "MAX_RESPONSE_BYTES",
-    "RETRY_SCHEDULE_S",
-    "AttemptResult",
-    "build_event",
-    "classify_status",
-    "deliver_once",
-    "max_total_delay_s",
-    "new_webhook_id",
-    "next_retry_delay_s",
-    "parse_retry_after",
-    "retry_delay_s",
-    "sign_headers",
-    "webhook_id_for",
-]
