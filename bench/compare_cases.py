@@ -1,6 +1,6 @@
 """The comparison's cases: pairs of takes (`bench/compare_takes.py`) of real dancers, what
 each stands for and the bar it must meet, for the benchmark (`bench/bench_compare.py`) and
-the tests on real footage (`tests/analysis/test_compare_footage.py`)."""
+the tests on real footage (`tests/pipeline/compare/test_compare_footage.py`)."""
 
 from __future__ import annotations
 

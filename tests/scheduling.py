@@ -36,19 +36,19 @@ PER_WORKER = frozenset(
 # Node id prefixes of the longest groups, longest first (`pytest --durations=50`).
 LONGEST_FIRST = (
     "tests/faults/",
-    "tests/test_segments.py::test_a_minute_of_1080p_street_footage_split_in_two",
+    "tests/pipeline/segments/test_segments.py::test_a_minute_of_1080p_street_footage_split_in_two",
     "tests/web/",  # with the session's e2e stack and the e2e modules that share it
     "tests/client/",  # a stack of its own
     "tests/security/",
-    "tests/test_e2e_split.py",
-    "tests/test_segments.py",
+    "tests/e2e/test_split.py",
+    "tests/pipeline/segments/test_segments.py",
     "tests/deploy/test_images.py",
-    "tests/test_people_footage.py",
-    "tests/test_local_mode.py",
-    "tests/test_cli.py",
-    "tests/test_split_jobs.py",
+    "tests/pipeline/people/test_people_footage.py",
+    "tests/cli/test_local_mode.py",
+    "tests/cli/test_main.py",
+    "tests/worker/test_split_jobs.py",
     "tests/deploy/test_dependencies.py",
-    "tests/analysis/test_compare_footage.py",
+    "tests/pipeline/compare/test_compare_footage.py",
 )
 
 

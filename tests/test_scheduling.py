@@ -3,6 +3,8 @@ than a test go to one xdist worker together, and the longest groups go first."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests import scheduling
@@ -86,3 +88,9 @@ def test_a_group_stays_in_one_piece_and_the_longest_go_first(pytester, monkeypat
         "test_clip_again",
         "test_with_tmp_path",
     ]
+
+
+def test_every_longest_first_entry_names_a_folder_or_module_of_the_suite():
+    root = Path(__file__).resolve().parents[1]
+    for entry in scheduling.LONGEST_FIRST:
+        assert (root / entry.split("::")[0]).exists(), entry

@@ -1,6 +1,6 @@
 """Comparisons through the gateway (`api/routes/comparisons.py`): what a request may ask, the
 errors it gets, the row and the queued task it leaves, and the status object, report and
-video of comparisons in each state. The worker's side is `tests/test_e2e_analysis.py`."""
+video of comparisons in each state. The worker's side is `tests/e2e/test_analysis.py`."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`GET /api/jobs/{id}/events`: the job status as Server-Sent Events (`api/routes/events.py`),
 in-process against the real Postgres and S3 server; the live stream over real HTTP is in
-tests/test_e2e_events.py."""
+tests/e2e/test_events.py."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_both_images_have_healthchecks_the_tests_run():
     [api] = dockerfile_instruction("Dockerfile.api", "HEALTHCHECK --interval=10s")
     [worker] = dockerfile_instruction("Dockerfile.worker", "HEALTHCHECK --interval=60s")
     assert "/health" in api[-1]
-    assert worker == WORKER_HEALTHCHECK  # tests/test_e2e.py runs it against a real worker
+    assert worker == WORKER_HEALTHCHECK  # tests/e2e/test_jobs.py runs it against a real worker
 
 
 def test_bucket_bootstrap_creates_the_bucket_once(moto_server):

@@ -1,6 +1,6 @@
 """One comparison as a worker runs it (`worker/comparison_runs.py`), in-process on the real Postgres
 and the moto S3 server: what it fetches of each job, what it stores, what it records, and how
-it fails. The whole service (API, queue, webhooks) is `tests/test_e2e_analysis.py`."""
+it fails. The whole service (API, queue, webhooks) is `tests/e2e/test_analysis.py`."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A long job split into segments (`worker/split_jobs.py`, `shared/segment_states.py`), run
 in this process on the real Postgres and moto's S3 server: the segments' claims, leases and
 fences, the coordinator finishing alone, a helper's segment picked up from storage, and the
-failures a segment passes on to its job. Two real workers: `tests/test_e2e_split.py`."""
+failures a segment passes on to its job. Two real workers: `tests/e2e/test_split.py`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from shared.segment_states import (
     segments_of,
 )
 from shared.storage_keys import segments_prefix
-from tests.test_jobs import load, submit  # noqa: F401 (fixture)
+from tests.worker.test_jobs import load, submit  # noqa: F401 (fixture)
 from worker import jobs, split_jobs
 
 pytestmark = pytest.mark.services

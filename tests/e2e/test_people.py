@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.video.samples import DUO
 from tests.clips import make_clip
+from tests.e2e.test_analysis import wait_for_comparison
 from tests.stacks import submit, wait_for_end
-from tests.test_e2e_analysis import wait_for_comparison
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 

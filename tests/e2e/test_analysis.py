@@ -19,8 +19,8 @@ from standardwebhooks import Webhook
 from cli.local_stack import tenant_command
 from shared.webhooks.events import webhook_id_for
 from tests.clips import make_clip, probe
+from tests.e2e.test_jobs import delivery_attempts
 from tests.stacks import submit, tenant_client, wait_for_end
-from tests.test_e2e import delivery_attempts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services, pytest.mark.timeout(400)]
 

@@ -12,7 +12,7 @@ from bvh import Bvh
 from pipeline.motion import skeleton
 from pipeline.motion.bvh import write_bvh
 from pipeline.motion.world import WorldTrack
-from tests.motion.bodies import forward_kinematics, turning_dancer
+from tests.pipeline.motion.bodies import forward_kinematics, turning_dancer
 
 FPS = 30.0
 

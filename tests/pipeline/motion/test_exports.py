@@ -19,7 +19,7 @@ from pipeline.motion.world_csv import COLUMNS
 from pipeline.runner import PipelineOptions, analyze_video
 from pipeline.video.samples import DUO
 from tests.clips import STREET_VIDEO, make_clip, probe, shared_file
-from tests.motion.bodies import forward_kinematics
+from tests.pipeline.motion.bodies import forward_kinematics
 
 MOTION = {"motion.bvh", "markers.trc", "world_landmarks.csv"}
 

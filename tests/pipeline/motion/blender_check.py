@@ -2,7 +2,7 @@
 in: bones, the scene's rate, and whether the dancer stands up and faces the front view.
 
     python -m venv /tmp/blender && /tmp/blender/bin/pip install bpy
-    /tmp/blender/bin/python tests/motion/blender_check.py out/motion.bvh
+    /tmp/blender/bin/python tests/pipeline/motion/blender_check.py out/motion.bvh
 
 Not part of the suite: `bpy` (Blender as a Python module, some 400 MB) is in no lock file.
 """

@@ -204,7 +204,7 @@ def test_a_scan_past_a_dancer_filling_the_frame_takes_no_scrap_of_the_background
     the flag beside her with a torso a quarter of hers, is a scrap, not a candidate (such
     scraps on the flag and the helmet in front of her were candidates every few scans, and
     twice ids of their own). Pedestrians farther away than one painted out, on the street
-    footage, are still found (tests/test_people_footage.py)."""
+    footage, are still found (tests/pipeline/people/test_people_footage.py)."""
     frame, _ = next(scenes.row(1).render(1080))
     with MultiPoseEstimator(1920, 1080, max_people=2) as estimator:
         found = estimator._scan_square(frame, 0, 0, 1080, [], fine=False, limit=2)

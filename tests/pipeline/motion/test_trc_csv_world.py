@@ -14,7 +14,7 @@ from pipeline.motion.trc import markers, write_trc
 from pipeline.motion.world import WorldTrack, to_export_axes, world_track
 from pipeline.motion.world_csv import COLUMNS, write_world_csv
 from pipeline.pose.blazepose import LANDMARK_NAMES
-from tests.motion.bodies import turning_dancer
+from tests.pipeline.motion.bodies import turning_dancer
 
 FPS = 25.0
 
