@@ -195,10 +195,6 @@ class Settings(BaseSettings):
         """Where workers keep a job's input and outputs between retries of an attempt."""
         return self.WORKER_SCRATCH_DIR or os.path.join(tempfile.gettempdir(), "dance-scratch")
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.DATABASE_URL.startswith("sqlite")
-
 
 def is_webhook_secret(value: str) -> bool:
     """Whether `value` looks like a Standard Webhooks secret: `whsec_` + base64 of >= 18 bytes."""

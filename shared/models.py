@@ -311,6 +311,11 @@ class Comparison(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     report_key: Mapped[str | None] = mapped_column(String(1024))
     video_key: Mapped[str | None] = mapped_column(String(1024))
+
+    def output_key(self, name: str) -> str | None:
+        """The storage key of its output `name` (`shared.outputs.COMPARISON_OUTPUTS`)."""
+        return {"report": self.report_key, "video": self.video_key}.get(name)
+
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
 

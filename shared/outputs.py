@@ -51,6 +51,7 @@ SUMMARY = Output(
     "application/json",
     "Download the summary",
     "summary.json: the movement metrics of the job.",
+    always=False,
 )
 ANALYSIS = Output(
     "analysis",
@@ -75,24 +76,23 @@ JOB_OUTPUTS: tuple[Output, ...] = (VIDEO, KEYPOINTS, SUMMARY, ANALYSIS, ANGLES)
 JOB_OUTPUT_NAMES: tuple[str, ...] = tuple(output.name for output in JOB_OUTPUTS)
 
 
-def job_output(name: str) -> Output:
-    """The job output called `name`; KeyError for another name."""
-    return {output.name: output for output in JOB_OUTPUTS}[name]
-
-
 COMPARISON_REPORT = Output(
     "report",
     "comparison.json",
     "application/json",
-    "Download the comparison's full report",
-    "comparison.json: alignment, per-move judgements, feedback (docs/comparison.md).",
+    "Download the full comparison report",
+    "comparison.json: the summary plus the alignment path and every judged moment (302 to "
+    "storage).",
 )
 COMPARISON_VIDEO = Output(
     "video",
     "comparison.mp4",
     "video/mp4",
     "Download the side-by-side video",
-    "comparison.mp4: the reference and the attempt side by side, in step (H.264 MP4).",
+    "comparison.mp4: the reference and the attempt side by side, in step along the "
+    "alignment, with the reference's soundtrack and each moment's judgement (H.264, 302 to "
+    "storage). 404 `output_not_found` when the comparison has none (`video` was false, or a "
+    "job has no annotated video).",
     always=False,  # only when the comparison was asked for with `video`
 )
 COMPARISON_OUTPUTS: tuple[Output, ...] = (COMPARISON_REPORT, COMPARISON_VIDEO)

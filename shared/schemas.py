@@ -30,9 +30,7 @@ class ExportLink(BaseModel):
 
 
 class JobResult(BaseModel):
-    """A succeeded job's downloads: `<name>_url` for each output of `shared.outputs.JOB_OUTPUTS`
-    (a test checks each has its field), and the motion files."""
-
+    # one `<name>_url` per output of `shared.outputs.JOB_OUTPUTS` (tests/shared/test_outputs.py)
     video_url: str
     keypoints_url: str
     summary_url: str | None = None

@@ -22,7 +22,7 @@ import re
 import uuid
 from pathlib import Path, PureWindowsPath
 
-from shared.outputs import COMPARISON_REPORT, COMPARISON_VIDEO, JOB_OUTPUTS, Output
+from shared.outputs import JOB_OUTPUTS, Output
 
 UPLOADS_PREFIX = "uploads/"
 
@@ -89,16 +89,6 @@ def segment_prefix(job_id: str | uuid.UUID, attempt: int, index: int) -> str:
 def comparison_output_key(comparison_id: str | uuid.UUID, output: Output) -> str:
     """`comparisons/<comparison_id>/<file name>`: one of a comparison's outputs."""
     return f"comparisons/{_job_segment(comparison_id)}/{output.file_name}"
-
-
-def comparison_key(comparison_id: str | uuid.UUID) -> str:
-    """Where the full report of a comparison lives."""
-    return comparison_output_key(comparison_id, COMPARISON_REPORT)
-
-
-def comparison_video_key(comparison_id: str | uuid.UUID) -> str:
-    """Where the side-by-side video of a comparison lives."""
-    return comparison_output_key(comparison_id, COMPARISON_VIDEO)
 
 
 def job_prefixes(job_id: str | uuid.UUID) -> tuple[str, str]:

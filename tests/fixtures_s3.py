@@ -87,6 +87,20 @@ def _s3_admin(moto_server: str) -> Any:
     )
 
 
+def new_bucket(moto_server: str, prefix: str) -> tuple[Any, str]:
+    """A bucket of its own on the session's S3 server (`<prefix>-<random>`), and a client."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=require_loopback(moto_server),
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=name)
+    return client, name
+
+
 def _empty_and_delete_bucket(client: Any, bucket: str) -> None:
     uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     for upload in uploads:

@@ -16,25 +16,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 
-import boto3
 import httpx
 import pytest
 
 from cli.local_stack import ServiceProcesses, tenant_command
+from tests.fixtures_s3 import new_bucket
 from tests.stacks import running_stack, service_env, tenant_client
 
 
 @pytest.fixture(scope="session")
 def bucket(moto_server: str) -> tuple[object, str]:
-    name = f"e2e-{secrets.token_hex(4)}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    s3.create_bucket(Bucket=name)
+    s3, name = new_bucket(moto_server, "e2e")
     return s3, name
 
 

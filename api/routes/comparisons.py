@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -30,6 +31,7 @@ from shared.comparison_states import create_comparison, fail_comparison, mirror_
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import Comparison, ComparisonStatus, Job
+from shared.outputs import COMPARISON_OUTPUTS, Output
 from shared.queue import enqueue_comparison
 from shared.schemas import ComparisonPublic, comparison_status
 from shared.states import JobStatus
@@ -81,8 +83,6 @@ FILE_ERRORS = error_responses(
         410: "Its files were removed after `RETENTION_DAYS` (`comparison_expired`).",
     },
 )
-File = Literal["report", "video"]
-_FILE_NAMES: dict[File, str] = {"report": "comparison.json", "video": "comparison.mp4"}
 
 
 @router.post(
@@ -148,46 +148,34 @@ def get_comparison(
     return present_comparison(_load(session, caller, comparison_id), storage, settings)
 
 
-@router.get(
-    "/comparisons/{comparison_id}/report",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the full comparison report",
-    description="comparison.json: the summary plus the alignment path and every judged "
-    "moment (302 to storage).",
-    responses=FILE_ERRORS,
-)
-def get_report(
-    comparison_id: str,
-    caller: CallerDep,
-    session: SessionDep,
-    storage: StorageDep,
-    settings: SettingsDep,
-) -> Response:
-    comparison = _load(session, caller, comparison_id)
-    return _file_redirect(comparison, "report", storage, settings)
+def _download(output: Output) -> Callable[..., Response]:
+    def download(
+        comparison_id: str,
+        caller: CallerDep,
+        session: SessionDep,
+        storage: StorageDep,
+        settings: SettingsDep,
+    ) -> Response:
+        comparison = _load(session, caller, comparison_id)
+        return _file_redirect(comparison, output, storage, settings)
+
+    return download
 
 
-@router.get(
-    "/comparisons/{comparison_id}/video",
-    status_code=302,
-    response_class=RedirectResponse,
-    summary="Download the side-by-side video",
-    description="comparison.mp4: the reference and the attempt side by side, in step along "
-    "the alignment, with the reference's soundtrack and each moment's judgement (H.264, 302 "
-    "to storage). 404 `output_not_found` when the comparison has none (`video` was false, "
-    "or a job has no annotated video).",
-    responses=FILE_ERRORS,
-)
-def get_video(
-    comparison_id: str,
-    caller: CallerDep,
-    session: SessionDep,
-    storage: StorageDep,
-    settings: SettingsDep,
-) -> Response:
-    comparison = _load(session, caller, comparison_id)
-    return _file_redirect(comparison, "video", storage, settings)
+# One download route per output of the registry (`shared.outputs.COMPARISON_OUTPUTS`), as
+# for jobs: `GET /api/comparisons/{comparison_id}/<name>`.
+for _output in COMPARISON_OUTPUTS:
+    router.add_api_route(
+        f"/comparisons/{{comparison_id}}/{_output.name}",
+        _download(_output),
+        methods=["GET"],
+        name=f"get_{_output.name}",
+        status_code=302,
+        response_class=RedirectResponse,
+        summary=_output.summary,
+        description=_output.description,
+        responses=FILE_ERRORS,
+    )
 
 
 def present_comparison(
@@ -203,7 +191,7 @@ def present_comparison(
 
 
 def _file_redirect(
-    comparison: Comparison, file: File, storage: Storage, settings: Settings
+    comparison: Comparison, output: Output, storage: Storage, settings: Settings
 ) -> Response:
     """302 to a fresh presigned URL of one of the comparison's files, or the error saying
     why not."""
@@ -212,7 +200,7 @@ def _file_redirect(
         raise APIError(
             409,
             "comparison_failed" if failed else "comparison_not_finished",
-            f"comparison {comparison.id} is {comparison.status}: no {file}",
+            f"comparison {comparison.id} is {comparison.status}: no {output.name}",
             headers=None if failed else {"Retry-After": "5"},
         )
     if not comparison.report_key:  # the retention purge removed its files
@@ -222,7 +210,7 @@ def _file_redirect(
             f"comparison {comparison.id} expired: its files were removed after "
             f"{settings.RETENTION_DAYS} days",
         )
-    key = comparison.report_key if file == "report" else comparison.video_key
+    key = comparison.output_key(output.name)
     if not key:
         raise APIError(
             404,
@@ -231,7 +219,7 @@ def _file_redirect(
             "annotated video)",
         )
     url, _ = storage.presigned_get(
-        key, expires_s=settings.PRESIGNED_URL_EXPIRY_S, download_name=_FILE_NAMES[file]
+        key, expires_s=settings.PRESIGNED_URL_EXPIRY_S, download_name=output.file_name
     )
     return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
 

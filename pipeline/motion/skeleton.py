@@ -235,17 +235,3 @@ def _turn(angles: list[float], previous: tuple[float, float, float] | list[float
         + abs((b - q + 180) % 360 - 180)
         + abs((c - r + 180) % 360 - 180)
     )
-
-
-def rotation_zxy(angles: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) matrices Rz Rx Ry from (T, 3) degrees (z, x, y): the inverse of `euler_zxy`."""
-    z, x, y = np.radians(angles).T
-    cz, sz, cx, sx, cy, sy = np.cos(z), np.sin(z), np.cos(x), np.sin(x), np.cos(y), np.sin(y)
-    return np.stack(
-        [
-            np.stack([cz * cy - sz * sx * sy, -sz * cx, cz * sy + sz * sx * cy], axis=-1),
-            np.stack([sz * cy + cz * sx * sy, cz * cx, sz * sy - cz * sx * cy], axis=-1),
-            np.stack([-cx * sy, sx, cx * cy], axis=-1),
-        ],
-        axis=-2,
-    )

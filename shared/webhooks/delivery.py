@@ -43,12 +43,12 @@ RESPONSE_EXCERPT_BYTES = 1024
 MAX_RESPONSE_BYTES = 64 * 1024  # read no more of an answer's body than this
 USER_AGENT = "dance-analyzer-webhooks/1"
 
-Outcome = Literal["delivered", "retry", "give_up"]
+DeliveryOutcome = Literal["delivered", "retry", "give_up"]
 
 
 @dataclass(frozen=True)
 class AttemptResult:
-    outcome: Outcome
+    outcome: DeliveryOutcome
     status_code: int | None
     latency_ms: int
     error: str | None = None
@@ -78,7 +78,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - now).total_seconds())
 
 
-def classify_status(status_code: int) -> Outcome:
+def classify_status(status_code: int) -> DeliveryOutcome:
     """`delivered` for 2xx, `give_up` for 410, `retry` for anything else (3xx included)."""
     if 200 <= status_code < 300:
         return "delivered"
@@ -114,7 +114,7 @@ class _Exchange:
 
     response: httpx.Response | None = None
     excerpt: bytearray = field(default_factory=bytearray)
-    failure: tuple[Outcome, str] | None = None
+    failure: tuple[DeliveryOutcome, str] | None = None
 
 
 async def _read_capped(response: httpx.Response, excerpt: bytearray) -> None:
@@ -208,7 +208,7 @@ def deliver_once(
     def elapsed_ms() -> int:
         return round((time.perf_counter() - started) * 1000)
 
-    def failed(outcome: Outcome, error: str) -> AttemptResult:
+    def failed(outcome: DeliveryOutcome, error: str) -> AttemptResult:
         return AttemptResult(
             outcome=outcome, status_code=None, latency_ms=elapsed_ms(), error=error, timestamp=at
         )

@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from shared.models import Comparison, utcnow
+from shared.outputs import COMPARISON_REPORT, COMPARISON_VIDEO
 from shared.states import mark_expired
 from shared.storage import Storage
-from shared.storage_keys import comparison_key, comparison_video_key
+from shared.storage_keys import comparison_output_key
 from tests.api.helpers import ApiTenant, add_finished_job, add_job, api_client
 
 pytestmark = [pytest.mark.anyio, pytest.mark.services]
@@ -55,7 +56,10 @@ def add_comparison(
         "attempts": 1,
     }
     if status == "succeeded":
-        report, video = comparison_key(comparison_id), comparison_video_key(comparison_id)
+        report, video = (
+            comparison_output_key(comparison_id, COMPARISON_REPORT),
+            comparison_output_key(comparison_id, COMPARISON_VIDEO),
+        )
         storage.client.put_object(Bucket=storage.bucket, Key=report, Body=b'{"score": 91.5}')
         storage.client.put_object(Bucket=storage.bucket, Key=video, Body=b"side by side")
         values |= {

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import boto3
 import httpx
 import pytest
 from sqlalchemy import Engine, create_engine
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from cli.local_stack import ServiceProcesses, tenant_command
 from shared.models import Job
 from tests.faults.proxy import TcpProxy
+from tests.fixtures_s3 import new_bucket
 from tests.stacks import running_stack, service_env
 
 FAULT_SETTINGS = {
@@ -114,15 +114,7 @@ def _through(url: str, proxy: TcpProxy) -> str:
 
 @pytest.fixture(scope="package")
 def fault_stack(pg_url, redis_url, moto_server, tmp_path_factory) -> Iterator[FaultStack]:
-    bucket = f"faults-{secrets.token_hex(4)}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    s3.create_bucket(Bucket=bucket)
+    s3, bucket = new_bucket(moto_server, "faults")
     s3_proxy = TcpProxy(urlsplit(moto_server).port)
     pg_proxy = TcpProxy(urlsplit(pg_url).port or 5432)
     env = service_env(

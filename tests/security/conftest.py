@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import boto3
 import httpx
 import pytest
 from sqlalchemy import create_engine
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from cli.local_stack import ServiceProcesses
 from shared.tenants import create_tenant
 from tests.fixtures_http import WebhookReceiver
+from tests.fixtures_s3 import new_bucket
 from tests.stacks import running_stack, service_env
 
 METRICS_TOKEN = "metrics-token-for-tests"
@@ -56,15 +56,7 @@ class Bucket:
 
 @pytest.fixture(scope="package")
 def bucket(moto_server) -> Bucket:
-    name = f"security-{secrets.token_hex(4)}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    s3.create_bucket(Bucket=name)
+    s3, name = new_bucket(moto_server, "security")
     return Bucket(s3, name)
 
 

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
+from shared.outputs import COMPARISON_REPORT, COMPARISON_VIDEO
 from shared.storage_keys import (
-    comparison_key,
-    comparison_video_key,
+    comparison_output_key,
     export_key,
     input_key,
     job_prefixes,
@@ -82,7 +82,7 @@ def test_anything_else_is_no_motion_file(name):
 
 
 def test_a_comparisons_report_and_video_live_under_its_own_prefix():
-    assert comparison_key(JOB) == f"comparisons/{JOB}/comparison.json"
-    assert comparison_video_key(JOB) == f"comparisons/{JOB}/comparison.mp4"
+    assert comparison_output_key(JOB, COMPARISON_REPORT) == f"comparisons/{JOB}/comparison.json"
+    assert comparison_output_key(JOB, COMPARISON_VIDEO) == f"comparisons/{JOB}/comparison.mp4"
     with pytest.raises(ValueError):
-        comparison_video_key("../outputs")
+        comparison_output_key("../outputs", COMPARISON_VIDEO)

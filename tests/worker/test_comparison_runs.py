@@ -14,7 +14,8 @@ import pytest
 from pipeline.compare import comparison_summary
 from pipeline.runner import PipelineOptions, analyze_video
 from shared.models import Comparison, Job
-from shared.storage_keys import comparison_key, comparison_video_key, output_keys
+from shared.outputs import COMPARISON_REPORT, COMPARISON_VIDEO
+from shared.storage_keys import comparison_output_key, output_keys
 from shared.tenants import default_tenant
 from tests.clips import make_clip
 from worker.comparison_runs import run_comparison
@@ -98,8 +99,8 @@ def test_two_jobs_give_a_report_a_video_and_the_summary_on_the_row(db, storage, 
 
     done = row(db, comparison_id)
     assert (done.status, done.attempts) == ("succeeded", 1)
-    assert done.report_key == comparison_key(comparison_id)
-    assert done.video_key == comparison_video_key(comparison_id)
+    assert done.report_key == comparison_output_key(comparison_id, COMPARISON_REPORT)
+    assert done.video_key == comparison_output_key(comparison_id, COMPARISON_VIDEO)
     report = stored_json(storage, done.report_key)
     assert report["schema_version"] == 2 and report["path"]["reference_time_s"]
     assert done.summary == comparison_summary(report)

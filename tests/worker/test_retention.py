@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from shared.models import Comparison, Job, utcnow
+from shared.outputs import COMPARISON_REPORT, COMPARISON_VIDEO
 from shared.storage_keys import (
-    comparison_key,
-    comparison_video_key,
+    comparison_output_key,
     export_key,
     input_key,
     output_keys,
@@ -106,7 +106,10 @@ def test_comparison_reports_and_videos_past_retention_are_deleted_and_their_summ
         ("recent", 5, True),
     ):
         ids[name] = uuid.uuid4()
-        key, video = comparison_key(ids[name]), comparison_video_key(ids[name])
+        key, video = (
+            comparison_output_key(ids[name], COMPARISON_REPORT),
+            comparison_output_key(ids[name], COMPARISON_VIDEO),
+        )
         storage.client.put_object(Bucket=storage.bucket, Key=key, Body=b"{}")
         if with_video:
             storage.client.put_object(Bucket=storage.bucket, Key=video, Body=b"mp4")
@@ -137,7 +140,11 @@ def test_comparison_reports_and_videos_past_retention_are_deleted_and_their_summ
             assert (old.report_key, old.video_key) == (None, None)
             assert old.summary == {"similarity": 90.0}
         recent = session.get_one(Comparison, ids["recent"])
-        assert recent.report_key == comparison_key(ids["recent"])
-        assert recent.video_key == comparison_video_key(ids["recent"])
+        report = comparison_output_key(ids["recent"], COMPARISON_REPORT)
+        video = comparison_output_key(ids["recent"], COMPARISON_VIDEO)
+        assert (recent.report_key, recent.video_key) == (report, video)
     remaining = sorted(key for key, _ in storage.objects_under("comparisons/"))
-    assert remaining == [comparison_key(ids["recent"]), comparison_video_key(ids["recent"])]
+    assert remaining == [
+        comparison_output_key(ids["recent"], COMPARISON_REPORT),
+        comparison_output_key(ids["recent"], COMPARISON_VIDEO),
+    ]
