@@ -17,19 +17,24 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 
 import anyio
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.auth import Caller
 from api.errors import APIError, from_validation_error
+from api.job_admission import (
+    Duplicate,
+    Submitted,
+    check_in_flight,
+    find_by_key,
+    insert_job,
+    own_job_exists,
+    replay,
+)
 from api.job_params import (
     check_webhook_target,
     fingerprint,
@@ -56,7 +61,7 @@ from shared.config import Settings
 from shared.db import session_scope
 from shared.job_queries import mark_enqueued
 from shared.media_types import sniff_container
-from shared.models import Job, Tenant, utcnow
+from shared.models import Job
 from shared.queue import enqueue_job
 from shared.states import JobStatus
 from shared.storage import Storage
@@ -65,14 +70,6 @@ from shared.storage_keys import input_key, upload_prefix
 log = logging.getLogger(__name__)
 
 ENQUEUE_TIMEOUT_S = 5.0
-IDEMPOTENCY_WINDOW = timedelta(hours=24)
-IN_FLIGHT = (JobStatus.queued.value, JobStatus.processing.value)
-
-
-@dataclass(frozen=True)
-class Submitted:
-    job: Job
-    replayed: bool
 
 
 class UploadSlots:
@@ -140,9 +137,9 @@ async def _from_multipart(
         error = too_large(limit)
         error.headers["Connection"] = "close"  # the body is not read
         raise error
-    earlier = await run_in_threadpool(_find_by_key, caller.tenant_id, key) if key else None
+    earlier = await run_in_threadpool(find_by_key, caller.tenant_id, key) if key else None
     if earlier is None:
-        await run_in_threadpool(_check_in_flight, caller, settings.MAX_JOBS_IN_FLIGHT)
+        await run_in_threadpool(check_in_flight, caller, settings.MAX_JOBS_IN_FLIGHT)
     job_id = uuid.uuid4()
     reader = VideoFormReader(
         storage,
@@ -157,7 +154,7 @@ async def _from_multipart(
     options = form.fields.get("options") or parse_options(None)
     asked = fingerprint(source=f"sha256:{video.sha256}", webhook_url=webhook_url, options=options)
     if earlier is not None:
-        return _replay(earlier, asked)
+        return replay(earlier, asked)
     job = Job(
         id=job_id,
         tenant_id=caller.tenant_id,
@@ -193,13 +190,13 @@ async def _from_upload(
     options = parse_options(body.options)
     upload_id = body.upload_id
     asked = fingerprint(source=f"upload:{upload_id}", webhook_url=webhook_url, options=options)
-    if key and (earlier := await run_in_threadpool(_find_by_key, caller.tenant_id, key)):
-        return _replay(earlier, asked)
+    if key and (earlier := await run_in_threadpool(find_by_key, caller.tenant_id, key)):
+        return replay(earlier, asked)
     await check_webhook_target(webhook_url, settings)
-    await run_in_threadpool(_check_in_flight, caller, settings.MAX_JOBS_IN_FLIGHT)
+    await run_in_threadpool(check_in_flight, caller, settings.MAX_JOBS_IN_FLIGHT)
 
     upload = await run_in_threadpool(storage.find_first, upload_prefix(caller.tenant_id, upload_id))
-    if await run_in_threadpool(_own_job_exists, caller, upload_id):
+    if await run_in_threadpool(own_job_exists, caller, upload_id):
         if upload is not None:  # written again after the job took the first file: unused
             await _delete_quietly(storage, keys=[upload[0]])
         raise _job_exists(upload_id)
@@ -279,113 +276,13 @@ async def _accept_copy(
     return size, container
 
 
-# --- idempotency and quotas (in worker threads) ---------------------------------------------
-
-
-class _Duplicate(Exception):
-    """The insert lost to an earlier job: the same Idempotency-Key, or the same upload."""
-
-    def __init__(self, earlier: Job | None):
-        self.earlier = earlier
-
-
-def _find_by_key(tenant_id: uuid.UUID, key: str) -> Job | None:
-    """The tenant's job submitted with this Idempotency-Key in the last 24 h."""
-    with session_scope() as session:
-        return _earlier_with_key(session, tenant_id, key)
-
-
-def _earlier_with_key(session, tenant_id: uuid.UUID, key: str) -> Job | None:
-    return session.scalars(
-        select(Job).where(
-            Job.tenant_id == tenant_id,
-            Job.idempotency_key == key,
-            Job.created_at > utcnow() - IDEMPOTENCY_WINDOW,
-        )
-    ).one_or_none()
-
-
-def _replay(earlier: Job, asked: str) -> Submitted:
-    if earlier.idempotency_fingerprint != asked:
-        raise APIError(
-            422,
-            "idempotency_key_reused",
-            f"this Idempotency-Key was used for job {earlier.id} with a different request "
-            "(file or upload, webhook_url or options); use a new key for a new job",
-        )
-    return Submitted(earlier, replayed=True)
-
-
-def _in_flight(session, tenant_id: uuid.UUID) -> int:
-    count = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.tenant_id == tenant_id, Job.status.in_(IN_FLIGHT))
-    )
-    return int(count or 0)
-
-
-def _too_many_jobs(limit: int) -> APIError:
-    return APIError(
-        429,
-        "too_many_jobs",
-        f"this tenant already has {limit} jobs queued or processing; "
-        "submit more when some have finished",
-        headers={"Retry-After": "30"},
-    )
-
-
-def _check_in_flight(caller: Caller, limit: int) -> None:
-    """Early refusal, before an upload is read; `_insert` checks again under a lock."""
-    with session_scope() as session:
-        if _in_flight(session, caller.tenant_id) >= limit:
-            raise _too_many_jobs(limit)
-
-
-def _own_job_exists(caller: Caller, job_id: uuid.UUID) -> bool:
-    with session_scope() as session:
-        found = session.scalar(
-            select(Job.id).where(Job.id == job_id, Job.tenant_id == caller.tenant_id)
-        )
-        return found is not None
-
-
-def _insert(job: Job, max_in_flight: int) -> Job:
-    """Commit the job, under a lock on its tenant's row so that concurrent submissions of
-    one tenant count jobs in flight and look up idempotency keys one after the other."""
-    try:
-        with session_scope() as session:
-            session.execute(select(Tenant.id).where(Tenant.id == job.tenant_id).with_for_update())
-            if job.idempotency_key:
-                earlier = _earlier_with_key(session, job.tenant_id, job.idempotency_key)
-                if earlier is not None:
-                    session.expunge(earlier)  # keep its loaded values through the rollback
-                    raise _Duplicate(earlier)
-                # a key older than the window is free again: the old job lets go of it
-                session.execute(
-                    update(Job)
-                    .where(
-                        Job.tenant_id == job.tenant_id,
-                        Job.idempotency_key == job.idempotency_key,
-                    )
-                    .values(idempotency_key=None)
-                )
-            if _in_flight(session, job.tenant_id) >= max_in_flight:
-                raise _too_many_jobs(max_in_flight)
-            session.add(job)
-    except IntegrityError:  # the same upload id; or on SQLite (no row lock) the same key
-        key = job.idempotency_key
-        raise _Duplicate(_find_by_key(job.tenant_id, key) if key else None) from None
-    return job
-
-
 async def _insert_and_enqueue(job: Job, settings: Settings) -> Submitted:
     try:
-        job = await run_in_threadpool(_insert, job, settings.MAX_JOBS_IN_FLIGHT)
-    except _Duplicate as dup:
+        job = await run_in_threadpool(insert_job, job, settings.MAX_JOBS_IN_FLIGHT)
+    except Duplicate as dup:
         if dup.earlier is None:
             raise _job_exists(job.id) from None
-        return _replay(dup.earlier, job.idempotency_fingerprint or "")
+        return replay(dup.earlier, job.idempotency_fingerprint or "")
     await _enqueue(job.id)
     return Submitted(job, replayed=False)
 

@@ -1,6 +1,6 @@
 """Submitting a video through the gateway: the streamed multipart upload, what is refused
 with which code (and leaves nothing behind), idempotency (`api/submission.py`,
-`api/multipart_reader.py`)."""
+`api/job_admission.py`, `api/multipart_reader.py`)."""
 
 from __future__ import annotations
 
