@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 
@@ -144,3 +145,21 @@ def test_each_image_copies_every_package_its_service_imports():
 
 def copied_by(image: str) -> set[str]:
     return set(re.findall(r"^COPY (\w+) \./\1$", dockerfile(image), re.M))
+
+
+def test_the_worker_image_answers_the_operators_dance_analyzer_command():
+    text = dockerfile("Dockerfile.worker")
+    assert {"cli", "dance_client"} <= copied_by("Dockerfile.worker")
+    assert "COPY deploy/dance-analyzer /usr/local/bin/dance-analyzer" in text
+    wrapper = ROOT / "deploy" / "dance-analyzer"
+    assert os.access(wrapper, os.X_OK)
+    done = subprocess.run(  # as in the image: `python` on PATH, the code in the directory
+        [str(wrapper), "tenants", "--help"],
+        cwd=ROOT,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "create" in done.stdout and "revoke-key" in done.stdout
