@@ -30,9 +30,13 @@ def free_port() -> int:
 
 
 def migrate(env: dict[str, str]) -> None:
-    """`alembic upgrade head`, exactly as operators run it (contract)."""
+    """`alembic upgrade head`, exactly as operators run it (contract); installed from a wheel
+    (no checkout, no alembic.ini), the same migrations through `shared.migrate`."""
+    from_checkout = (REPO_ROOT / "alembic.ini").is_file()
     subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        [sys.executable, "-m", "alembic", "upgrade", "head"]
+        if from_checkout
+        else [sys.executable, "-m", "shared.migrate"],
         cwd=REPO_ROOT,
         env=env,
         check=True,

@@ -19,6 +19,7 @@ import re
 import shutil
 import site
 import socket
+import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -207,3 +208,25 @@ def test_the_gateway_from_the_wheel_serves_its_page_and_static_files(venv, tmp_p
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_installed_package_migrates_a_database_without_the_checkout(venv, tmp_path):
+    """`dance-analyzer local` from a wheel has no alembic.ini: `python -m shared.migrate`
+    runs the migrations the package ships, to the newest revision."""
+    database = tmp_path / "local.db"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        [venv, "-I", "-m", "shared.migrate", f"sqlite:///{database}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    heads = sorted(p.name for p in (ROOT / "shared" / "migrations" / "versions").glob("0*.py"))
+    with sqlite3.connect(database) as db:
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert version == heads[-1].split("_")[0]
+    assert {"jobs", "tenants", "api_keys", "comparisons"} <= tables
