@@ -96,7 +96,7 @@ function options() {
   });
 }
 
-// What each motion file is opened with (the README has the units, axes and steps).
+// What each motion file is opened with (docs/motion.md has the units, axes and steps).
 const MOTION_HINTS = {
   bvh: "a skeleton's joint rotations: Blender (File › Import › Motion Capture (.bvh)), "
     + "MotionBuilder, Maya",
