@@ -13,6 +13,7 @@ into a fresh virtual environment that sees this interpreter's site-packages thro
 from __future__ import annotations
 
 import fnmatch
+import importlib.metadata
 import json
 import os
 import re
@@ -111,6 +112,7 @@ def wheel(tmp_path_factory) -> Path:
 def venv(wheel, tmp_path_factory) -> Path:
     """A fresh virtual environment with the wheel installed and this interpreter's
     site-packages (the dependencies) visible; its interpreter's path."""
+    ours = importlib.metadata.distribution("dance-analyzer").files
     root = tmp_path_factory.mktemp("installed") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", root], check=True)
     python = root / "bin" / "python"
@@ -124,13 +126,16 @@ def venv(wheel, tmp_path_factory) -> Path:
     (Path(purelib) / "dependencies.pth").write_text("".join(f"{path}\n" for path in deps))
     installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
-        + ["--prefix", root, wheel],
+        # --ignore-installed: else pip uninstalls the checkout's own (editable) install from
+        # the environment running the tests before it writes into --prefix
+        + ["--ignore-installed", "--prefix", root, wheel],
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
     assert installed.returncode == 0, installed.stderr[-3000:]
+    assert importlib.metadata.distribution("dance-analyzer").files == ours  # left alone
     return python
 
 
