@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,10 +20,14 @@ from api.errors import APIError, from_validation_error
 from api.json_body import loads_bounded
 from shared.config import Settings
 from shared.job_options import JobOptions
+from shared.queue import worker_models
 from shared.webhooks.urls import NOT_ALLOWED, WebhookURLError, check_webhook_url, parse_webhook_url
 
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 RESOLVE_TIMEOUT_S = 5.0
+MODELS_PROBE_TIMEOUT_S = 1.0
+MODELS_CACHE_S = 30.0  # how long the workers' answer about their pose models is trusted
+_models_seen: tuple[float, set[str] | None] = (-MODELS_CACHE_S, None)
 
 
 def parse_options(raw: str | dict[str, Any] | None) -> JobOptions:
@@ -67,6 +72,31 @@ async def check_webhook_target(url: str | None, settings: Settings) -> None:
         )
     except WebhookURLError as exc:
         raise APIError(422, exc.code, exc.message) from None
+
+
+async def check_model(options: JobOptions, settings: Settings) -> None:
+    """Refuse (422 `model_unavailable`) a pose model that no video worker has, as the
+    workers say (asked at most every MODELS_CACHE_S); Full ships with every worker. When no
+    worker answers, the job goes on and its worker decides."""
+    global _models_seen
+    if options.model in (None, "full"):
+        return
+    at, models = _models_seen
+    if time.monotonic() - at > MODELS_CACHE_S:
+        try:
+            models = await run_in_threadpool(
+                worker_models, settings.CELERY_QUEUE, MODELS_PROBE_TIMEOUT_S
+            )
+        except Exception:
+            models = None  # the broker is down: enqueueing will say so
+        _models_seen = (time.monotonic(), models)
+    if models is not None and options.model not in models:
+        raise APIError(
+            422,
+            "model_unavailable",
+            f"no worker has the {options.model} pose model; an operator installs it with "
+            f"`dance-analyzer models install {options.model}` on the workers",
+        )
 
 
 def parse_idempotency_key(raw: str | None) -> str | None:

@@ -36,6 +36,7 @@ from api.job_admission import (
     replay,
 )
 from api.job_params import (
+    check_model,
     check_webhook_target,
     fingerprint,
     parse_idempotency_key,
@@ -171,6 +172,7 @@ async def _from_multipart(
     )
     try:
         await check_webhook_target(webhook_url, settings)
+        await check_model(options, settings)
         submitted = await _insert_and_enqueue(job, settings)
     except BaseException:
         await _delete_quietly(storage, job.id)
@@ -193,6 +195,7 @@ async def _from_upload(
     if key and (earlier := await run_in_threadpool(find_by_key, caller.tenant_id, key)):
         return replay(earlier, asked)
     await check_webhook_target(webhook_url, settings)
+    await check_model(options, settings)
     await run_in_threadpool(check_in_flight, caller, settings.MAX_JOBS_IN_FLIGHT)
 
     upload = await run_in_threadpool(storage.find_first, upload_prefix(caller.tenant_id, upload_id))

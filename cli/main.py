@@ -27,12 +27,13 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, get_args
 
 from cli import local_command
 from dance_client import cli as remote
 from dance_client import compare_command
 from pipeline.motion.formats import checked_formats
+from shared.job_options import PoseModel
 from shared.outputs import EXPORT_FORMATS
 
 EXIT_BAD_INPUT = 2
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from cli import tenant_commands
+    from cli import model_commands, tenant_commands
     from shared.config import settings
     from shared.job_options import MAX_PEOPLE  # defaults follow the service's settings
 
@@ -114,9 +115,16 @@ def _parser() -> argparse.ArgumentParser:
         "--export",
         type=_exports,
         default=",".join(EXPORT_FORMATS),
-        metavar="EXPORT_FORMATS",
+        metavar="FORMATS",
         help="motion files to write, comma-separated: bvh (a skeleton for Blender), trc "
         "(markers for OpenSim), csv (world landmarks), or none (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--model",
+        choices=get_args(PoseModel),
+        default="full",
+        help="the pose model: lite (fastest), full, heavy (most accurate, ~3x slower); lite "
+        "and heavy need `dance-analyzer models install` once (default %(default)s)",
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress output")
     analyze.set_defaults(run=_analyze)
@@ -159,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     local.set_defaults(run=local_command.run)
 
     tenant_commands.add_parser(commands)
+    model_commands.add_parser(commands)
     remote.add_commands(commands, include_compare=False)  # dispatched by `main` first
     return parser
 
@@ -191,6 +200,7 @@ def _exports(value: str) -> tuple[str, ...]:
 def _analyze(args: argparse.Namespace) -> int:
     from pipeline.errors import VideoInputError
     from pipeline.options import pipeline_options
+    from pipeline.pose.models import ModelUnavailable
     from pipeline.runner import analyze_video
     from shared.job_options import SettledOptions
 
@@ -203,6 +213,7 @@ def _analyze(args: argparse.Namespace) -> int:
         angle_labels=args.angle_labels,
         max_people=args.max_people,
         exports=args.export,
+        model=args.model,
     )
     options = replace(
         pipeline_options(settled, max_duration_s=args.max_duration), video_preset=args.preset
@@ -210,7 +221,7 @@ def _analyze(args: argparse.Namespace) -> int:
     progress = None if args.quiet else Progress(sys.stderr)
     try:
         result = analyze_video(args.video, args.out, options, on_progress=progress)
-    except VideoInputError as exc:
+    except (VideoInputError, ModelUnavailable) as exc:
         if progress:
             progress.clear()
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)

@@ -141,6 +141,7 @@ class AsyncClient:
         min_tracking_confidence: float | None = None,
         angle_labels: bool | None = None,
         exports: Sequence[str] | None = None,
+        model: str | None = None,
         idempotency_key: str | None = None,
         on_upload: UploadCallback | None = None,
     ) -> AsyncJob:
@@ -150,7 +151,8 @@ class AsyncClient:
         straight to storage with a presigned form, then become a job. An `Idempotency-Key`
         (a new one unless given) goes with every try, so a retried submit makes one job.
         `on_upload(sent, total)` follows the bytes sent. `exports`: the motion files to make
-        (any of "bvh", "trc", "csv"; default all, `[]` none)."""
+        (any of "bvh", "trc", "csv"; default all, `[]` none). `model`: the pose model, "lite",
+        "full" (the server's default) or "heavy"."""
         options = {
             name: value
             for name, value in (
@@ -159,6 +161,7 @@ class AsyncClient:
                 ("min_tracking_confidence", min_tracking_confidence),
                 ("angle_labels", angle_labels),
                 ("exports", None if exports is None else list(exports)),
+                ("model", model),
             )
             if value is not None
         }

@@ -83,6 +83,12 @@ def add_commands(commands: Any, *, include_compare: bool) -> None:
     submit.add_argument("--out", default="results", help="results go to OUT/<video name>/")
     submit.add_argument("--max-people", type=int, metavar="N", help="follow up to N dancers")
     submit.add_argument(
+        "--model",
+        choices=("lite", "full", "heavy"),
+        help="the pose model (default: the service's, full); lite is the fastest, heavy the "
+        "most accurate",
+    )
+    submit.add_argument(
         "--export",
         type=export_list,
         metavar="FORMATS",
@@ -272,6 +278,7 @@ async def _submit_one(
             video,
             max_people=args.max_people,
             exports=args.export,
+            model=args.model,
             webhook_url=args.webhook,
             on_upload=uploaded,
         )

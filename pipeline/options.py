@@ -39,4 +39,5 @@ def pipeline_options(
         angle_labels=options.angle_labels,
         max_people=options.max_people,
         exports=options.exports,
+        model=options.model,
     )

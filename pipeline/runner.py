@@ -41,7 +41,9 @@ from pipeline.analysis.performance import (
 )
 from pipeline.motion.exports import Exports, remove_exports
 from pipeline.pose.blazepose import PoseEstimator
+from pipeline.pose.bundle import bundle_path
 from pipeline.pose.landmark_outputs import write_landmark_outputs
+from pipeline.pose.models import require as require_model
 from pipeline.segments.cuts import Segment, segment_frames
 from pipeline.stages import (
     END,
@@ -85,7 +87,7 @@ def helper_threads() -> int:
 class PipelineOptions:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
-    model_complexity: int = 1
+    model: str = "full"  # the pose model: lite, full or heavy (`pipeline.pose.models`)
     limits: Limits = Limits()
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
     video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (docs/figures.md)
@@ -156,8 +158,10 @@ def analyze_video(
     annotated.mp4 without sound, its keypoints.json and summary.json, no analysis and no
     exports; `pipeline.segments.stitch` makes the whole outputs from the segments'.
 
-    Raises a `VideoInputError` subclass for bad input; nothing else is expected.
+    Raises a `VideoInputError` subclass for bad input, `ModelUnavailable` when the pose model
+    asked for is not installed (`pipeline.pose.models`); nothing else is expected.
     """
+    require_model(options.model)  # before anything is read or written
     if segment is not None and options.max_people > 1:
         raise ValueError("a video with several dancers is not split: ids must carry across cuts")
     started = time.perf_counter()
@@ -232,6 +236,7 @@ def analyze_video(
                 several=several,
                 fps=info.fps,
                 formats=options.exports,
+                model=options.model,
                 whole=segment is None,
             )
             motion_s = time.perf_counter() - motion_started
@@ -260,6 +265,7 @@ def analyze_video(
         processing_time_s=time.perf_counter() - started,
     )
     summary["analysis_time_s"] = round(analysis_s, 3)
+    summary["model"] = options.model  # the pose model that made the landmarks
     # keypoints.json, the world landmarks' smoothing and the motion exports
     summary["motion_time_s"] = round(motion_s, 3)
     if segment is not None:
@@ -273,11 +279,12 @@ def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[
     """The model, as a function of a decoded frame: its landmarks or None and its world
     landmarks or None (one dancer), or its `People` and their world landmarks by id
     (several)."""
+    model = require_model(options.model)
     if options.max_people <= 1:
         with PoseEstimator(
             min_detection_confidence=options.min_detection_confidence,
             min_tracking_confidence=options.min_tracking_confidence,
-            model_complexity=options.model_complexity,
+            model_complexity=model.complexity,
         ) as pose:
             yield lambda frame: (pose.estimate(frame.rgb), pose.world)
         return
@@ -289,6 +296,7 @@ def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[
         max_people=options.max_people,
         min_detection_confidence=options.min_detection_confidence,
         min_tracking_confidence=options.min_tracking_confidence,
+        bundle=bundle_path(model=model.name),
     ) as multi:
         last_ms = -1
 

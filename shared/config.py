@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     MAX_VIDEO_PIXELS: int = Field(default=3840 * 2160, ge=64 * 64)
     MIN_DETECTION_CONFIDENCE: float = Field(default=0.5, ge=0, le=1)
     MIN_TRACKING_CONFIDENCE: float = Field(default=0.5, ge=0, le=1)
+    # where `dance-analyzer models install` writes the lite and heavy pose models and runs
+    # look for them (default: beside the mediapipe wheel's own, `pipeline.pose.models`)
+    POSE_MODELS_DIR: str | None = None
     PROGRESS_INTERVAL_S: float = Field(default=1.0, gt=0)
 
     # --- results and webhooks -------------------------------------------------------------

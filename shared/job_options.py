@@ -9,7 +9,7 @@ Defaults live here and nowhere else: the detection thresholds come from the sett
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +17,7 @@ from shared.config import Settings
 from shared.outputs import EXPORT_FORMATS, ExportFormat
 
 MAX_PEOPLE = 8  # the most dancers a job may follow: each costs about one model run a frame
+PoseModel = Literal["lite", "full", "heavy"]  # BlazePose's landmark models (pipeline.pose.models)
 
 
 def _in_order(formats: Any) -> Any:
@@ -39,6 +40,7 @@ class SettledOptions(BaseModel):
     angle_labels: bool = False
     max_people: int = Field(default=1, ge=1, le=MAX_PEOPLE)
     exports: tuple[ExportFormat, ...] = EXPORT_FORMATS
+    model: PoseModel = "full"
 
     _order_exports = field_validator("exports", mode="before")(_in_order)
 
@@ -102,6 +104,13 @@ class JobOptions(BaseModel):
         "Blender and other animation tools), `trc` (marker trajectories, for OpenSim), `csv` "
         "(the world landmarks); `[]` for none (default: all three).",
         examples=[["bvh", "csv"]],
+    )
+
+    model: PoseModel | None = Field(
+        default=None,
+        description="The pose model: `lite` (fastest), `full` (default) or `heavy` (the most "
+        "accurate, about 3x slower); lite and heavy must be installed on the workers "
+        "(`dance-analyzer models install`), else 422 `model_unavailable`.",
     )
 
     def settled(self, settings: Settings) -> SettledOptions:

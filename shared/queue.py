@@ -103,6 +103,20 @@ def ask_workers(command: str, timeout_s: float) -> list[dict]:
     return list(_client().control.broadcast(command, reply=True, timeout=timeout_s) or [])
 
 
+def worker_models(queue: str, timeout_s: float) -> set[str] | None:
+    """The pose models the workers of `queue` can run, from their `dance_capacity` answers
+    (`worker.capacity`); None when none answered (no broadcast with the local mode's file
+    broker, or the broker is down): then nobody can tell, and the worker decides."""
+    models: set[str] = set()
+    answered = False
+    for reply in ask_workers("dance_capacity", timeout_s):
+        for answer in reply.values():
+            if isinstance(answer, dict) and queue in answer.get("queues", []):
+                answered = True
+                models.update(answer.get("models") or ["full"])  # older workers: full only
+    return models if answered else None
+
+
 @dataclass(frozen=True)
 class QueuedMessages:
     """The job messages a Redis broker holds: waiting in the queue, and delivered to a worker

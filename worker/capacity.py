@@ -1,8 +1,10 @@
 """How many video worker processes are idle now: a split job only pays for its cuts when
-other workers take part (`worker.split_jobs`).
+other workers take part (`worker.split_jobs`); and which pose models the workers have (the
+gateway refuses a job whose model none has: `shared.queue.worker_models`).
 
 Each worker answers the remote-control command `dance_capacity` (registered here, imported
-by `worker.celery_app`) with its queues, its pool size and how many tasks it runs. A job asks
+by `worker.celery_app`) with its queues, its pool size, how many tasks it runs and the pose
+models it can run (read once: installing one means restarting the worker). A job asks
 every worker at once and waits `PROBE_TIMEOUT_S` for the answers; the idle pool processes of
 the workers consuming the video queue, less the messages already waiting there, are the
 helpers it can count on. Only with a Redis broker: the local mode's file broker has no
@@ -11,6 +13,7 @@ broadcast, and its one worker has no one to share with.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, cast
 
@@ -18,6 +21,7 @@ import redis
 from celery.worker import state as worker_state
 from celery.worker.control import inspect_command
 
+from pipeline.pose.models import installed as installed_models
 from shared.config import settings
 from shared.queue import ask_workers
 
@@ -33,7 +37,17 @@ def dance_capacity(state: Any, **_kwargs: Any) -> dict[str, Any]:
     consumer = state.consumer
     queues = [queue.name for queue in consumer.task_consumer.queues]
     pool = getattr(consumer.pool, "num_processes", None) or consumer.app.conf.worker_concurrency
-    return {"queues": queues, "concurrency": int(pool), "active": len(worker_state.active_requests)}
+    return {
+        "queues": queues,
+        "concurrency": int(pool),
+        "active": len(worker_state.active_requests),
+        "models": _models(),
+    }
+
+
+@functools.cache
+def _models() -> list[str]:
+    return installed_models()
 
 
 def idle_video_slots() -> int:

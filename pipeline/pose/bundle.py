@@ -1,20 +1,21 @@
-"""The pose landmarker bundle of MediaPipe's Tasks API (`pose_landmarker_full.task`), built
-offline from the BlazePose models inside the pinned mediapipe wheel: the Tasks
-`PoseLandmarker` follows several people (`num_poses`), the legacy solution only one.
+"""The pose landmarker bundles of MediaPipe's Tasks API (`pose_landmarker_<model>.task`), built
+offline from the BlazePose models: the detector and Full inside the pinned mediapipe wheel,
+Lite and Heavy as `pipeline.pose.models` installed them. The Tasks `PoseLandmarker` follows
+several people (`num_poses`), the legacy solution only one.
 
 The bundle cannot be downloaded here and is never fetched at run time. It is two TFLite
 models with the metadata the Tasks API reads, zipped uncompressed under the names it expects:
 
     pose_detector.tflite            pose_detection.tflite, input normalised to [-1, 1]
                                     (mean and std 127.5)
-    pose_landmarks_detector.tflite  pose_landmark_full.tflite, input normalised to [0, 1]
+    pose_landmarks_detector.tflite  pose_landmark_<model>.tflite, input normalised to [0, 1]
                                     (mean 0, std 255)
 
 The metadata is written with MediaPipe's own metadata writer (shipped in the wheel); the zip
-has fixed timestamps and order, so the same wheel always gives the same bytes
-(`BUNDLE_SHA256`, checked by the tests and on every use of a cached copy).
+has fixed timestamps and order, so the same models always give the same bytes
+(`BUNDLE_SHA256` for each model, checked by the tests and on every use of a cached copy).
 
-    python -m pipeline.pose.bundle [PATH]   build it (default: the cache) and print it
+    python -m pipeline.pose.bundle [PATH [MODEL]]   build it (default: the cache, full)
 """
 
 from __future__ import annotations
@@ -25,8 +26,13 @@ import sys
 import zipfile
 from pathlib import Path
 
-BUNDLE_NAME = "pose_landmarker_full.task"
-BUNDLE_SHA256 = "e2fffacb9c866e6c58881e234fa9e0e1d499a8c3812ddc0ab2549fb5f895bb3f"
+from pipeline.pose.models import require
+
+BUNDLE_SHA256 = {
+    "lite": "f8dc34389ee7632388bc2b60728b3fda09b57e282e9cea6d07df9a435dc04556",
+    "full": "e2fffacb9c866e6c58881e234fa9e0e1d499a8c3812ddc0ab2549fb5f895bb3f",
+    "heavy": "0a7bf95bfcacce70146a6b8320499912ec8afbe91e5086adf6d5f2f860185b7b",
+}
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip format's first date: no build time in the bytes
 
 
@@ -47,8 +53,12 @@ def _with_metadata(model: bytes, name: str, mean: float, std: float) -> bytes:
     return bytes(writer.populate()[0])
 
 
-def build(path: str | os.PathLike) -> str:
-    """Write the bundle to `path` (atomically); returns its SHA-256."""
+def bundle_name(model: str = "full") -> str:
+    return f"pose_landmarker_{model}.task"
+
+
+def build(path: str | os.PathLike, model: str = "full") -> str:
+    """Write the bundle of `model` to `path` (atomically); returns its SHA-256."""
     from mediapipe.tasks.python.metadata.metadata_writers.model_asset_bundle_utils import (
         AlignZipFile,
     )
@@ -67,7 +77,7 @@ def build(path: str | os.PathLike) -> str:
         (
             "pose_landmarks_detector.tflite",
             _with_metadata(
-                (models / "pose_landmark" / "pose_landmark_full.tflite").read_bytes(),
+                (models / "pose_landmark" / require(model).file_name).read_bytes(),
                 "pose_landmarks_detector",
                 0.0,
                 255.0,
@@ -96,17 +106,18 @@ def default_cache_dir() -> Path:
     return Path(base) / "dance-analyzer"
 
 
-def bundle_path(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The bundle in `cache_dir`, built on first use or when the cached copy does not match
-    `BUNDLE_SHA256` (a partial write, another wheel); raises if a fresh build does not
-    match either (the wheel is not the pinned one)."""
-    path = Path(cache_dir or default_cache_dir()) / BUNDLE_NAME
-    if path.is_file() and sha256_of(path) == BUNDLE_SHA256:
+def bundle_path(cache_dir: str | os.PathLike | None = None, *, model: str = "full") -> Path:
+    """The bundle of `model` in `cache_dir`, built on first use or when the cached copy does
+    not match `BUNDLE_SHA256` (a partial write, another wheel); raises if a fresh build does
+    not match either (the wheel is not the pinned one), or ModelUnavailable."""
+    path = Path(cache_dir or default_cache_dir()) / bundle_name(model)
+    expected = BUNDLE_SHA256[model]
+    if path.is_file() and sha256_of(path) == expected:
         return path
-    digest = build(path)
-    if digest != BUNDLE_SHA256:
+    digest = build(path, model)
+    if digest != expected:
         raise RuntimeError(
-            f"{path}: built with SHA-256 {digest}, expected {BUNDLE_SHA256}; "
+            f"{path}: built with SHA-256 {digest}, expected {expected}; "
             "is mediapipe the pinned 0.10.21?"
         )
     return path
@@ -117,4 +128,4 @@ if __name__ == "__main__":
     if target is None:
         print(bundle_path())
     else:
-        print(f"{target} {build(target)}")
+        print(f"{target} {build(target, sys.argv[2] if len(sys.argv) > 2 else 'full')}")

@@ -1,7 +1,7 @@
 """Write `keypoints.json` one frame at a time, and read it back.
 
 Schema version 3 (one dancer, `max_people` 1), documented in the manual (docs/outputs.md):
-{"schema_version": 3, "video": {...}, "landmark_names": [33 names],
+{"schema_version": 3, "video": {...}, "model": "full", "landmark_names": [33 names],
  "world_landmarks": {"units": "m", "origin": ..., "axes": ..., "smoothing": ...},
  "frames": [{"frame": 0, "time_s": 0.0, "detected": true,
              "landmarks": [{"x": .., "y": .., "z": .., "visibility": ..} x 33],
@@ -22,7 +22,8 @@ made up for them):
 What changed: version 3 is version 1 and version 4 is version 2, each with the world
 landmarks added (per frame, or per dancer in a frame: metres, between the hips, the axes of
 `pipeline.motion.world`, smoothed; null where `landmarks` is null); nothing was renamed
-or removed, so a reader of 1 or 2 reads 3 or 4 once it accepts the new number.
+or removed, so a reader of 1 or 2 reads 3 or 4 once it accepts the new number. `model`
+(the pose model that made the landmarks: lite, full or heavy) came later, beside them.
 """
 
 from __future__ import annotations
@@ -85,11 +86,13 @@ class KeypointsWriter:
         *,
         people: bool = False,
         world: dict[str, Any] | None = None,
+        model: str = "full",
     ):
         self._fh: IO[str] = open(path, "w", encoding="utf-8")
         head = {
             "schema_version": PEOPLE_SCHEMA_VERSION if people else SCHEMA_VERSION,
             "video": video,
+            "model": model,
             "landmark_names": list(LANDMARK_NAMES),
             "world_landmarks": world or {},
         }

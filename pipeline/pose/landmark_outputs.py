@@ -77,6 +77,7 @@ def write_landmark_outputs(
     fps: float,
     formats: Sequence[str] = (),
     whole: bool = True,
+    model: str = "full",
 ) -> Exports:
     """Write keypoints.json and, for a `whole` video, the exports of `formats`; a segment's
     (`whole` False) keypoints.json keeps its world landmarks as found, and it has no
@@ -103,7 +104,11 @@ def write_landmark_outputs(
         frames = np.array([index for index, _, _ in rows], dtype=np.int64)
         exports = write_exports(out, frames, tracks, fps, formats, several=several)
     keypoints = KeypointsWriter(
-        keypoints_path, video, people=several, world=world_description(smoothed=whole)
+        keypoints_path,
+        video,
+        people=several,
+        world=world_description(smoothed=whole),
+        model=model,
     )
     try:
         for (index, time_s, found), points in zip(rows, world, strict=True):

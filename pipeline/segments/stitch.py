@@ -89,6 +89,7 @@ def stitch(
             several=False,
             fps=info.fps,
             formats=options.exports,
+            model=options.model,
         )
         analysis_started = time.perf_counter()
         analysis = None
@@ -107,6 +108,7 @@ def stitch(
         processing_time_s=elapsed_s + time.perf_counter() - started,
     )
     summary["analysis_time_s"] = round(analysis_s, 3)
+    summary["model"] = options.model  # the pose model that made the landmarks
     summary["segments"] = len(segment_dirs)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PipelineResult(out, metrics=summary, analysis=analysis, exports=exports)

@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 
+from api import job_params
 from api import submission as api_submission
 from shared import queue as shared_queue
 from shared.config import settings
@@ -66,6 +67,7 @@ async def test_submit_stores_the_video_records_the_job_and_queues_it(
         "max_people": 1,
         "min_detection_confidence": 0.7,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
+        "model": "full",
     }
 
     [job] = jobs_in_db(db)
@@ -126,6 +128,7 @@ async def test_options_default_to_the_settings(client, db, api_settings):
         "max_people": 1,
         "min_detection_confidence": api_settings.MIN_DETECTION_CONFIDENCE,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
+        "model": "full",
     }
     assert job.webhook_url is None
 
@@ -385,7 +388,8 @@ async def test_two_video_parts_are_refused(client, db, storage, broker):
         '{"min_detection_confidence": 1.5}',
         '{"min_tracking_confidence": -0.1}',
         '{"min_detection_confidence": "high"}',
-        '{"model": "heavy"}',
+        '{"model": "ultra"}',
+        '{"model": "Heavy"}',
         '{"max_people": 0}',
         '{"max_people": 9}',
         '{"max_people": 2.5}',
@@ -602,3 +606,33 @@ async def test_an_overlong_idempotency_key_is_refused(client, db, storage, broke
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_idempotency_key"
     assert_nothing_stored(db, storage, broker)
+
+
+@pytest.mark.parametrize(
+    ("workers_have", "status"),
+    [
+        ({"full"}, 422),  # no worker has it: refused at once, nothing stored
+        ({"full", "heavy"}, 202),
+        (None, 202),  # no worker answered (file broker, broker down): the worker decides
+    ],
+)
+async def test_a_model_no_worker_has_is_refused_at_submit(
+    client, db, storage, broker, monkeypatch, workers_have, status
+):
+    monkeypatch.setattr(job_params, "_models_seen", (-job_params.MODELS_CACHE_S, None))
+    monkeypatch.setattr(job_params, "worker_models", lambda queue, timeout_s: workers_have)
+    response = await client.post(
+        "/api/jobs",
+        files={"video": ("a.mp4", fake_video(2048))},
+        data={"options": '{"model": "heavy"}'},
+    )
+
+    assert response.status_code == status, response.text
+    if status == 422:
+        body = response.json()
+        assert body["code"] == "model_unavailable"
+        assert "dance-analyzer models install heavy" in body["message"]
+        assert_nothing_stored(db, storage, broker)
+    else:
+        [job] = jobs_in_db(db)
+        assert job.options["model"] == "heavy"

@@ -100,7 +100,7 @@ def test_bucket_bootstrap_creates_the_bucket_once(moto_server):
 def test_the_worker_image_compiles_the_numba_functions_into_its_cache(tmp_path):
     text = dockerfile("Dockerfile.worker")
     assert "NUMBA_CACHE_DIR=/app/.numba-cache" in text
-    assert "RUN python -m pipeline.numba_cache" in text
+    assert "python -m pipeline.numba_cache" in text
     cache = tmp_path / "numba-cache"
     done = subprocess.run(
         [sys.executable, "-m", "pipeline.numba_cache"],
@@ -163,3 +163,9 @@ def test_the_worker_image_answers_the_operators_dance_analyzer_command():
     )
     assert done.returncode == 0, done.stderr
     assert "create" in done.stdout and "revoke-key" in done.stdout
+
+
+def test_the_worker_image_installs_the_pose_models_at_build():
+    """The same command tests/pipeline/pose/test_models.py runs against a registry."""
+    text = dockerfile("Dockerfile.worker")
+    assert "RUN python -m cli.main models install lite heavy" in text

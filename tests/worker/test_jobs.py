@@ -41,8 +41,7 @@ def submit(db, storage, tmp_path):
                     id=job_id,
                     tenant_id=default_tenant(session).id,
                     input_key=key,
-                    options={},
-                    **row,
+                    **{"options": {}, **row},
                 )
             )
         return job_id
@@ -225,3 +224,18 @@ def test_dependency_delays_grow_to_the_cap_with_jitter():
     assert 1.6 <= delays[0] <= 2.4 and 3.2 <= delays[1] <= 4.8
     assert all(d <= settings.DEPENDENCY_RETRY_MAX_DELAY_S * 1.2 for d in delays)
     assert delays[-1] >= settings.DEPENDENCY_RETRY_MAX_DELAY_S * 0.8
+
+
+def test_a_job_asking_for_a_model_this_worker_lacks_fails_at_once_with_its_code(
+    db, storage, submit, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(settings, "POSE_MODELS_DIR", str(tmp_path / "no-models"))
+    job_id = submit(options={"model": "heavy"})
+    started = time.monotonic()
+    outcome = jobs.process_job(job_id, storage)
+    assert (outcome.status, outcome.event) == ("failed", "job.failed")
+    job = load(db, job_id)
+    assert (job.status, job.error_code, job.attempts) == ("failed", "model_unavailable", 1)
+    assert "dance-analyzer models install heavy" in job.error_message
+    assert stored(storage, job_id) == []
+    assert time.monotonic() - started < 30  # no frame was decoded or retried

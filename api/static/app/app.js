@@ -92,6 +92,7 @@ function options() {
     min_tracking_confidence: Number($("min-tracking").value),
     angle_labels: $("angle-labels").checked,
     max_people: Number($("max-people").value),
+    model: $("model").value,
     exports: [...document.querySelectorAll("#exports input:checked")].map((box) => box.value),
   });
 }

@@ -15,7 +15,7 @@ from pipeline.video.samples import render_frames
 
 def test_the_bundle_is_rebuilt_byte_for_byte(tmp_path):
     first, second = tmp_path / "a.task", tmp_path / "b.task"
-    assert build(first) == build(second) == BUNDLE_SHA256
+    assert build(first) == build(second) == BUNDLE_SHA256["full"]
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -24,7 +24,7 @@ def test_the_cached_bundle_is_reused_and_a_damaged_one_rebuilt(tmp_path):
     made = os.stat(path).st_mtime_ns
     assert bundle_path(tmp_path) == path and os.stat(path).st_mtime_ns == made
     path.write_bytes(path.read_bytes()[:1000])  # a partial copy
-    assert sha256_of(bundle_path(tmp_path)) == BUNDLE_SHA256
+    assert sha256_of(bundle_path(tmp_path)) == BUNDLE_SHA256["full"]
 
 
 def test_the_command_builds_it_where_asked(tmp_path):
@@ -36,7 +36,7 @@ def test_the_command_builds_it_where_asked(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [str(target), BUNDLE_SHA256]
+    assert done.stdout.split() == [str(target), BUNDLE_SHA256["full"]]
 
 
 def test_the_tasks_pose_landmarker_loads_it_and_finds_the_dancer(tmp_path):
