@@ -1,10 +1,12 @@
 """Pipeline speed and memory against the bare model, measured in one run on the same clip.
 
     python bench/bench_pipeline.py [--video PATH] [--size 1920x1080] [--frames 180] [--repeat 3]
+                                   [--model lite|full|heavy]
 
 1. clip: the shared street video scaled to --size, its first --frames frames at 30 fps (H.264),
    the shape of the old prototype's published benchmark (1080p, 30 fps, 6 s).
-2. bare model: BlazePose Full on the clip's frames, already decoded into memory. The ceiling.
+2. bare model: BlazePose (--model, default Full) on the clip's frames, already decoded into
+   memory. The ceiling.
 3. sequential: decode -> model -> overlay -> encode one frame at a time in one thread, as the
    old synchronous prototype did, built from the same pieces as the pipeline.
 4. pipeline: `analyze_video`, the overlapped three-stage pipeline the CLI and worker run,
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.pose.blazepose import PoseEstimator  # noqa: E402
+from pipeline.pose.models import require  # noqa: E402
 from pipeline.video.overlay import Overlay  # noqa: E402
 from pipeline.video.sink import VideoSink  # noqa: E402
 from pipeline.video.source import AudioPacket, DecodeStats, open_video  # noqa: E402
@@ -99,10 +102,10 @@ def scaled_clip(
     return dst
 
 
-def bare_model_fps(clip: Path) -> float:
+def bare_model_fps(clip: Path, model: str = "full") -> float:
     with av.open(str(clip)) as inp:
         images = [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
-    with PoseEstimator() as pose:
+    with PoseEstimator(model_complexity=require(model).complexity) as pose:
         pose.estimate(images[0])  # warm-up: graph start, first detection
         started = time.perf_counter()
         for image in images:
@@ -110,11 +113,12 @@ def bare_model_fps(clip: Path) -> float:
         return len(images) / (time.perf_counter() - started)
 
 
-def sequential_fps(clip: Path, out_dir: Path) -> float:
+def sequential_fps(clip: Path, out_dir: Path, model: str = "full") -> float:
     """One thread, one frame at a time: what the pipeline would do without overlap."""
     started = time.perf_counter()
     stats = DecodeStats()
-    with open_video(clip) as source, PoseEstimator() as pose:
+    complexity = require(model).complexity
+    with open_video(clip) as source, PoseEstimator(model_complexity=complexity) as pose:
         info = source.info
         overlay = Overlay(info.width, info.height)
         with VideoSink(out_dir / "sequential.mp4", info, source.audio) as sink:
@@ -133,11 +137,11 @@ def sequential_fps(clip: Path, out_dir: Path) -> float:
 _CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from pipeline.runner import analyze_video  # imports MediaPipe, as a worker has
+from pipeline.runner import PipelineOptions, analyze_video  # imports MediaPipe, as a worker
 runs = []
 for _ in range(2):  # cold: a fresh process's first video (the CLI); warm: a worker's next job
     started = time.perf_counter()
-    result = analyze_video({clip!r}, {out!r})
+    result = analyze_video({clip!r}, {out!r}, PipelineOptions(model={model!r}))
     runs.append(result.metrics["processed_frames"] / (time.perf_counter() - started))
 # VmHWM, not ru_maxrss: Linux hands a child its parent's ru_maxrss across fork and exec.
 status = open("/proc/self/status").read().split("VmHWM:")[1]
@@ -146,8 +150,8 @@ print(json.dumps({{"cold_fps": runs[0], "fps": runs[1], "peak_mib": int(status.s
 """
 
 
-def pipeline_run(clip: Path, out_dir: Path) -> dict:
-    code = _CHILD.format(root=str(ROOT), clip=str(clip), out=str(out_dir))
+def pipeline_run(clip: Path, out_dir: Path, model: str = "full") -> dict:
+    code = _CHILD.format(root=str(ROOT), clip=str(clip), out=str(out_dir), model=model)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -163,6 +167,7 @@ def clip_arguments(doc: str | None, *, repeat: int) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=180)
     parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dance-bench")
+    parser.add_argument("--model", choices=("lite", "full", "heavy"), default="full")
     args = parser.parse_args()
     args.width, args.height = (int(v) for v in args.size.split("x"))
     args.stem = f"{args.video.stem}_{args.width}x{args.height}_{args.frames}"
@@ -197,13 +202,13 @@ def main() -> int:
 
     print(
         f"clip: {clip.name}: {width}x{height}, {args.frames} frames at 30 fps; "
-        f"{os.cpu_count()} CPUs; median of {args.repeat} runs"
+        f"{os.cpu_count()} CPUs; median of {args.repeat} runs; model {args.model}"
     )
     model, sequential, pipeline = [], [], []
     for _ in range(args.repeat):  # interleaved, so drifting machine load hits all alike
-        model.append(bare_model_fps(clip))
-        sequential.append(sequential_fps(clip, out_dir))
-        pipeline.append(pipeline_run(clip, out_dir))
+        model.append(bare_model_fps(clip, args.model))
+        sequential.append(sequential_fps(clip, out_dir, args.model))
+        pipeline.append(pipeline_run(clip, out_dir, args.model))
     base = statistics.median(model)
     rows = [
         ("bare model (baseline)", base, None),
@@ -218,7 +223,7 @@ def main() -> int:
     for name, fps, peak in rows:
         memory = f"   peak RSS {peak:6.0f} MiB" if peak else ""
         print(f"{name:26s} {fps:6.1f} frames/s   {fps / base:5.2f}x model{memory}")
-    longer = pipeline_run(long_clip, out_dir)
+    longer = pipeline_run(long_clip, out_dir, args.model)
     print(
         f"memory vs length: {args.frames} frames -> peak {rows[3][2]:.0f} MiB; "
         f"{longer['frames']} frames -> peak {longer['peak_mib']:.0f} MiB"
