@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from pipeline.pose.models import require as require_model
 from pipeline.runner import PipelineOptions, PipelineResult, analyze_video
 from shared.storage import Storage
 from worker import split_jobs
@@ -28,7 +29,9 @@ def make_outputs(
     worker: str,
 ) -> PipelineResult:
     """The attempt's outputs in `out`: split when `split_jobs` says so (a continued attempt
-    goes on with its split), else the whole video here."""
+    goes on with its split), else the whole video here. A pose model this worker lacks fails
+    before anything is split (`model_unavailable`)."""
+    require_model(options.model)
     segments = split_jobs.segments_to_run(job_id, attempt, source, options)
     if segments is None:
         progress = JobProgress(job_id, attempt, lease)

@@ -35,6 +35,7 @@ import av
 
 from pipeline.errors import VideoInputError
 from pipeline.options import pipeline_options
+from pipeline.pose.models import ModelUnavailable
 from pipeline.runner import (
     ANNOTATED_VIDEO,
     KEYPOINTS_JSON,
@@ -250,6 +251,10 @@ def _process_segment(
         with session_scope() as session:
             fail_segment(session, row, code=exc.code, message=exc.message)
         return "failed"
+    except ModelUnavailable as exc:  # another worker, or the coordinator, has it
+        log.warning("job %s: segment %d handed back: %s", job_id, index, exc.message)
+        _give_back(row)
+        return "released"
     except JobCancelled:
         log.info("job %s: segment %d stopped: the job was deleted or moved on", job_id, index)
         return "cancelled"
