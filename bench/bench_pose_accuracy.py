@@ -238,6 +238,7 @@ def measure(
         "missed": [p.id for (p, _, _), q in zip(people, predictions, strict=True) if q is None],
         "false_detections": sum(false_by_clip.values()),
         "empty_frames": empty_frames,
+        "empty_clips": len(empty),
         "false_by_clip": {k: v for k, v in false_by_clip.items() if v},
         "frames": frames,
         "seconds": round(seconds, 2),
@@ -252,7 +253,7 @@ def _floats(text: str) -> list[float]:
 def table(results: list[dict]) -> str:
     lines = [
         "| model | detection | tracking | people found | mean OKS | OKS >= 0.5 | OKS >= 0.75 "
-        "| PCK@0.2 | false detections (frames) | frames/s |",
+        "| PCK@0.2 | false detections: frames (clips) | frames/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -261,6 +262,7 @@ def table(results: list[dict]) -> str:
             f"| {r['model']} | {r['detection']:g} | {r['tracking']:g} "
             f"| {r['found']}/{r['people']} | {r['mean_oks']:.3f} | {r['oks_50']:.1%} "
             f"| {r['oks_75']:.1%} | {pck} | {r['false_detections']}/{r['empty_frames']} "
+            f"({len(r['false_by_clip'])}/{r['empty_clips']}) "
             f"| {r['fps']:.1f} |"
         )
     return "\n".join(lines)
@@ -330,9 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"PCK@0.2 over the {pck_people} people with a torso labelled ({results[0]['no_torso']} "
-        f"without are left out); false detections: frames with a pose among "
+        f"without one are left out); false detections: frames with a pose among "
         f"{results[0]['empty_frames']} frames of {len(empty)} clips with nobody in them."
     )
+    for r in results:
+        fired = ", ".join(f"{name} {n}" for name, n in r["false_by_clip"].items()) or "none"
+        print(f"- {r['model']} {r['detection']:g}/{r['tracking']:g}: poses in {fired}")
     print()
     print("Mean error of each keypoint over the torso (people found who have one):")
     print()

@@ -214,12 +214,12 @@ def pck_hits(
 ) -> tuple[int, int] | None:
     """(keypoints within `alpha` x torso, keypoints labelled); None for a person without a
     torso; a person not found has none right."""
+    labelled = int((labels[:, 2] > 0).sum())
+    errors = None if predicted is None else normalised_errors(predicted, labels)
     if torso(labels) is None:
         return None
-    labelled = int((labels[:, 2] > 0).sum())
-    if predicted is None:
+    if errors is None:
         return 0, labelled
-    errors = normalised_errors(predicted, labels)
     return int((errors[labels[:, 2] > 0] <= alpha).sum()), labelled
 
 
