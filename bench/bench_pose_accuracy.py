@@ -42,7 +42,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,6 +66,7 @@ from bench.pose_accuracy import (  # noqa: E402
 )
 from pipeline.options import pipeline_options  # noqa: E402
 from pipeline.pose.keypoints import landmarks_array  # noqa: E402
+from pipeline.pose.models import MODELS, ModelUnavailable, require  # noqa: E402
 from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
 from pipeline.video.samples import make_clip, steady_encoding  # noqa: E402
 from shared.job_options import SettledOptions  # noqa: E402
@@ -77,23 +78,25 @@ NOT_EMPTY = {
     "000000549055.jpg": "the surfer's foot, outside his box, on the board",
     "000000434204.jpg": "a person behind the lamp post, not labelled",
 }
-MODELS = {"full": {"model_complexity": 1}}  # BlazePose Full, bundled with MediaPipe
-
-
-def model_options(name: str) -> dict[str, Any]:
-    """The pipeline's options that choose the model `name`: the one place a name is read."""
-    if name not in MODELS:
-        raise SystemExit(f"unknown model {name!r}: known {', '.join(MODELS)}")
-    return MODELS[name]
 
 
 def setting_options(model: str, detection: float, tracking: float) -> PipelineOptions:
     """A user's options (as `dance-analyzer analyze` builds them) with this model and these
-    thresholds; no analysis step, no motion exports."""
+    thresholds; no analysis step, no motion exports. A model not installed stops here, with
+    the command that installs it."""
+    if model not in MODELS:
+        raise SystemExit(f"unknown model {model!r}: known {', '.join(MODELS)}")
+    try:
+        require(model)
+    except ModelUnavailable as exc:
+        raise SystemExit(exc.message) from None
     settled = SettledOptions(
-        min_detection_confidence=detection, min_tracking_confidence=tracking, exports=()
+        min_detection_confidence=detection,
+        min_tracking_confidence=tracking,
+        exports=(),
+        model=model,
     )
-    return replace(pipeline_options(settled), analysis=None, **model_options(model))
+    return replace(pipeline_options(settled), analysis=None)
 
 
 def read_rgb(path: Path) -> np.ndarray:
@@ -289,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     models = [name for name in args.models.split(",") if name]
-    for name in models:
-        model_options(name)
+    for name in models:  # unknown or not installed: said before any work
+        setting_options(name, 0.5, 0.5)
     labels = COCO_PEOPLE / LABELS
     if not labels.exists():
         print(
