@@ -1,4 +1,5 @@
-"""Angles with Sports2D's conventions, on constructed poses whose angles are known exactly."""
+"""Angles with Sports2D's conventions, on constructed poses whose angles are known exactly;
+their ranges of motion on known series, on real footage and on the sample clip."""
 
 from __future__ import annotations
 
