@@ -1,2 +1,2 @@
-"""What the landmarks and the soundtrack say: angles, movement energy and tempo, the beats,
-`analysis.json` and the metrics of `summary.json`."""
+"""What the landmarks and the soundtrack say: angles and their ranges of motion, movement
+energy and tempo, the beats, `analysis.json` and the metrics of `summary.json`."""

@@ -28,9 +28,9 @@ Deliberate differences from Sports2D:
   unwraps every angle with period 180), fills gaps up to 10 frames (Sports2D: 100) and wraps
   results back into the ranges above. Larger gaps stay NaN (Sports2D's default fills them
   with the last value).
-- Summaries (min, max, range of motion, mean) are taken on the shortest arc of the circle
-  that holds all of an angle's values, so a range never exceeds one turn, even where a
-  noisy change of facing made the series jump (an unwrapped series can drift by turns).
+- Summaries (min, max, range of motion, mean) are robust ranges over the frames where the
+  angle was measured, on the flexion's magnitude for the joints a change of facing negates
+  (`pipeline.analysis.ranges`); Sports2D reports none.
 - Only 'auto' facing (or none); no 'front'/'back' mode and no floor-tilt correction of
   segment angles (Sports2D subtracts the estimated floor angle when converting to metres).
 """
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.analysis import ranges
 from pipeline.smoothing import DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_FRAMES, lowpass, wrap
 
 ANGLE_NAMES: tuple[str, ...] = (
@@ -191,54 +192,58 @@ def _r(value: float) -> float:
     return round(float(value), 2)
 
 
-def _on_arc(values: np.ndarray, period: float) -> np.ndarray:
-    """The values placed on the shortest arc of the circle that holds them all (its largest
-    empty gap left out), as a continuous range: a range of motion can never exceed one turn,
-    however often noise or a change of facing made the series jump."""
-    wrapped = np.sort(wrap(values, period))
-    if wrapped.size < 2:
-        return wrapped
-    gaps = np.diff(np.append(wrapped, wrapped[0] + period))
-    start = wrapped[(int(np.argmax(gaps)) + 1) % wrapped.size]
-    if start >= period / 2 - 1e-9:
-        start -= period
-    return start + (wrap(values, period) - start) % period
+def _joint_of(name: str) -> str | None:
+    """ "elbow" for "right_elbow"; None for a segment angle."""
+    return name.split("_", 1)[1] if name in JOINT_ANGLE_NAMES else None
 
 
-def summarize_angles(angles: np.ndarray, fps: float) -> dict[str, dict]:
-    """Per angle: min, max, range_of_motion, mean, mean_abs_velocity_deg_s, valid_frames."""
+def _measured(angles: np.ndarray, known: np.ndarray | None, col: int) -> np.ndarray:
+    """The column's values in the frames where the angle was measured: `known` (the raw
+    angle's frames, its points visible) when given, else wherever it is finite. The
+    smoothed series also holds the gaps it filled: they are no measurement."""
+    series = angles[:, col]
+    mask = np.isfinite(series) if known is None else known[:, col] & np.isfinite(series)
+    return series[mask]
+
+
+def summarize_angles(
+    angles: np.ndarray, fps: float, *, known: np.ndarray | None = None
+) -> dict[str, dict]:
+    """Per angle: its range of motion (`pipeline.analysis.ranges.range_of_motion`: `min`,
+    `max`, `range_of_motion`, `mean`, `range_frames`, `implausible_frames`, `implausible`,
+    `range_note`) over the frames `known` (where the raw angle is known), and over the
+    whole series `mean_abs_velocity_deg_s` and `valid_frames`."""
     out: dict[str, dict] = {}
     for col, name in enumerate(ANGLE_NAMES):
         series, period = angles[:, col], _PERIODS[col]
-        known = np.isfinite(series)
-        stats: dict = dict.fromkeys(("min", "max", "range_of_motion", "mean"))
+        stats = ranges.range_of_motion(
+            _measured(angles, known, col), fps, joint=_joint_of(name), period=period
+        )
+        finite = np.isfinite(series)
         stats["mean_abs_velocity_deg_s"] = None
-        stats["valid_frames"] = int(known.sum())
-        if known.any():
-            u = _on_arc(series[known], period)
-            stats.update(
-                min=_r(u.min()), max=_r(u.max()), range_of_motion=_r(np.ptp(u)), mean=_r(u.mean())
-            )
-            pairs = known[1:] & known[:-1]
-            if pairs.any():
-                step = wrap(np.diff(series)[pairs], period)
-                stats["mean_abs_velocity_deg_s"] = _r(np.abs(step).mean() * fps)
+        stats["valid_frames"] = int(finite.sum())
+        pairs = finite[1:] & finite[:-1]
+        if pairs.any():
+            step = wrap(np.diff(series)[pairs], period)
+            stats["mean_abs_velocity_deg_s"] = _r(np.abs(step).mean() * fps)
         out[name] = stats
     return out
 
 
-def symmetry(angles: np.ndarray) -> dict[str, dict]:
-    """Per left/right pair: ranges, range ratio, mean absolute difference, correlation."""
+def symmetry(angles: np.ndarray, fps: float, *, known: np.ndarray | None = None) -> dict[str, dict]:
+    """Per left/right pair: ranges (as `summarize_angles`), range ratio, mean absolute
+    difference, correlation."""
     out: dict[str, dict] = {}
     for joint, left, right in JOINT_PAIRS:
         li, ri = ANGLE_NAMES.index(left), ANGLE_NAMES.index(right)
         period = _PERIODS[li]
         ls, rs = angles[:, li], angles[:, ri]
-        ranges = []
-        for s in (ls, rs):
-            k = np.isfinite(s)
-            ranges.append(float(np.ptp(_on_arc(s[k], period))) if k.any() else None)
-        lr, rr = ranges
+        lr, rr = (
+            ranges.range_of_motion(
+                _measured(angles, known, col), fps, joint=_joint_of(name), period=period
+            )["range_of_motion"]
+            for col, name in ((li, left), (ri, right))
+        )
         ratio = None
         if lr is not None and rr is not None:
             ratio = 1.0 if max(lr, rr) == 0 else min(lr, rr) / max(lr, rr)
@@ -251,8 +256,8 @@ def symmetry(angles: np.ndarray) -> dict[str, dict]:
             if np.ptp(lu) > 1e-9 and np.ptp(ru) > 1e-9:
                 corr = _r(np.corrcoef(lu, ru)[0, 1])
         out[joint] = {
-            "left_range": None if lr is None else _r(lr),
-            "right_range": None if rr is None else _r(rr),
+            "left_range": lr,
+            "right_range": rr,
             "range_ratio": None if ratio is None else _r(ratio),
             "mean_abs_difference": diff,
             "correlation": corr,

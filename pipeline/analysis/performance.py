@@ -233,6 +233,7 @@ def _document(
     )
     accents = movement.movement_accents(energy, performance.times)
     tempo = movement.movement_tempo(energy, performance.times)
+    measured = np.isfinite(series.raw)  # ranges: frames where each angle's points were seen
     return {
         "schema_version": SCHEMA_VERSION,
         "video": {
@@ -246,9 +247,9 @@ def _document(
         "angles": {
             "names": list(angles.ANGLE_NAMES),
             "sports2d_names": dict(angles.SPORTS2D_NAMES),
-            "summary": angles.summarize_angles(series.smooth, performance.fps),
+            "summary": angles.summarize_angles(series.smooth, performance.fps, known=measured),
         },
-        "symmetry": angles.symmetry(series.smooth),
+        "symmetry": angles.symmetry(series.smooth, performance.fps, known=measured),
         "movement": {
             "energy_units": "body heights per second",
             "energy_per_second": movement.energy_per_second(energy, performance.times),

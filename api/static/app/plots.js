@@ -130,9 +130,11 @@ function anglesPlot(analysis) {
   $("plot-angles-text").textContent = names
     .map((name) => {
       const s = summary[name] || {};
-      return s.min === null || s.min === undefined
-        ? `${name.replace("_", " ")}: never seen`
-        : `${name.replace("_", " ")}: ${Math.round(s.min)}° to ${Math.round(s.max)}° (range ${Math.round(s.range_of_motion)}°)`;
+      const label = name.replace("_", " ");
+      // min and max are the 5th and 95th percentiles; a null range says why in range_note
+      return s.range_of_motion === null || s.range_of_motion === undefined
+        ? `${label}: ${s.range_note || "never seen"}`
+        : `${label}: ${Math.round(s.min)}° to ${Math.round(s.max)}° (range ${Math.round(s.range_of_motion)}°)`;
     })
     .join("; ");
   return plot;

@@ -1,7 +1,9 @@
-"""Angles with Sports2D's conventions, on constructed poses whose angles are known exactly."""
+"""Angles with Sports2D's conventions, on constructed poses whose angles are known exactly;
+their ranges of motion on known series, on real footage and on the sample clip."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -20,6 +22,9 @@ from pipeline.analysis.angles import (
     summarize_angles,
     symmetry,
 )
+from pipeline.analysis.ranges import PLAUSIBLE_SPANS
+from pipeline.runner import PipelineOptions, analyze_video
+from tests.clips import SHARED_DATA, make_clip, shared_file
 
 COL = {name: i for i, name in enumerate(ANGLE_NAMES)}
 
@@ -240,51 +245,159 @@ def test_low_frame_rate_clamps_the_cutoff() -> None:
     assert np.isfinite(out[:, COL["right_knee"]]).all()
 
 
+def ramp_range(low: float, high: float) -> float:
+    """The 5th-95th percentile spread of evenly spaced values from low to high."""
+    return 0.9 * (high - low)
+
+
 def test_summary_on_known_values() -> None:
-    angles = np.full((5, len(ANGLE_NAMES)), np.nan)
-    angles[:, COL["right_knee"]] = [10, 20, 30, np.nan, 50]
-    angles[:2, COL["right_forearm"]] = [170, -170]
+    angles = np.full((42, len(ANGLE_NAMES)), np.nan)
+    angles[:41, COL["right_knee"]] = np.linspace(10, 50, 41)  # 1 degree a frame; then unknown
+    angles[:41, COL["right_forearm"]] = wrapped(np.linspace(170, 190, 41))  # across 180
     summary = summarize_angles(angles, fps=10.0)
     assert summary["right_knee"] == {
-        "min": 10.0,
-        "max": 50.0,
-        "range_of_motion": 40.0,
-        "mean": 27.5,
-        "mean_abs_velocity_deg_s": 100.0,
-        "valid_frames": 4,
+        "min": 12.0,  # the 5th and 95th percentiles of 10..50, not its extremes
+        "max": 48.0,
+        "range_of_motion": 36.0,
+        "mean": 30.0,
+        "range_frames": 41,
+        "implausible_frames": 0,
+        "implausible": False,
+        "range_note": None,
+        "mean_abs_velocity_deg_s": 10.0,
+        "valid_frames": 41,
     }
     forearm = summary["right_forearm"]
-    assert forearm["range_of_motion"] == pytest.approx(20)
-    assert forearm["mean_abs_velocity_deg_s"] == pytest.approx(200)
+    assert forearm["range_of_motion"] == pytest.approx(ramp_range(170, 190))
+    assert (forearm["min"], forearm["max"]) == pytest.approx((171, 189))
+    assert forearm["mean_abs_velocity_deg_s"] == pytest.approx(5)
     assert abs(forearm["mean"]) == pytest.approx(180)
+    assert forearm["implausible"] is None  # a segment has no anatomical span
     assert summary["left_knee"] == {
         "min": None,
         "max": None,
         "range_of_motion": None,
         "mean": None,
+        "range_frames": 0,
+        "implausible_frames": 0,
+        "implausible": False,
+        "range_note": "never measured: its points were never visible",
         "mean_abs_velocity_deg_s": None,
         "valid_frames": 0,
     }
     assert set(summary) == set(ANGLE_NAMES)
 
 
+def wrapped(values: np.ndarray) -> np.ndarray:
+    return (values + 180) % 360 - 180
+
+
+def test_a_range_is_taken_where_the_angle_was_measured_not_where_gaps_were_filled() -> None:
+    smooth = np.full((60, len(ANGLE_NAMES)), np.nan)
+    smooth[:, COL["right_knee"]] = np.concatenate([np.linspace(20, 40, 30), np.full(30, 100)])
+    known = np.zeros_like(smooth, dtype=bool)
+    known[:30, COL["right_knee"]] = True  # the last 30 frames: filled in, not seen
+    knee = summarize_angles(smooth, fps=30.0, known=known)["right_knee"]
+    assert knee["range_of_motion"] == pytest.approx(ramp_range(20, 40))
+    assert knee["range_frames"] == 30 and knee["valid_frames"] == 60
+    assert summarize_angles(smooth, fps=30.0)["right_knee"]["max"] == 100  # unmasked
+
+
+def test_an_elbow_whose_sign_flips_with_the_view_keeps_its_flexion_range() -> None:
+    # 20 -> 120 -> 20 degrees of flexion, seen from either side as the facing flips every
+    # 7 frames, and folded across 180 on the way: Sports2D's signed angle jumps about
+    flexion = np.concatenate([np.linspace(20, 120, 50), np.linspace(120, 20, 50)])
+    side = np.where((np.arange(100) // 7) % 2 == 0, 1.0, -1.0)
+    angles = series(flexion * side, "right_elbow")
+    angles[:, COL["left_elbow"]] = wrapped(180 - (flexion[::-1] - 20) / 4 * side)  # 155..180
+    summary = summarize_angles(angles, fps=30.0)
+    elbow = summary["right_elbow"]
+    assert np.ptp(angles[:, COL["right_elbow"]]) > 230  # what max - min said
+    low, high = np.percentile(flexion, [5, 95])  # about 25 and 115
+    assert elbow["range_of_motion"] == pytest.approx(high - low, abs=0.01)
+    assert (elbow["min"], elbow["max"]) == pytest.approx((low, high), abs=0.01)
+    assert elbow["implausible_frames"] == 0 and elbow["range_note"] is None
+    assert symmetry(angles, fps=30.0)["elbow"]["right_range"] == elbow["range_of_motion"]
+    # an elbow "flexed" 155..180 in every frame is beyond its span: no range, and why
+    folded = summary["left_elbow"]
+    assert folded["range_of_motion"] is None and folded["implausible"] is True
+    assert folded["implausible_frames"] == 100
+    assert folded["range_note"].startswith("implausible: beyond 0..150 degrees in 100 of 100")
+
+
+def test_outliers_do_not_widen_a_range() -> None:
+    knee = np.linspace(30, 90, 100)
+    jittery = knee.copy()
+    jittery[[10, 50, 80]] = [150, 0, 140]  # three misplaced points, all within the span
+    elbow = np.linspace(30, 90, 100)
+    elbow[[5, 25, 45, 65, 85]] = 175  # beyond any elbow: left out
+    angles = series(jittery)
+    angles[:, COL["right_elbow"]] = elbow
+    summary = summarize_angles(angles, fps=30.0)
+    assert summary["right_knee"]["range_of_motion"] == pytest.approx(ramp_range(30, 90), abs=2)
+    assert summary["right_elbow"]["range_of_motion"] == pytest.approx(ramp_range(30, 90), abs=3)
+    assert summary["right_elbow"]["implausible_frames"] == 5
+    assert summary["right_elbow"]["implausible"] is False  # 5 %: left out, not flagged
+    assert summary["right_elbow"]["range_frames"] == 95
+
+
+def test_too_few_frames_give_no_range_and_say_why() -> None:
+    values = np.full(100, np.nan)
+    values[:19] = np.linspace(0, 90, 19)
+    short = summarize_angles(series(values), fps=10.0)["right_knee"]
+    assert short["range_of_motion"] is None and short["min"] is None and short["mean"] is None
+    assert short["range_frames"] == 19
+    assert short["range_note"] == "too few frames: 19 usable frames (1.90 s), a range needs 20"
+    values[:25] = np.linspace(0, 90, 25)  # 25 frames, but under a second at 30 fps
+    brief = summarize_angles(series(values), fps=30.0)["right_knee"]
+    assert brief["range_note"] == "too few frames: 25 usable frames (0.83 s), a range needs 30"
+    assert symmetry(series(values), fps=30.0)["knee"]["right_range"] is None
+    values[:30] = np.linspace(0, 90, 30)
+    assert summarize_angles(series(values), fps=30.0)["right_knee"]["range_note"] is None
+
+
+def test_the_wrap_cannot_inflate_a_range() -> None:
+    t = np.arange(90)
+    turning = 180 + 15 * np.sin(t / 5)  # a forearm pointing back, to and fro across +-180
+    angles = series(wrapped(turning), "right_forearm")
+    angles[:, COL["pelvis"]] = (80 + 20 * np.sin(t / 5) + 90) % 180 - 90  # across +-90
+    angles[:, COL["right_ankle"]] = wrapped(5 + 10 * np.sin(t / 5) + 360)
+    summary = summarize_angles(angles, fps=30.0)
+    spread = np.ptp(np.percentile(15 * np.sin(t / 5), [5, 95]))
+    assert summary["right_forearm"]["range_of_motion"] == pytest.approx(spread, abs=0.01)
+    assert summary["pelvis"]["range_of_motion"] == pytest.approx(spread * 20 / 15, abs=0.01)
+    assert summary["right_ankle"]["range_of_motion"] == pytest.approx(spread * 10 / 15, abs=0.01)
+    forearm = summary["right_forearm"]
+    assert forearm["max"] - forearm["min"] == pytest.approx(spread, abs=0.02)
+    assert 180 - spread / 2 - 0.1 < forearm["max"] < 180 + spread / 2 + 0.1
+    # however the values scatter, a joint range stays within its span, a segment under a turn
+    scattered = np.random.default_rng(1).uniform(-180, 180, (200, len(ANGLE_NAMES)))
+    for name, stats in summarize_angles(scattered, fps=30.0).items():
+        assert stats["range_of_motion"] is None or stats["range_of_motion"] < 360, name
+    for name in JOINT_ANGLE_NAMES:
+        stats = summarize_angles(scattered, fps=30.0)[name]
+        low, high = PLAUSIBLE_SPANS[name.split("_", 1)[1]]
+        assert stats["range_of_motion"] is None or stats["range_of_motion"] <= high - low
+
+
 def test_symmetry_on_known_series() -> None:
-    angles = np.full((6, len(ANGLE_NAMES)), np.nan)
-    angles[:5, COL["left_knee"]] = [0, 30, 60, 30, 0]
-    angles[:5, COL["right_knee"]] = [0, 15, 30, 15, 0]
-    angles[:, COL["left_elbow"]] = [10, 20, 30, 40, 50, 60]
-    angles[:, COL["right_elbow"]] = [60, 50, 40, 30, 20, 10]
+    n = 41
+    angles = np.full((n + 1, len(ANGLE_NAMES)), np.nan)
+    angles[:n, COL["left_knee"]] = np.linspace(0, 60, n)
+    angles[:n, COL["right_knee"]] = np.linspace(0, 30, n)
+    angles[:, COL["left_elbow"]] = np.linspace(10, 60, n + 1)
+    angles[:, COL["right_elbow"]] = np.linspace(60, 10, n + 1)
     angles[:, COL["left_hip"]] = 5.0
-    angles[:, COL["right_hip"]] = [1, 2, 3, 4, 5, 6]
+    angles[:, COL["right_hip"]] = np.linspace(1, 6, n + 1)
     angles[:2, COL["left_ankle"]] = [1, 2]
     angles[:2, COL["right_ankle"]] = [3, 4]
-    result = symmetry(angles)
+    result = symmetry(angles, fps=10.0)
     assert set(result) == {joint for joint, _, _ in JOINT_PAIRS}
     knee = result["knee"]
-    assert knee["left_range"] == pytest.approx(60)
-    assert knee["right_range"] == pytest.approx(30)
+    assert knee["left_range"] == pytest.approx(ramp_range(0, 60))
+    assert knee["right_range"] == pytest.approx(ramp_range(0, 30))
     assert knee["range_ratio"] == pytest.approx(0.5)
-    assert knee["mean_abs_difference"] == pytest.approx(12)
+    assert knee["mean_abs_difference"] == pytest.approx(15)
     assert knee["correlation"] == pytest.approx(1.0)
     assert result["elbow"]["correlation"] == pytest.approx(-1.0)
     assert result["elbow"]["range_ratio"] == pytest.approx(1.0)
@@ -292,6 +405,7 @@ def test_symmetry_on_known_series() -> None:
     assert result["hip"]["range_ratio"] == pytest.approx(0.0)
     assert result["ankle"]["correlation"] is None  # fewer than 3 frames
     assert result["ankle"]["mean_abs_difference"] == pytest.approx(2)
+    assert result["ankle"]["left_range"] is None  # and too few for a range
     assert result["wrist"] == {
         "left_range": None,
         "right_range": None,
@@ -299,19 +413,50 @@ def test_symmetry_on_known_series() -> None:
         "mean_abs_difference": None,
         "correlation": None,
     }
+    summary = summarize_angles(angles, fps=10.0)
+    for joint, left, right in JOINT_PAIRS:  # the same ranges as the summary's
+        assert result[joint]["left_range"] == summary[left]["range_of_motion"], joint
+        assert result[joint]["right_range"] == summary[right]["range_of_motion"], joint
 
 
-def test_a_range_of_motion_never_exceeds_one_turn_however_the_series_jumps() -> None:
-    from pipeline.analysis.angles import ANGLE_NAMES, summarize_angles, symmetry
+def assert_plausible(summary: dict) -> None:
+    """Every joint's range lies within its anatomical span, or is null with its reason."""
+    for name in JOINT_ANGLE_NAMES:
+        stats = summary[name]
+        low, high = PLAUSIBLE_SPANS[name.split("_", 1)[1]]
+        if stats["range_of_motion"] is None:
+            assert stats["range_note"], name
+            continue
+        assert low <= stats["min"] <= stats["max"] <= high, (name, stats)
+        assert stats["range_of_motion"] == pytest.approx(stats["max"] - stats["min"], abs=0.02)
+        assert stats["implausible"] is False and stats["range_note"] is None, name
 
-    angles = np.full((6, len(ANGLE_NAMES)), np.nan)
-    col = ANGLE_NAMES.index("left_elbow")
-    angles[:, col] = [170.0, -170.0, 10.0, -170.0, 170.0, 175.0]  # jumps, and crosses 180
-    summary = summarize_angles(angles, fps=30)["left_elbow"]
-    # the values span 10 .. 190 (= -170) on the circle: 180 degrees, not the unwrapped drift
-    assert summary["range_of_motion"] == pytest.approx(180.0)
-    assert summary["min"] == pytest.approx(10.0)
-    assert symmetry(angles)["elbow"]["left_range"] == pytest.approx(180.0)
-    pelvis = ANGLE_NAMES.index("pelvis")
-    angles[:, pelvis] = [85.0, -85.0, 80.0, -80.0, 0.0, 0.0]  # period 180: all within 100
-    assert summarize_angles(angles, fps=30)["pelvis"]["range_of_motion"] <= 180.0
+
+@pytest.mark.shared_data
+def test_every_joint_range_on_real_footage_is_anatomically_plausible(tmp_path) -> None:
+    # two dancers filmed from the front on a phone; before, elbows 335 and 341 degrees
+    video = shared_file(SHARED_DATA / "dancers" / "pair_phone.mp4")
+    result = analyze_video(video, tmp_path / "out", PipelineOptions(exports=()))
+    summary = json.loads(result.analysis_path.read_text())["angles"]["summary"]
+    assert_plausible(summary)
+    ranged = [name for name in JOINT_ANGLE_NAMES if summary[name]["range_of_motion"] is not None]
+    assert len(ranged) >= 10, ranged  # the feet, seen end on, may have none
+    for name in ("right_elbow", "left_elbow", "right_shoulder", "left_shoulder"):
+        assert 30 < summary[name]["range_of_motion"] < 150, (name, summary[name])
+    assert result.analysis is not None
+    assert result.analysis["ranges_of_motion"] == {
+        name: summary[name]["range_of_motion"] for name in JOINT_ANGLE_NAMES
+    }
+
+
+def test_the_sample_clip_hip_out_of_the_picture_has_no_impossible_range(tmp_path) -> None:
+    # `dance-analyzer sample`'s clip: the astronaut's upper body; BlazePose guesses her hips
+    # and knees below it (before: right hip 45 to 290 degrees, range 244)
+    clip = make_clip(
+        tmp_path / "sample.mp4", width=640, height=480, frames=60, fps=15, audio=True, beat_bpm=120
+    )
+    result = analyze_video(clip, tmp_path / "out", PipelineOptions(exports=()))
+    summary = json.loads(result.analysis_path.read_text())["angles"]["summary"]
+    assert_plausible(summary)
+    hip = summary["right_hip"]
+    assert hip["range_of_motion"] is None or hip["range_of_motion"] < 90, hip
