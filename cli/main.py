@@ -33,7 +33,6 @@ from cli import local_command
 from dance_client import cli as remote
 from dance_client import compare_command
 from pipeline.motion.formats import checked_formats
-from shared.job_options import PoseModel
 from shared.outputs import EXPORT_FORMATS
 
 EXIT_BAD_INPUT = 2
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from cli import model_commands, tenant_commands
     from shared.config import settings
-    from shared.job_options import MAX_PEOPLE  # defaults follow the service's settings
+    from shared.job_options import MAX_PEOPLE, PoseModel  # defaults: the service's settings
 
     parser = argparse.ArgumentParser(
         prog="dance-analyzer",
