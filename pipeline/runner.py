@@ -43,6 +43,7 @@ from pipeline.motion.exports import Exports, remove_exports
 from pipeline.pose.blazepose import PoseEstimator
 from pipeline.pose.bundle import bundle_path
 from pipeline.pose.landmark_outputs import write_landmark_outputs
+from pipeline.pose.models import PoseModelFile
 from pipeline.pose.models import require as require_model
 from pipeline.segments.cuts import Segment, segment_frames
 from pipeline.stages import (
@@ -161,7 +162,7 @@ def analyze_video(
     Raises a `VideoInputError` subclass for bad input, `ModelUnavailable` when the pose model
     asked for is not installed (`pipeline.pose.models`); nothing else is expected.
     """
-    require_model(options.model)  # before anything is read or written
+    model = require_model(options.model)  # before anything is read or written
     if segment is not None and options.max_people > 1:
         raise ValueError("a video with several dancers is not split: ids must carry across cuts")
     started = time.perf_counter()
@@ -220,7 +221,7 @@ def analyze_video(
             daemon=True,
         )
         try:
-            with _estimator(options, info) as estimate:
+            with _estimator(options, info, model) as estimate:
                 decoder.start()
                 writer.start()
                 frames = segment.frames if segment is not None else expected
@@ -275,11 +276,12 @@ def analyze_video(
 
 
 @contextlib.contextmanager
-def _estimator(options: PipelineOptions, info: VideoInfo) -> Iterator[Callable[[Any], Any]]:
+def _estimator(
+    options: PipelineOptions, info: VideoInfo, model: PoseModelFile
+) -> Iterator[Callable[[Any], Any]]:
     """The model, as a function of a decoded frame: its landmarks or None and its world
     landmarks or None (one dancer), or its `People` and their world landmarks by id
     (several)."""
-    model = require_model(options.model)
     if options.max_people <= 1:
         with PoseEstimator(
             min_detection_confidence=options.min_detection_confidence,

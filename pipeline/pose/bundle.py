@@ -20,13 +20,12 @@ has fixed timestamps and order, so the same models always give the same bytes
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import zipfile
 from pathlib import Path
 
-from pipeline.pose.models import require
+from pipeline.pose.models import require, sha256_of
 
 BUNDLE_SHA256 = {
     "lite": "f8dc34389ee7632388bc2b60728b3fda09b57e282e9cea6d07df9a435dc04556",
@@ -95,10 +94,6 @@ def build(path: str | os.PathLike, model: str = "full") -> str:
     digest = sha256_of(partial)
     partial.replace(target)
     return digest
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def default_cache_dir() -> Path:

@@ -106,7 +106,7 @@ def install_command(*names: str) -> str:
     return f"dance-analyzer models install {' '.join(names)}"
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):

@@ -9,7 +9,8 @@ import sys
 
 import mediapipe as mp
 
-from pipeline.pose.bundle import BUNDLE_SHA256, build, bundle_path, sha256_of
+from pipeline.pose.bundle import BUNDLE_SHA256, build, bundle_path
+from pipeline.pose.models import sha256_of
 from pipeline.video.samples import render_frames
 
 

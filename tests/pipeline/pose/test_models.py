@@ -25,7 +25,8 @@ import httpx
 import pytest
 
 from pipeline.pose import models
-from pipeline.pose.bundle import BUNDLE_SHA256, bundle_path, sha256_of
+from pipeline.pose.bundle import BUNDLE_SHA256, bundle_path
+from pipeline.pose.models import sha256_of
 from pipeline.runner import PipelineOptions, analyze_video
 from pipeline.video.samples import DUO, make_clip
 from shared.config import settings
