@@ -32,8 +32,7 @@ from typing import TextIO, get_args
 from cli import local_command
 from dance_client import cli as remote
 from dance_client import compare_command
-from pipeline.motion.formats import checked_formats
-from shared.outputs import EXPORT_FORMATS
+from shared.outputs import EXPORT_FORMATS, checked_formats
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1

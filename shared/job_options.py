@@ -14,20 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.config import Settings
-from shared.outputs import EXPORT_FORMATS, ExportFormat
+from shared.outputs import EXPORT_FORMATS, ExportFormat, checked_formats
 
 MAX_PEOPLE = 8  # the most dancers a job may follow: each costs about one model run a frame
 PoseModel = Literal["lite", "full", "heavy"]  # BlazePose's landmark models (pipeline.pose.models)
-
-
-def _in_order(formats: Any) -> Any:
-    """Export formats in the order of `EXPORT_FORMATS`, each once."""
-    if isinstance(formats, list | tuple | set | frozenset):
-        wanted = set(formats)
-        return [fmt for fmt in EXPORT_FORMATS if fmt in wanted] + sorted(
-            str(fmt) for fmt in wanted if fmt not in EXPORT_FORMATS
-        )  # unknown ones stay, for the validation error to name
-    return formats
 
 
 class SettledOptions(BaseModel):
@@ -42,7 +32,13 @@ class SettledOptions(BaseModel):
     exports: tuple[ExportFormat, ...] = EXPORT_FORMATS
     model: PoseModel = "full"
 
-    _order_exports = field_validator("exports", mode="before")(_in_order)
+    @field_validator("exports", mode="before")
+    @classmethod
+    def _in_order(cls, formats: Any) -> Any:
+        """In the order of `EXPORT_FORMATS`, each once; an unknown one is named."""
+        if isinstance(formats, list | tuple | set | frozenset):
+            return checked_formats(formats)
+        return formats
 
     @classmethod
     def from_row(cls, stored: dict[str, Any] | None, settings: Settings) -> SettledOptions:

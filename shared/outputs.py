@@ -17,6 +17,7 @@ from a `MotionFormat` and listed one by one in `Job.output_exports`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -129,3 +130,15 @@ if EXPORT_FORMATS != tuple(fmt.name for fmt in MOTION_FORMATS):  # one entry per
 def motion_format(name: str) -> MotionFormat:
     """The motion format called `name`; KeyError for another name."""
     return {str(fmt.name): fmt for fmt in MOTION_FORMATS}[name]
+
+
+def checked_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The formats in the order of `EXPORT_FORMATS`, each once; ValueError naming an unknown
+    one (light: the CLI's argument parser checks them before anything heavy is imported)."""
+    wanted = set(formats)
+    unknown = sorted(wanted - set(EXPORT_FORMATS), key=str)
+    if unknown:
+        raise ValueError(
+            f"unknown export format {unknown[0]!r}; known: {', '.join(EXPORT_FORMATS)}"
+        )
+    return tuple(fmt for fmt in EXPORT_FORMATS if fmt in wanted)

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.motion.bvh import write_bvh
-from pipeline.motion.formats import checked_formats
 from pipeline.motion.trc import write_trc
 from pipeline.motion.world import WorldTrack
 from pipeline.motion.world_csv import write_world_csv
-from shared.outputs import MOTION_FORMATS, WORLD_CSV, motion_format
+from shared.outputs import MOTION_FORMATS, WORLD_CSV, checked_formats, motion_format
 
 
 @dataclass(frozen=True)
