@@ -11,7 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 import redis
 from celery import Celery
@@ -23,6 +23,7 @@ DELIVER_WEBHOOK = "dance.deliver_webhook"
 COMPARE_JOBS = "dance.compare_jobs"
 PROCESS_SEGMENT = "dance.process_segment"
 # Kombu's Redis transport keeps delivered, unacknowledged messages here (its defaults).
+CAPACITY_COMMAND = "dance_capacity"  # each worker's remote-control answer (worker.capacity)
 UNACKED_KEY = "unacked"
 UNACKED_INDEX_KEY = "unacked_index"
 
@@ -103,18 +104,28 @@ def ask_workers(command: str, timeout_s: float) -> list[dict]:
     return list(_client().control.broadcast(command, reply=True, timeout=timeout_s) or [])
 
 
+def capacity_answers(queue: str, timeout_s: float) -> list[dict[str, Any]] | None:
+    """The `CAPACITY_COMMAND` answers (`worker.capacity`) of the workers consuming `queue`;
+    None when nobody can tell: only a Redis broker broadcasts (not the local mode's file
+    broker), or no such worker answered within `timeout_s`."""
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return None
+    answers = [
+        answer
+        for reply in ask_workers(CAPACITY_COMMAND, timeout_s)
+        for answer in reply.values()
+        if isinstance(answer, dict) and queue in answer.get("queues", [])
+    ]
+    return answers or None
+
+
 def worker_models(queue: str, timeout_s: float) -> set[str] | None:
-    """The pose models the workers of `queue` can run, from their `dance_capacity` answers
-    (`worker.capacity`); None when none answered (no broadcast with the local mode's file
-    broker, or the broker is down): then nobody can tell, and the worker decides."""
-    models: set[str] = set()
-    answered = False
-    for reply in ask_workers("dance_capacity", timeout_s):
-        for answer in reply.values():
-            if isinstance(answer, dict) and queue in answer.get("queues", []):
-                answered = True
-                models.update(answer.get("models") or ["full"])  # older workers: full only
-    return models if answered else None
+    """The pose models the workers of `queue` can run; None when nobody can tell (then the
+    worker decides)."""
+    answers = capacity_answers(queue, timeout_s)
+    if answers is None:
+        return None
+    return {model for answer in answers for model in answer.get("models") or ["full"]}
 
 
 @dataclass(frozen=True)

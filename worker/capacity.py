@@ -23,15 +23,14 @@ from celery.worker.control import inspect_command
 
 from pipeline.pose.models import installed as installed_models
 from shared.config import settings
-from shared.queue import ask_workers
+from shared.queue import CAPACITY_COMMAND, capacity_answers
 
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 0.5
-COMMAND = "dance_capacity"
 
 
-@inspect_command(name=COMMAND)
+@inspect_command(name=CAPACITY_COMMAND)
 def dance_capacity(state: Any, **_kwargs: Any) -> dict[str, Any]:
     """This worker's queues, pool processes and running tasks."""
     consumer = state.consumer
@@ -53,19 +52,15 @@ def _models() -> list[str]:
 def idle_video_slots() -> int:
     """Pool processes of video workers running nothing, less the video messages waiting for
     one (0 when it cannot be told: no broadcast, or the broker did not answer)."""
-    if not settings.broker_url.startswith(("redis://", "rediss://")):
-        return 0
     try:
-        replies = ask_workers(COMMAND, PROBE_TIMEOUT_S)
+        answers = capacity_answers(settings.CELERY_QUEUE, PROBE_TIMEOUT_S)
+        if answers is None:
+            return 0
         waiting = _waiting_messages(settings.broker_url, settings.CELERY_QUEUE)
     except Exception as exc:  # the broker is down: do not split
         log.warning("could not count idle workers: %s", exc)
         return 0
-    idle = 0
-    for reply in replies:
-        for answer in reply.values():
-            if isinstance(answer, dict) and settings.CELERY_QUEUE in answer.get("queues", []):
-                idle += max(0, int(answer["concurrency"]) - int(answer["active"]))
+    idle = sum(max(0, int(answer["concurrency"]) - int(answer["active"])) for answer in answers)
     return max(0, idle - waiting)
 
 
