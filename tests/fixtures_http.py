@@ -118,7 +118,7 @@ class WebhookReceiver:
                 except OSError:
                     pass  # the client gave up (timeout tests)
 
-            do_PUT = do_POST
+            do_PUT = do_GET = do_POST
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

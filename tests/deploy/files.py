@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -12,6 +13,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+# the project's own top-level packages, and the folders beside them that hold Python
+OURS = {"api", "bench", "cli", "dance_client", "pipeline", "shared", "tests", "worker"}
 
 # The commands the end-to-end tests start (cli.local_stack) and the contract names.
 API_COMMAND = ["uvicorn", "api.main:app"]
@@ -55,4 +58,21 @@ def tool(name: str) -> str:
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
         raise AssertionError(f"{name} is not installed (it comes with the test extra)")
+    return found
+
+
+def imported(package: str) -> dict[str, set[str]]:
+    """Each of our top-level packages `package` imports, with the files that do."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                top = name.split(".")[0]
+                if top in OURS:
+                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
     return found

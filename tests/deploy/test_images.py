@@ -3,7 +3,6 @@ hadolint, install from the lock files, run as a user, and start the contract pro
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ from tests.deploy.files import (
     WORKER_HEALTHCHECK,
     dockerfile,
     dockerfile_instruction,
+    imported,
     tool,
 )
 
@@ -116,19 +116,6 @@ def test_the_worker_image_compiles_the_numba_functions_into_its_cache(tmp_path):
     assert any(name.startswith("alignment.") for name in index)  # the comparison's DTW
 
 
-def _imported_packages(package: str) -> set[str]:
-    """The project's top-level packages that `package`'s modules import."""
-    ours = {"api", "cli", "dance_client", "pipeline", "shared", "worker"}
-    found: set[str] = set()
-    for path in (ROOT / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                found.add(node.module.split(".")[0])
-            elif isinstance(node, ast.Import):
-                found.update(alias.name.split(".")[0] for alias in node.names)
-    return (found & ours) | {package}
-
-
 def test_each_image_copies_every_package_its_service_imports():
     images = {"Dockerfile.api": "api", "Dockerfile.worker": "worker"}
     for image, package in images.items():
@@ -137,7 +124,7 @@ def test_each_image_copies_every_package_its_service_imports():
         while todo:  # the packages those packages import, and so on
             name = todo.pop()
             needed.add(name)
-            todo |= _imported_packages(name) - needed
+            todo |= set(imported(name)) - needed
         copied = copied_by(image)
         assert needed <= copied, f"{image} lacks {sorted(needed - copied)}"
     assert "pipeline" not in copied_by("Dockerfile.api")  # the gateway has no video code

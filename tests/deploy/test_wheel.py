@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import site
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cli.local_stack import free_port
 from tests.deploy.files import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -69,12 +69,6 @@ def _source_copy(directory: str, names: list[str]) -> set[str]:
     if Path(directory) == ROOT:
         skip |= set(names) - set(BUILD_FILES) - set(_packages())
     return skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +170,7 @@ def test_the_installed_packages_are_the_wheels_not_the_checkouts(venv, tmp_path)
 def test_the_gateway_from_the_wheel_serves_its_page_and_static_files(venv, tmp_path):
     """`uvicorn api.main:app` started from an empty folder with the installed package and
     default settings (no database or queue is reached for these routes)."""
-    port = _free_port()
+    port = free_port()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     log = tmp_path / "uvicorn.log"
     with log.open("wb") as out:

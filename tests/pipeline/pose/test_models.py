@@ -16,9 +16,7 @@ import os
 import subprocess
 import sys
 import tarfile
-import threading
-from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -30,6 +28,7 @@ from pipeline.pose.models import sha256_of
 from pipeline.runner import PipelineOptions, analyze_video
 from pipeline.video.samples import DUO, make_clip
 from shared.config import settings
+from tests.fixtures_http import Reply, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -48,36 +47,28 @@ def tarball(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+@dataclass
 class FakeRegistry:
-    """An npm registry on loopback serving one version's metadata and tarball."""
+    """An npm registry on loopback (the recording HTTP server of `tests.fixtures_http`): each
+    `serve` answers one install, the version's metadata and then its tarball."""
 
-    def __init__(self, data: bytes, integrity: str):
-        self.data, self.integrity = data, integrity
-        registry = self
+    receiver: WebhookReceiver
+    data: bytes
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.endswith(".tgz"):
-                    body, kind = registry.data, "application/octet-stream"
-                else:
-                    dist = {"integrity": registry.integrity, "tarball": f"{registry.url}/p.tgz"}
-                    body, kind = json.dumps({"dist": dist}).encode(), "application/json"
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    @property
+    def url(self) -> str:
+        return self.receiver.url.removesuffix("/hooks")
 
-            def log_message(self, *args: object) -> None:
-                pass
+    @property
+    def integrity(self) -> str:
+        return integrity_of(self.data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def serve(self, tarball: bytes | None = None) -> None:
+        dist = {"integrity": self.integrity, "tarball": f"{self.url}/p.tgz"}
+        self.receiver.respond_with(
+            Reply(200, {"content-type": "application/json"}, json.dumps({"dist": dist}).encode()),
+            Reply(200, {"content-type": "application/octet-stream"}, tarball or self.data),
+        )
 
 
 @pytest.fixture
@@ -93,11 +84,9 @@ FAKE_HEAVY = replace(models.MODELS["heavy"], sha256=hashlib.sha256(FAKE).hexdige
 
 
 @pytest.fixture
-def registry():
+def registry(webhook_receiver) -> FakeRegistry:
     served = tarball({"pose_landmark_heavy.tflite": FAKE, "README.md": b"readme"})
-    fake = FakeRegistry(served, integrity_of(served))
-    yield fake
-    fake.close()
+    return FakeRegistry(webhook_receiver, served)
 
 
 def test_a_model_not_installed_is_refused_with_the_command_that_installs_it(empty_models):
@@ -119,6 +108,7 @@ def test_an_unknown_model_is_refused():
 
 
 def test_install_writes_the_files_that_pass_every_check(registry, tmp_path):
+    registry.serve()
     written = models.install(
         ["heavy", "full"],
         registry=registry.url,
@@ -131,6 +121,7 @@ def test_install_writes_the_files_that_pass_every_check(registry, tmp_path):
 
 
 def test_a_file_whose_hash_is_not_the_pinned_one_is_refused_and_nothing_written(registry, tmp_path):
+    registry.serve()
     with pytest.raises(models.InstallError, match="SHA-256 is not the pinned"):
         models.install(
             ["heavy"], registry=registry.url, integrity=registry.integrity, target=tmp_path
@@ -139,13 +130,14 @@ def test_a_file_whose_hash_is_not_the_pinned_one_is_refused_and_nothing_written(
 
 
 def test_a_registry_publishing_another_integrity_is_refused(registry, tmp_path):
+    registry.serve()
     with pytest.raises(models.InstallError, match="is not the pinned"):
         models.install(["heavy"], registry=registry.url, target=tmp_path)  # the real pin
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_tarball_that_fails_its_integrity_is_refused(registry, tmp_path):
-    registry.data = registry.data[:-10] + b"0123456789"  # altered on the way
+    registry.serve(registry.data[:-10] + b"0123456789")  # altered on the way
     with pytest.raises(models.InstallError, match="integrity"):
         models.install(
             ["heavy"],
@@ -231,6 +223,7 @@ def test_several_dancers_with_each_model_from_its_own_bundle(
 
 def test_the_install_command_refuses_a_registry_that_serves_something_else(registry, tmp_path):
     """`dance-analyzer models install`, as the worker image runs it at build."""
+    registry.serve()
     env = {**os.environ, "POSE_MODELS_DIR": str(tmp_path)}
     command = [sys.executable, "-m", "cli.main", "models"]
     done = subprocess.run(
