@@ -199,7 +199,9 @@ def test_the_gateway_from_the_wheel_serves_its_page_and_static_files(venv, tmp_p
             assert docs.status_code == 200
             assets = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text + docs.text))
             assert "/static/app/app.js" in assets and "/static/docs.js" in assets
-            for asset in sorted(assets | {"/static/app/plots.js", "/static/app/compare.js"}):
+            for asset in sorted(
+                assets | {"/static/app/plots.js", "/static/app/compare.js", "/static/app/card.js"}
+            ):
                 served = client.get(asset)
                 assert served.status_code == 200, asset
                 local = ROOT / "api" / asset.removeprefix("/")

@@ -2,6 +2,7 @@
 // since EventSource cannot send the API key; polling when the stream fails), the result,
 // the history. Plain ES module, no build step.
 
+import { card } from "./card.js";
 import { listForComparison, setUpCompare } from "./compare.js";
 import { showPlots } from "./plots.js";
 
@@ -217,20 +218,6 @@ function render(status) {
   seen.push(String(status.progress));
   $("job").dataset.progressSeen = seen.join(",");
   if (status.status === "succeeded" && status.result) showResult(status);
-}
-
-function card(label, value, text = value) {
-  const element = document.createElement("div");
-  element.className = "card";
-  element.setAttribute("role", "group");
-  element.setAttribute("aria-label", `${label}: ${text}`);
-  const name = document.createElement("div");
-  name.textContent = label;
-  const number = document.createElement("div");
-  number.className = "value";
-  number.textContent = value;
-  element.append(name, number);
-  return element;
 }
 
 function showResult(status) {

@@ -4,6 +4,8 @@
 // move jumps the video there. A comparison made without a video shows both jobs' videos
 // instead, the attempt kept in step with the reference along the alignment path.
 
+import { card } from "./card.js";
+
 const $ = (id) => document.getElementById(id);
 const MIRROR = { auto: "auto", on: true, off: false };
 let api = null;
@@ -86,18 +88,6 @@ async function follow(comparison, body) {
     await showBothVideos(body);
   }
   box.dataset.status = comparison.status; // last: the view is complete
-}
-
-function card(label, value) {
-  const div = document.createElement("div");
-  div.className = "card";
-  const name = document.createElement("div");
-  name.textContent = label;
-  const strong = document.createElement("div");
-  strong.className = "value";
-  strong.textContent = value;
-  div.append(name, strong);
-  return div;
 }
 
 function cards(r) {
