@@ -249,7 +249,7 @@ def measure(
     }
 
 
-def _floats(text: str) -> list[float]:
+def float_list(text: str) -> list[float]:
     return [float(item) for item in text.split(",") if item]
 
 
@@ -286,8 +286,8 @@ def error_table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="full", help="comma-separated: " + ", ".join(MODELS))
-    parser.add_argument("--detection", type=_floats, default=[0.1, 0.3, 0.5, 0.7])
-    parser.add_argument("--tracking", type=_floats, default=[0.5])
+    parser.add_argument("--detection", type=float_list, default=[0.1, 0.3, 0.5, 0.7])
+    parser.add_argument("--tracking", type=float_list, default=[0.5])
     parser.add_argument("--limit", type=int, help="the first N people and N empty clips")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@ with its ground truth (`bench/tracking_scenes.py`), scored with motmetrics
 (`bench/tracking_score.py`).
 
     python bench/bench_tracking.py [--no-speed | --speed-only] [--only NAME] [--crf 17,18,...]
-                                   [--repeat 3]
+                                   [--repeat 3] [--model full]
 
 Tracking (`analyze_video` with `max_people` = the people in the clip):
 - side by side: the issue's case, two dancers in two halves of a 640x240 frame, 500 frames;
@@ -22,7 +22,8 @@ Speed (unless --no-speed): 1, 2 and 4 dancers in a row at 720p and 1080p, 300 fr
 per second of the whole pipeline (decode, model, overlay, encode; no analysis step), the
 median of --repeat rounds (each round runs every case once), and the ratio to the
 single-person solution on the same clip with one dancer, measured in the same run: the
-baseline.
+baseline. `--model`: the pose model of every speed case, the baseline's too (lite, full,
+heavy).
 """
 
 from __future__ import annotations
@@ -53,13 +54,18 @@ SPEED = ((1, 1), (1, 2), (2, 2), (4, 4))  # (dancers in view, max_people)
 
 
 def run(
-    scene: scenes.Scene, height: int, max_people: int, tmp: Path, crf: int = 20
+    scene: scenes.Scene,
+    height: int,
+    max_people: int,
+    tmp: Path,
+    crf: int = 20,
+    model: str = "full",
 ) -> tuple[dict, float]:
     """The scene's scores and the pipeline's frames per second."""
     slug = scene.name.replace(" ", "-")
     clip = tmp / f"{slug}-{height}-{crf}.mp4"
     truth = scene.write(clip, height, crf)
-    options = PipelineOptions(max_people=max_people, analysis=None)
+    options = PipelineOptions(max_people=max_people, analysis=None, model=model)
     started = time.perf_counter()
     result = analyze_video(clip, tmp / f"{slug}-{height}-{max_people}", options)
     fps = result.metrics["processed_frames"] / (time.perf_counter() - started)
@@ -85,6 +91,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the speed cases")
     parser.add_argument("--only", help="the tracking clips whose name contains this")
     parser.add_argument("--crf", default="20", help="x264 qualities to encode each clip at")
+    parser.add_argument("--model", default="full", help="the pose model of the speed cases")
     args = parser.parse_args()
     crfs = [int(value) for value in args.crf.split(",")]
     print(f"machine: {os.cpu_count()} cores")
@@ -92,7 +99,7 @@ def main() -> int:
         if not args.speed_only:
             tracking(args.only, crfs, Path(tmp))
         if not args.no_speed:
-            speed(Path(tmp), args.repeat)
+            speed(Path(tmp), args.repeat, args.model)
     return 0
 
 
@@ -113,13 +120,14 @@ def tracking(only: str | None, crfs: list[int], tmp: Path) -> None:
     print(f"\n{passed} of {runs} runs meet the bar")
 
 
-def speed(tmp: Path, repeat: int) -> None:
+def speed(tmp: Path, repeat: int, model: str) -> None:
     cases = [(height, people, most) for height in (720, 1080) for people, most in SPEED]
     measured: dict[tuple[int, int, int], list[float]] = {case: [] for case in cases}
     for _ in range(repeat):
         for height, people, most in cases:
-            measured[height, people, most].append(run(scenes.row(people), height, most, tmp)[1])
-    print(f"\nspeed, median of {repeat}")
+            fps = run(scenes.row(people), height, most, tmp, model=model)[1]
+            measured[height, people, most].append(fps)
+    print(f"\nspeed, {model} model, median of {repeat}")
     print(f"{'size':<6} {'dancers':>7} {'max_people':>10} {'fps':>6} {'ratio':>6}")
     for height, people, most in cases:
         fps = statistics.median(measured[height, people, most])

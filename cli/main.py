@@ -56,7 +56,12 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     from cli import model_commands, tenant_commands
     from shared.config import settings
-    from shared.job_options import MAX_PEOPLE, PoseModel  # defaults: the service's settings
+    from shared.job_options import (  # defaults: the service's settings
+        DEFAULT_SMOOTHING,
+        MAX_PEOPLE,
+        PoseModel,
+        Smoothing,
+    )
 
     parser = argparse.ArgumentParser(
         prog="dance-analyzer",
@@ -123,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
         default="full",
         help="the pose model: lite (fastest), full, heavy (most accurate, ~3x slower); lite "
         "and heavy need `dance-analyzer models install` once (default %(default)s)",
+    )
+    analyze.add_argument(
+        "--smoothing",
+        choices=get_args(Smoothing),
+        default=DEFAULT_SMOOTHING,
+        help="steadier landmarks in the video and keypoints.json's smoothed copy: none (the "
+        "model's), light or strong, filtered without lag (default %(default)s)",
     )
     analyze.add_argument("--quiet", action="store_true", help="no progress output")
     analyze.set_defaults(run=_analyze)
@@ -212,6 +224,7 @@ def _analyze(args: argparse.Namespace) -> int:
         max_people=args.max_people,
         exports=args.export,
         model=args.model,
+        smoothing=args.smoothing,
     )
     options = replace(
         pipeline_options(settled, max_duration_s=args.max_duration), video_preset=args.preset

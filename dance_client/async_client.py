@@ -142,6 +142,7 @@ class AsyncClient:
         angle_labels: bool | None = None,
         exports: Sequence[str] | None = None,
         model: str | None = None,
+        smoothing: str | None = None,
         idempotency_key: str | None = None,
         on_upload: UploadCallback | None = None,
     ) -> AsyncJob:
@@ -152,7 +153,8 @@ class AsyncClient:
         (a new one unless given) goes with every try, so a retried submit makes one job.
         `on_upload(sent, total)` follows the bytes sent. `exports`: the motion files to make
         (any of "bvh", "trc", "csv"; default all, `[]` none). `model`: the pose model, "lite",
-        "full" (the server's default) or "heavy"."""
+        "full" (the server's default) or "heavy". `smoothing`: "none", "light" (the server's
+        default) or "strong"."""
         options = {
             name: value
             for name, value in (
@@ -162,6 +164,7 @@ class AsyncClient:
                 ("angle_labels", angle_labels),
                 ("exports", None if exports is None else list(exports)),
                 ("model", model),
+                ("smoothing", smoothing),
             )
             if value is not None
         }

@@ -89,6 +89,11 @@ def add_commands(commands: Any, *, include_compare: bool) -> None:
         "most accurate",
     )
     submit.add_argument(
+        "--smoothing",
+        choices=("none", "light", "strong"),
+        help="steadier landmarks: none, light (the service's default) or strong",
+    )
+    submit.add_argument(
         "--export",
         type=export_list,
         metavar="FORMATS",
@@ -279,6 +284,7 @@ async def _submit_one(
             max_people=args.max_people,
             exports=args.export,
             model=args.model,
+            smoothing=args.smoothing,
             webhook_url=args.webhook,
             on_upload=uploaded,
         )

@@ -40,4 +40,5 @@ def pipeline_options(
         max_people=options.max_people,
         exports=options.exports,
         model=options.model,
+        smoothing=options.smoothing,
     )

@@ -45,6 +45,7 @@ from pipeline.pose.bundle import bundle_path
 from pipeline.pose.landmark_outputs import write_landmark_outputs
 from pipeline.pose.models import PoseModelFile
 from pipeline.pose.models import require as require_model
+from pipeline.pose.steady import weights as smoothing_weights
 from pipeline.segments.cuts import Segment, segment_frames
 from pipeline.stages import (
     END,
@@ -89,6 +90,7 @@ class PipelineOptions:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     model: str = "full"  # the pose model: lite, full or heavy (`pipeline.pose.models`)
+    smoothing: str = "light"  # the overlay's and the smoothed copy's (`pipeline.pose.steady`)
     limits: Limits = Limits()
     video_preset: str = "ultrafast"  # x264; faster presets keep the encoder off the model's core
     video_crf: int = 26  # ultrafast at 26: ~38 dB PSNR, 4 Mbit/s at 1080p30 (docs/figures.md)
@@ -211,6 +213,7 @@ def analyze_video(
             angle_labels=options.angle_labels,
             several=several,
             pts_offset=segment.start_pts if segment is not None else 0,
+            kernel=smoothing_weights(info.fps, options.smoothing),
         )
         decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
         stop = threading.Event()
@@ -238,6 +241,7 @@ def analyze_video(
                 fps=info.fps,
                 formats=options.exports,
                 model=options.model,
+                smoothing=options.smoothing,
                 whole=segment is None,
             )
             motion_s = time.perf_counter() - motion_started
@@ -267,6 +271,7 @@ def analyze_video(
     )
     summary["analysis_time_s"] = round(analysis_s, 3)
     summary["model"] = options.model  # the pose model that made the landmarks
+    summary["smoothing"] = options.smoothing
     # keypoints.json, the world landmarks' smoothing and the motion exports
     summary["motion_time_s"] = round(motion_s, 3)
     if segment is not None:
@@ -287,6 +292,7 @@ def _estimator(
             min_detection_confidence=options.min_detection_confidence,
             min_tracking_confidence=options.min_tracking_confidence,
             model_complexity=model.complexity,
+            smooth_landmarks=options.smoothing == "none",  # else ours, without its lag
         ) as pose:
             yield lambda frame: (pose.estimate(frame.rgb), pose.world)
         return

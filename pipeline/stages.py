@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.analysis import angles
 from pipeline.motion.world import to_export_axes
+from pipeline.pose.steady import SteadyWindow
 from pipeline.video.overlay import Overlay
 from pipeline.video.sink import VideoSink
 from pipeline.video.source import AudioPacket, DecodedFrame
@@ -36,9 +37,10 @@ def yield_cpu_to_the_model() -> None:
 
 class FrameWriter:
     """The last stage, in its own thread: overlay, metrics, encode, mux; it keeps each
-    frame's landmarks (`rows`: landmarks or None, or with `several`, `People`) and world
-    landmarks (`world_rows`, in the exports' axes: (33, 3) or None, or with `several`,
-    {id: (33, 3)})."""
+    frame's landmarks as the model found them (`rows`: landmarks or None, or with `several`,
+    `People`) and world landmarks (`world_rows`, in the exports' axes: (33, 3) or None, or
+    with `several`, {id: (33, 3)}). With a smoothing `kernel` (`pipeline.pose.steady`) the
+    overlay draws the smoothed landmarks: each frame waits for the few frames after it."""
 
     def __init__(
         self,
@@ -50,8 +52,10 @@ class FrameWriter:
         angle_labels: bool = False,
         several: bool = False,
         pts_offset: int = 0,
+        kernel: np.ndarray | None = None,
     ):
         self.sink, self.metrics, self.overlay = sink, metrics, overlay
+        self.steady = SteadyWindow(np.ones(1) if kernel is None else kernel, several=several)
         self.expected, self.angle_labels, self.several = expected, angle_labels, several
         # A segment's video starts at 0: MP4 keeps a later start in an edit list, in the
         # movie's coarser time scale (ms), which would move its frames; the stitch adds it back.
@@ -75,36 +79,47 @@ class FrameWriter:
         try:
             while (item := self.queue.get()) is not END:
                 if isinstance(item, AudioPacket):
-                    self.sink.write_audio(item.packet)
+                    self._write(self.steady.push(item))
                 else:
-                    self._frame(*item)
+                    self._keep(*item)
+                    self._write(self.steady.push(item[0], item[1]))
+            self._write(self.steady.flush())
         except BaseException as exc:
             self.error = exc
             self.stop.set()
             drain(self.queue)
 
-    def _frame(self, frame: DecodedFrame, found: Any, world: Any) -> None:
+    def _keep(self, frame: DecodedFrame, found: Any, world: Any) -> None:
         self.metrics.add(frame.time_s, found)
         self.rows.append((frame.index, frame.time_s, found))
         if self.several:
-            people = found
             self.world_rows.append({i: to_export_axes(points) for i, points in world.items()})
         else:
-            people = [] if found is None else [(1, found)]
             self.world_rows.append(None if world is None else to_export_axes(world))
+
+    def _write(self, released) -> None:
+        for item, found in released:
+            if isinstance(item, AudioPacket):
+                self.sink.write_audio(item.packet)
+            else:
+                self._draw(item, found)
+
+    def _draw(self, frame: DecodedFrame, found: Any) -> None:
+        people = found if self.several else ([] if found is None else [(1, found)])
         for _, landmarks in people if self.angle_labels else ():
             values = angles.compute_angles(
                 landmarks[None].astype(np.float64), self.overlay.width, self.overlay.height
             )[0]
             self.overlay.angle_labels(frame.rgb, landmarks, values)
-        draw = self.overlay.draw_people if self.several else self.overlay.draw
-        draw(
-            frame.rgb,
-            people if self.several else found,
-            frame_index=frame.index,
-            total_frames=self.expected,
-            time_s=frame.time_s,
-        )
+        hud: dict[str, Any] = {
+            "frame_index": frame.index,
+            "total_frames": self.expected,
+            "time_s": frame.time_s,
+        }
+        if self.several:
+            self.overlay.draw_people(frame.rgb, people, **hud)
+        else:
+            self.overlay.draw(frame.rgb, found, **hud)
         self.sink.write_frame(frame.rgb, frame.pts - self.pts_offset)
 
     def finish(self) -> None:

@@ -18,6 +18,8 @@ from shared.outputs import EXPORT_FORMATS, ExportFormat, checked_formats
 
 MAX_PEOPLE = 8  # the most dancers a job may follow: each costs about one model run a frame
 PoseModel = Literal["lite", "full", "heavy"]  # BlazePose's landmark models (pipeline.pose.models)
+Smoothing = Literal["none", "light", "strong"]  # the landmarks' filter (pipeline.pose.steady)
+DEFAULT_SMOOTHING: Smoothing = "light"  # measured: docs/figures.md, "Steadier landmarks"
 
 
 class SettledOptions(BaseModel):
@@ -31,6 +33,7 @@ class SettledOptions(BaseModel):
     max_people: int = Field(default=1, ge=1, le=MAX_PEOPLE)
     exports: tuple[ExportFormat, ...] = EXPORT_FORMATS
     model: PoseModel = "full"
+    smoothing: Smoothing = DEFAULT_SMOOTHING
 
     @field_validator("exports", mode="before")
     @classmethod
@@ -107,6 +110,14 @@ class JobOptions(BaseModel):
         description="The pose model: `lite` (fastest), `full` (default) or `heavy` (the most "
         "accurate, about 3x slower); lite and heavy must be installed on the workers "
         "(`dance-analyzer models install`), else 422 `model_unavailable`.",
+    )
+
+    smoothing: Smoothing | None = Field(
+        default=None,
+        description="Steadier landmarks: `none` (the model's, with MediaPipe's own filter, "
+        "which lags fast moves), `light` (default) or `strong`: a filter without lag over "
+        "the frames around each one, drawn in the video and written as `smoothed_landmarks` "
+        "beside the model's `landmarks` in keypoints.json.",
     )
 
     def settled(self, settings: Settings) -> SettledOptions:

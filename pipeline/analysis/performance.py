@@ -73,9 +73,13 @@ class Performance:
         )
 
     @classmethod
-    def from_keypoints(cls, path: str | os.PathLike, person: int | None = None) -> Performance:
+    def from_keypoints(
+        cls, path: str | os.PathLike, person: int | None = None, *, steady: bool = False
+    ) -> Performance:
         """Read a `keypoints.json` back. Versions 2 and 4 (several dancers): the dancer
-        `person`, by default the main one (found in most frames)."""
+        `person`, by default the main one (found in most frames). `steady`: the smoothed
+        copy of the landmarks where the file has one (`pipeline.pose.steady`)."""
+        field = "smoothed_landmarks" if steady else "landmarks"
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         video = document.get("video") or {}
         frames = document["frames"]
@@ -90,7 +94,11 @@ class Performance:
                 {
                     **frame,
                     "landmarks": next(
-                        (e["landmarks"] for e in frame.get("people") or [] if e["id"] == person),
+                        (
+                            e["landmarks"] and (e.get(field) or e["landmarks"])
+                            for e in frame.get("people") or []
+                            if e["id"] == person
+                        ),
                         None,
                     ),
                 }
@@ -98,7 +106,7 @@ class Performance:
             ]
         rows = []
         for frame in frames:
-            points = frame.get("landmarks")
+            points = frame.get("landmarks") and (frame.get(field) or frame["landmarks"])
             array = None if not points else landmarks_array(points, dtype=np.float64)
             rows.append((int(frame["frame"]), float(frame["time_s"]), array))
         return cls.from_rows(

@@ -40,14 +40,15 @@ class FolderError(ComparisonError):
 
 
 def load_performance(folder: str | os.PathLike):
-    """The performance of a folder's keypoints.json, with its smoothed angles."""
+    """The performance of a folder's keypoints.json (its smoothed landmarks where it has
+    them: the steadier poses), with its smoothed angles."""
     from pipeline.analysis.performance import Performance, for_comparison
 
     path = Path(folder) / KEYPOINTS
     if not path.is_file():
         raise FolderError("input_missing", f"no {KEYPOINTS} in {folder}")
     try:
-        return for_comparison(Performance.from_keypoints(path))
+        return for_comparison(Performance.from_keypoints(path, steady=True))
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise FolderError("bad_keypoints", f"{path} is not a keypoints file: {exc}") from None
 

@@ -88,6 +88,8 @@ class PoseEstimator:
 
     x and y are normalised to the frame (0..1, may stray slightly outside), z is depth
     relative to the hips in the same scale as x, visibility is 0..1. None when no pose.
+    `smooth_landmarks`: MediaPipe's own filter across frames (causal, so it lags a fast
+    movement); off when the pipeline smooths them itself without lag (`pipeline.pose.steady`).
     After each call, `world` holds the same pose's (33, 4) world landmarks (x, y, z in metres
     from the point between the hips, BlazePose's axes: `pipeline.motion.world`;
     visibility), or None.
@@ -99,11 +101,12 @@ class PoseEstimator:
         min_detection_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
         model_complexity: int = 1,
+        smooth_landmarks: bool = True,
     ):
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=False,
             model_complexity=model_complexity,
-            smooth_landmarks=True,
+            smooth_landmarks=smooth_landmarks,
             enable_segmentation=False,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,

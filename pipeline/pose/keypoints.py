@@ -23,7 +23,10 @@ What changed: version 3 is version 1 and version 4 is version 2, each with the w
 landmarks added (per frame, or per dancer in a frame: metres, between the hips, the axes of
 `pipeline.motion.world`, smoothed; null where `landmarks` is null); nothing was renamed
 or removed, so a reader of 1 or 2 reads 3 or 4 once it accepts the new number. `model`
-(the pose model that made the landmarks: lite, full or heavy) came later, beside them.
+(the pose model that made the landmarks: lite, full or heavy) came later, beside them, and
+so did `smoothing` ({"level": "light", "sigma_s": 0.025, "method": ...}, `pipeline.pose.steady`)
+with, unless its level is "none", a `smoothed_landmarks` copy beside each `landmarks` (the
+same 33 points filtered without lag: what the overlay draws; `landmarks` stay the model's).
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ def _world(points: np.ndarray | None) -> str:
     )
 
 
+def _smoothed(landmarks: np.ndarray | None, smoothed: np.ndarray | None) -> str:
+    """The `smoothed_landmarks` member and its comma, or nothing (no smoothing)."""
+    if landmarks is None or smoothed is None:
+        return ""
+    return f'"smoothed_landmarks":{_points(smoothed)},'
+
+
 def landmarks_array(points: list[dict], dtype=np.float32) -> np.ndarray:
     """A frame's 33 points as read back from keypoints.json: a (33, 4) array [x, y, z,
     visibility]."""
@@ -87,12 +97,14 @@ class KeypointsWriter:
         people: bool = False,
         world: dict[str, Any] | None = None,
         model: str = "full",
+        smoothing: dict[str, Any] | None = None,
     ):
         self._fh: IO[str] = open(path, "w", encoding="utf-8")
         head = {
             "schema_version": PEOPLE_SCHEMA_VERSION if people else SCHEMA_VERSION,
             "video": video,
             "model": model,
+            "smoothing": smoothing or {"level": "none"},
             "landmark_names": list(LANDMARK_NAMES),
             "world_landmarks": world or {},
         }
@@ -106,6 +118,7 @@ class KeypointsWriter:
         time_s: float,
         landmarks: np.ndarray | None,
         world: np.ndarray | None = None,
+        smoothed: np.ndarray | None = None,
     ) -> None:
         points = "null" if landmarks is None else _points(landmarks)
         world_points = "null" if landmarks is None else _world(world)
@@ -113,6 +126,7 @@ class KeypointsWriter:
         self._fh.write(
             f'{sep}{{"frame":{frame},"time_s":{time_s:.4f},'
             f'"detected":{"true" if landmarks is not None else "false"},"landmarks":{points},'
+            f"{_smoothed(landmarks, smoothed)}"
             f'"world_landmarks":{world_points}}}'
         )
         self.count += 1
@@ -123,11 +137,14 @@ class KeypointsWriter:
         time_s: float,
         people: list[tuple[int, np.ndarray]],
         world: dict[int, np.ndarray] | None = None,
+        smoothed: list[tuple[int, np.ndarray]] | None = None,
     ) -> None:
         world = world or {}
+        steady = dict(smoothed or [])
         entries = ",".join(
             f'{{"id":{person_id},"visibility":{float(np.nan_to_num(points[:, 3]).mean()):.4f},'
-            f'"landmarks":{_points(points)},"world_landmarks":{_world(world.get(person_id))}}}'
+            f'"landmarks":{_points(points)},{_smoothed(points, steady.get(person_id))}'
+            f'"world_landmarks":{_world(world.get(person_id))}}}'
             for person_id, points in people
         )
         present = {person_id for person_id, _ in people}

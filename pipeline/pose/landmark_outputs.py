@@ -20,6 +20,7 @@ import numpy as np
 from pipeline.motion.exports import Exports, write_exports
 from pipeline.motion.world import AXES, WorldTrack, world_track
 from pipeline.pose.keypoints import KeypointsWriter
+from pipeline.pose.steady import smooth_rows, smoothing_description, weights
 from pipeline.smoothing import DEFAULT_CUTOFF_HZ, DEFAULT_MAX_GAP_FRAMES
 
 Row = tuple[int, float, Any]  # (frame index, time_s, landmarks or People)
@@ -78,10 +79,12 @@ def write_landmark_outputs(
     formats: Sequence[str] = (),
     whole: bool = True,
     model: str = "full",
+    smoothing: str = "none",
 ) -> Exports:
     """Write keypoints.json and, for a `whole` video, the exports of `formats`; a segment's
     (`whole` False) keypoints.json keeps its world landmarks as found, and it has no
-    exports."""
+    exports. `smoothing`: the level of the image landmarks' smoothed copy
+    (`pipeline.pose.steady`)."""
     world = list(world_rows)
     exports = Exports()
     if whole:
@@ -109,13 +112,18 @@ def write_landmark_outputs(
         people=several,
         world=world_description(smoothed=whole),
         model=model,
+        smoothing=smoothing_description(smoothing),
     )
+    kernel = weights(fps, smoothing)
+    steady = smooth_rows([found for _, _, found in rows], kernel, several=several)
+    if len(kernel) == 1:
+        steady = [None] * len(rows)  # no copy: the landmarks are what the overlay drew
     try:
-        for (index, time_s, found), points in zip(rows, world, strict=True):
+        for (index, time_s, found), points, smoothed in zip(rows, world, steady, strict=True):
             if several:
-                keypoints.add_people(index, time_s, found, points)
+                keypoints.add_people(index, time_s, found, points, smoothed)
             else:
-                keypoints.add(index, time_s, found, points)
+                keypoints.add(index, time_s, found, points, smoothed)
     except BaseException:
         keypoints.abort()
         raise

@@ -90,6 +90,7 @@ def stitch(
             fps=info.fps,
             formats=options.exports,
             model=options.model,
+            smoothing=options.smoothing,
         )
         analysis_started = time.perf_counter()
         analysis = None
@@ -109,6 +110,7 @@ def stitch(
     )
     summary["analysis_time_s"] = round(analysis_s, 3)
     summary["model"] = options.model  # the pose model that made the landmarks
+    summary["smoothing"] = options.smoothing
     summary["segments"] = len(segment_dirs)
     paths[2].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return PipelineResult(out, metrics=summary, analysis=analysis, exports=exports)

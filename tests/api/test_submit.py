@@ -68,6 +68,7 @@ async def test_submit_stores_the_video_records_the_job_and_queues_it(
         "min_detection_confidence": 0.7,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
         "model": "full",
+        "smoothing": "light",
     }
 
     [job] = jobs_in_db(db)
@@ -129,6 +130,7 @@ async def test_options_default_to_the_settings(client, db, api_settings):
         "min_detection_confidence": api_settings.MIN_DETECTION_CONFIDENCE,
         "min_tracking_confidence": api_settings.MIN_TRACKING_CONFIDENCE,
         "model": "full",
+        "smoothing": "light",
     }
     assert job.webhook_url is None
 
@@ -390,6 +392,8 @@ async def test_two_video_parts_are_refused(client, db, storage, broker):
         '{"min_detection_confidence": "high"}',
         '{"model": "ultra"}',
         '{"model": "Heavy"}',
+        '{"smoothing": "extreme"}',
+        '{"smoothing": true}',
         '{"max_people": 0}',
         '{"max_people": 9}',
         '{"max_people": 2.5}',

@@ -102,8 +102,9 @@ def test_submit_wait_and_download_give_what_the_presigned_urls_serve(client, cli
 
 
 def test_a_job_makes_the_motion_files_it_asks_for(client, clip, tmp_path):
-    job = client.submit(clip, exports=["csv"])
+    job = client.submit(clip, exports=["csv"], smoothing="none")
     assert job.status.options["exports"] == ["csv"]
+    assert job.status.options["smoothing"] == "none"
     result = job.wait(timeout=120).result
     assert result is not None and [item.name for item in result.exports] == ["world_landmarks.csv"]
     paths = job.download(tmp_path / "out")

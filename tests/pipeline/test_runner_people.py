@@ -56,7 +56,13 @@ def test_keypoints_version_4_holds_each_dancer_per_frame(keypoints):
         assert frame["out_of_view"] == sorted(seen - set(ids))
         seen |= set(ids)
         for person in frame["people"]:
-            assert set(person) == {"id", "visibility", "landmarks", "world_landmarks"}
+            assert set(person) == {
+                "id",
+                "visibility",
+                "landmarks",
+                "smoothed_landmarks",
+                "world_landmarks",
+            }
             assert len(person["landmarks"]) == len(person["world_landmarks"]) == 33
             visibility = np.mean([p["visibility"] for p in person["landmarks"]])
             assert person["visibility"] == pytest.approx(visibility, abs=1e-3)

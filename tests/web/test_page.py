@@ -95,6 +95,8 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):
 
     page.set_input_files("#video-file", str(clip))
     page.check("#angle-labels")
+    assert page.input_value("#smoothing") == "light"  # the service's default
+    page.select_option("#smoothing", "strong")
     page.click("#upload-button")
     page.wait_for_selector("#upload-progress[value='100']")
     page.wait_for_selector("#job[data-status=processing], #job[data-status=succeeded]")
@@ -149,6 +151,12 @@ def test_upload_follow_watch_and_download(page, stack, tenant, clip):
     bvh = page.get_attribute("#motion-files a >> nth=0", "href")
     assert httpx.get(bvh, timeout=30).text.startswith("HIERARCHY\nROOT Hips")
     job_id = job.get_attribute("data-job-id")
+    status = httpx.get(
+        f"{stack.api_url}/api/status/{job_id}",
+        headers={"Authorization": f"Bearer {tenant['api_key']}"},
+        timeout=30,
+    ).json()
+    assert status["options"]["smoothing"] == "strong"
     row = page.locator(f"#history-list li[data-job-id='{job_id}']")
     row.locator(".status", has_text="succeeded").wait_for()
     row.get_by_role("button", name="Open").click()  # opened again from the history

@@ -94,6 +94,7 @@ function options() {
     angle_labels: $("angle-labels").checked,
     max_people: Number($("max-people").value),
     model: $("model").value,
+    smoothing: $("smoothing").value,
     exports: [...document.querySelectorAll("#exports input:checked")].map((box) => box.value),
   });
 }

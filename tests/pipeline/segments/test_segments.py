@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from pipeline.errors import CorruptVideo
+from pipeline.pose.keypoints import landmarks_array
+from pipeline.pose.steady import smooth_rows, weights
 from pipeline.runner import PipelineOptions, analyze_video
 from pipeline.segments.cuts import plan_segments
 from pipeline.segments.stitch import concat_videos, stitch
@@ -91,6 +93,20 @@ def test_keypoints_and_metrics_are_the_unsplit_ones(runs):
     assert stitched.analysis is not None
     music = json.loads(stitched.analysis_path.read_text())["music"]
     assert music["tempo_bpm"] == pytest.approx(120, rel=0.02)
+
+
+def test_the_smoothed_copy_is_filtered_across_the_cuts(runs):
+    _, _, plan, stitched = runs
+    doc = json.loads(stitched.keypoints_path.read_text())
+    assert doc["smoothing"]["level"] == stitched.metrics["smoothing"] == "light"
+    found = [None if not f["detected"] else landmarks_array(f["landmarks"]) for f in doc["frames"]]
+    want = smooth_rows(found, weights(FPS, "light"), several=False)
+    for frame, expected in zip(doc["frames"], want, strict=True):
+        if expected is None:
+            assert "smoothed_landmarks" not in frame
+            continue
+        got = landmarks_array(frame["smoothed_landmarks"])
+        assert np.allclose(got[:, :3], expected[:, :3], atol=2e-5), frame["frame"]
 
 
 def landmarks(path) -> np.ndarray:
