@@ -67,7 +67,9 @@ def read_labels(clip: str, directory: Path = LABELS_DIR) -> dict[int, list[Label
             if frame not in frames:
                 raise ValueError(f"{clip}: frame {frame} has labels but is not listed as labelled")
             left, top, width, height = (float(v) for v in row[2:6])
-            frames[frame].append(Label(ident, (left, top, width, height), float(row[6]), float(row[8])))
+            frames[frame].append(
+                Label(ident, (left, top, width, height), float(row[6]), float(row[8]))
+            )
     return frames
 
 
@@ -161,8 +163,9 @@ def contact_sheet(
 def main(argv: list[str]) -> None:
     clip, out = argv[0], Path(argv[1])
     labels = read_labels(clip)
-    first, last, step = (int(a) for a in (argv[2:] + ["1", str(max(labels)), "1"][len(argv[2:]) :]))
-    frames = [n for n in labels if first <= n <= last][::step]
+    bounds = [int(a) for a in argv[2:5]]
+    first, last, step = bounds + [1, max(labels), 1][len(bounds) :]
+    frames = sorted(n for n in labels if first <= n <= last)[::step]
     contact_sheet(DANCERS / f"{clip}.mp4", labels, frames, out)
 
 
