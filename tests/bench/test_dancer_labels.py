@@ -18,7 +18,10 @@ EXPECTED_DANCERS = {
     "pair_phone": {1, 2},
     "ballet_recital": {1, 2},
     "line_dance_crowd": {1, 2, 3},
+    "folk_group": {1},
 }
+# clips labelled only up to a frame (see bench/dancer_labels/README.md)
+LABELLED_UNTIL = {"folk_group": 131}
 TOLERANCE = 3  # px a box may pass the frame's edge
 
 
@@ -62,7 +65,10 @@ def test_labels_fit_the_clip(clip):
         frames = sum(1 for _ in container.decode(video=0))
     labels = read_labels(clip)
     assert max(labels) <= frames, f"{clip}: frame {max(labels)} of {frames}"
-    assert max(labels) > frames - 10  # the every-10th sampling runs to the clip's end
+    if clip in LABELLED_UNTIL:
+        assert max(labels) == LABELLED_UNTIL[clip]
+    else:
+        assert max(labels) > frames - 10  # the every-10th sampling runs to the clip's end
     for frame, found in labels.items():
         for label in found:
             left, top, w, h = label.box
