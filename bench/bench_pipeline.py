@@ -12,7 +12,9 @@
 4. pipeline: `analyze_video`, the overlapped three-stage pipeline the CLI and worker run,
    in a fresh subprocess so its peak memory is its own: the first video of the process
    (cold, as the CLI runs it) and the second (warm, as a worker's next job; like the bare
-   model, which gets one warm-up frame before its clock starts).
+   model, which gets one warm-up frame before its clock starts); with the default smoothing
+   (light: MediaPipe's own filter off, ours on) and with smoothing "none" (MediaPipe's
+   filter on, no overlay delay); the bare model runs both ways too.
 5. memory vs length: the pipeline on the clip and on the clip three times as long.
 
 Prints frames per second (median of --repeat runs) and the ratio of each to the bare model.
@@ -102,10 +104,11 @@ def scaled_clip(
     return dst
 
 
-def bare_model_fps(clip: Path, model: str = "full") -> float:
+def bare_model_fps(clip: Path, model: str = "full", *, smooth_landmarks: bool = True) -> float:
     with av.open(str(clip)) as inp:
         images = [f.to_ndarray(format="rgb24") for f in inp.decode(video=0)]
-    with PoseEstimator(model_complexity=require(model).complexity) as pose:
+    complexity = require(model).complexity
+    with PoseEstimator(model_complexity=complexity, smooth_landmarks=smooth_landmarks) as pose:
         pose.estimate(images[0])  # warm-up: graph start, first detection
         started = time.perf_counter()
         for image in images:
@@ -141,7 +144,8 @@ from pipeline.runner import PipelineOptions, analyze_video  # imports MediaPipe,
 runs = []
 for _ in range(2):  # cold: a fresh process's first video (the CLI); warm: a worker's next job
     started = time.perf_counter()
-    result = analyze_video({clip!r}, {out!r}, PipelineOptions(model={model!r}))
+    options = PipelineOptions(model={model!r}, smoothing={smoothing!r})
+    result = analyze_video({clip!r}, {out!r}, options)
     runs.append(result.metrics["processed_frames"] / (time.perf_counter() - started))
 # VmHWM, not ru_maxrss: Linux hands a child its parent's ru_maxrss across fork and exec.
 status = open("/proc/self/status").read().split("VmHWM:")[1]
@@ -150,8 +154,10 @@ print(json.dumps({{"cold_fps": runs[0], "fps": runs[1], "peak_mib": int(status.s
 """
 
 
-def pipeline_run(clip: Path, out_dir: Path, model: str = "full") -> dict:
-    code = _CHILD.format(root=str(ROOT), clip=str(clip), out=str(out_dir), model=model)
+def pipeline_run(clip: Path, out_dir: Path, model: str = "full", smoothing: str = "light") -> dict:
+    code = _CHILD.format(
+        root=str(ROOT), clip=str(clip), out=str(out_dir), model=model, smoothing=smoothing
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -204,14 +210,17 @@ def main() -> int:
         f"clip: {clip.name}: {width}x{height}, {args.frames} frames at 30 fps; "
         f"{os.cpu_count()} CPUs; median of {args.repeat} runs; model {args.model}"
     )
-    model, sequential, pipeline = [], [], []
+    model, unfiltered, sequential, pipeline, unsmoothed = [], [], [], [], []
     for _ in range(args.repeat):  # interleaved, so drifting machine load hits all alike
         model.append(bare_model_fps(clip, args.model))
+        unfiltered.append(bare_model_fps(clip, args.model, smooth_landmarks=False))
         sequential.append(sequential_fps(clip, out_dir, args.model))
         pipeline.append(pipeline_run(clip, out_dir, args.model))
+        unsmoothed.append(pipeline_run(clip, out_dir, args.model, smoothing="none"))
     base = statistics.median(model)
     rows = [
         ("bare model (baseline)", base, None),
+        ("bare, MediaPipe filter off", statistics.median(unfiltered), None),
         ("sequential, one thread", statistics.median(sequential), None),
         ("pipeline, cold process", statistics.median(r["cold_fps"] for r in pipeline), None),
         (
@@ -219,13 +228,18 @@ def main() -> int:
             statistics.median(r["fps"] for r in pipeline),
             statistics.median(r["peak_mib"] for r in pipeline),
         ),
+        (
+            "pipeline, smoothing none",
+            statistics.median(r["fps"] for r in unsmoothed),
+            statistics.median(r["peak_mib"] for r in unsmoothed),
+        ),
     ]
     for name, fps, peak in rows:
         memory = f"   peak RSS {peak:6.0f} MiB" if peak else ""
         print(f"{name:26s} {fps:6.1f} frames/s   {fps / base:5.2f}x model{memory}")
     longer = pipeline_run(long_clip, out_dir, args.model)
     print(
-        f"memory vs length: {args.frames} frames -> peak {rows[3][2]:.0f} MiB; "
+        f"memory vs length: {args.frames} frames -> peak {rows[4][2]:.0f} MiB; "
         f"{longer['frames']} frames -> peak {longer['peak_mib']:.0f} MiB"
     )
     return 0

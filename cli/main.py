@@ -286,6 +286,13 @@ def _analysis_line(analysis: dict) -> str:
         )
     else:
         parts.append(f"music: {music.get('reason')}")
+    group = analysis.get("group") or {}
+    if group.get("score") is not None:
+        leader = group.get("leader")
+        parts.append(
+            f"group in step {group['score']:.0f}/100"
+            + (f", #{leader} leads" if leader is not None else "")
+        )
     return "; ".join(parts)
 
 

@@ -272,6 +272,8 @@ def analyze_video(
     summary["analysis_time_s"] = round(analysis_s, 3)
     summary["model"] = options.model  # the pose model that made the landmarks
     summary["smoothing"] = options.smoothing
+    if analysis and analysis.get("group"):  # several dancers: how in step (analysis.json)
+        summary["group_sync_score"] = analysis["group"]["score"]
     # keypoints.json, the world landmarks' smoothing and the motion exports
     summary["motion_time_s"] = round(motion_s, 3)
     if segment is not None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.analysis import angles, movement, music
+from pipeline.analysis.group import group_sync
 from pipeline.pose.keypoints import PEOPLE_LAYOUT, landmarks_array
 from shared import outputs
 
@@ -141,16 +142,7 @@ def angle_series(performance: Performance, options: AnalysisOptions) -> AngleSer
 
 def for_comparison(performance: Performance, options: AnalysisOptions = AnalysisOptions()):
     """The performance as `pipeline.compare` reads it, with its smoothed angles."""
-    from pipeline import compare
-
-    return compare.Performance(
-        times=performance.times,
-        landmarks=performance.landmarks,
-        width=performance.width,
-        height=performance.height,
-        angles=angle_series(performance, options).smooth,
-        angle_names=angles.ANGLE_NAMES,
-    )
+    return _compared(performance, angle_series(performance, options))
 
 
 def analyze_performance(
@@ -199,6 +191,13 @@ def analyze_people(
         if main_person_id in documents
         else _document(nobody, angle_series(nobody, options), beats, options)
     )
+    group = group_sync(
+        {
+            person_id: _compared(people[person_id], series[person_id])
+            for person_id in sorted(people)
+            if _posed_s(people[person_id]) >= GROUP_MIN_POSE_S
+        }
+    )
     document = {
         **main,
         "schema_version": PEOPLE_SCHEMA_VERSION,
@@ -207,13 +206,37 @@ def analyze_people(
             {"id": person_id, **{k: v for k, v in doc.items() if k not in _SHARED}}
             for person_id, doc in documents.items()
         ],
+        "group": group,
     }
     _write_json(out / ANALYSIS_JSON, document)
     return {
         **summarize(document),
         "main_person_id": document["main_person_id"],
         "people": [{"id": person_id, **summarize(doc)} for person_id, doc in documents.items()],
+        "group": None if group is None else {k: group[k] for k in ("score", "leader")},
     }
+
+
+GROUP_MIN_POSE_S = 2.0  # a dancer found for less is left out of the group's synchronisation
+
+
+def _posed_s(performance: Performance) -> float:
+    found = np.isfinite(performance.landmarks[:, :, :2]).all(axis=(1, 2))
+    return float(found.sum()) / performance.fps if performance.fps > 0 else 0.0
+
+
+def _compared(performance: Performance, series: AngleSeries):
+    """The dancer as `pipeline.compare` reads a performance (its smoothed angles given)."""
+    from pipeline import compare
+
+    return compare.Performance(
+        times=performance.times,
+        landmarks=performance.landmarks,
+        width=performance.width,
+        height=performance.height,
+        angles=series.smooth,
+        angle_names=angles.ANGLE_NAMES,
+    )
 
 
 _SHARED = ("schema_version", "settings")  # the same for every dancer: said once

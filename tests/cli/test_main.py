@@ -208,6 +208,9 @@ def test_max_people_follows_each_dancer_of_a_duo(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "2 dancers (2 at most in a frame): #1 in" in done.stdout
+    group = json.loads((tmp_path / "out" / "analysis.json").read_text())["group"]
+    if group["score"] is not None:  # the two photos drift alike: how alike their poses are
+        assert f"group in step {group['score']:.0f}/100" in done.stdout
     keypoints = json.loads((tmp_path / "out" / "keypoints.json").read_text())
     assert keypoints["schema_version"] == 4
     both = sum(len(frame["people"]) == 2 for frame in keypoints["frames"])

@@ -136,8 +136,14 @@ def test_analysis_describes_each_dancer_and_the_main_one_as_version_1(duo_run):
     assert [p["id"] for p in short["people"]] == [1, 2]
     assert set(short["people"][0]) == {
         "id",
-        *(k for k in short if k not in ("people", "main_person_id")),
+        *(k for k in short if k not in ("people", "main_person_id", "group")),
     }
+    # the two, compared as a group (pipeline.analysis.group); the score also in summary.json
+    group = document["group"]
+    assert [pair["dancers"] for pair in group["pairs"]] == [[1, 2]]
+    assert [dancer["id"] for dancer in group["dancers"]] == [1, 2]
+    assert short["group"] == {"score": group["score"], "leader": group["leader"]}
+    assert result.metrics.get("group_sync_score") == group["score"]
 
 
 def test_angles_csv_has_a_person_column(duo_run, keypoints):
