@@ -259,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         for clip in args.clips.split(","):
             results.append(run_clip(clip, Path(tmp), args.ceiling))
             print(line(results[-1]), flush=True)
-    scored = [r for r in results if r["clip"] not in RECALL_ONLY]
-    for name, pool in (("total, labelled clips", scored), ("total, every clip", results)):
+    clips = list(results)
+    scored = [r for r in clips if r["clip"] not in RECALL_ONLY]
+    for name, pool in (("total, labelled clips", scored), ("total, every clip", clips)):
         if len(pool) > 1:
             results.append(total(pool, name))
             print(line(results[-1]), flush=True)

@@ -287,6 +287,15 @@ def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp
     page.wait_for_selector("#plot-angles[data-points] canvas")
     cards = page.locator(".card").all_inner_texts()
     assert any("Dancers" in c and "2" in c for c in cards), cards
+    # how in step the two are: the two photos' poses are too unlike to compare
+    job_id = page.locator("#job").get_attribute("data-job-id")
+    status = httpx.get(
+        f"{stack.api_url}/api/status/{job_id}",
+        headers={"Authorization": f"Bearer {tenant['api_key']}"},
+        timeout=30,
+    ).json()
+    assert status["analysis"]["group"] == {"score": None, "leader": None}
+    assert any("Group in step" in c and "not comparable" in c for c in cards), cards
     first = page.inner_text("#plot-angles-text")
     other = "2" if page.input_value("#dancer") == "1" else "1"
     page.select_option("#dancer", other)

@@ -282,6 +282,13 @@ function showDancer(status, video, person) {
   const music = analysis.music || {};
   const cards = [];
   if (everyone.people) cards.push(card("Dancers", String(everyone.people.length)));
+  const group = everyone.group;  // how in step the dancers are (analysis.json's group)
+  if (group) {
+    const leads = group.leader !== null ? `, #${group.leader} leads` : "";
+    const scored = group.score !== null && group.score !== undefined;
+    const value = scored ? `${Math.round(group.score)} / 100${leads}` : "not comparable";
+    cards.push(card("Group in step", value));
+  }
   const tempo = analysis.movement_tempo_bpm;
   cards.push(card("Movement tempo", tempo ? `${Math.round(tempo)} BPM` : "none found"));
   cards.push(
