@@ -36,6 +36,8 @@ from tests.deploy.files import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
+MODULES = ("plots.js", "compare.js", "card.js", "steps.js")  # the page's other scripts
+
 # what a build reads besides the packages; other top-level files are not copied
 BUILD_FILES = ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "setup.py", "setup.cfg")
 
@@ -199,9 +201,8 @@ def test_the_gateway_from_the_wheel_serves_its_page_and_static_files(venv, tmp_p
             assert docs.status_code == 200
             assets = set(re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text + docs.text))
             assert "/static/app/app.js" in assets and "/static/docs.js" in assets
-            for asset in sorted(
-                assets | {"/static/app/plots.js", "/static/app/compare.js", "/static/app/card.js"}
-            ):
+            modules = {f"/static/app/{name}" for name in MODULES}  # imported by app.js
+            for asset in sorted(assets | modules):
                 served = client.get(asset)
                 assert served.status_code == 200, asset
                 local = ROOT / "api" / asset.removeprefix("/")

@@ -296,6 +296,7 @@ def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp
     ).json()
     assert status["analysis"]["group"] == {"score": None, "leader": None}
     assert any("Group in step" in c and "not comparable" in c for c in cards), cards
+    assert page.locator("#group-steps").is_hidden()  # nothing to say moment by moment
     first = page.inner_text("#plot-angles-text")
     other = "2" if page.input_value("#dancer") == "1" else "1"
     page.select_option("#dancer", other)
@@ -306,6 +307,47 @@ def test_several_dancers_each_get_their_cards_and_plots(page, stack, tenant, tmp
         "motion_person1.bvh (dancer #1)", "motion_person2.bvh (dancer #2)", "world_landmarks.csv",
     ]  # fmt: skip
     shot(page, "9-dancers")
+    assert [p for p in page.problems if "status of 401" not in p] == []
+
+
+def test_each_dancer_in_or_out_of_step_follows_the_video(page, stack, tenant, tmp_path):
+    """The shared footage's girl beside herself 0.2 s later: under the video, a marker per
+    dancer says, for the moment shown, whether they are in step and who is behind; it is
+    what analysis.json's group says of that moment."""
+    from bench import compare_takes as takes
+    from tests.clips import shared_file
+    from tests.pipeline.analysis.test_group_footage import _side_by_side
+
+    shared_file(takes.DANCERS / takes.GIRL.clip)
+    twins = tmp_path / "twins.mp4"
+    _side_by_side(twins, takes.decode(takes.GIRL).frames)
+    sign_in(page, stack.api_url, tenant["api_key"])
+    page.set_input_files("#video-file", str(twins))
+    page.fill("#max-people", "2")
+    page.click("#upload-button")
+    page.wait_for_selector("#job[data-status=succeeded]", timeout=240_000)
+    page.wait_for_selector("#group-steps:not([hidden]) .step")
+    job_id = page.locator("#job").get_attribute("data-job-id")
+    headers = {"Authorization": f"Bearer {tenant['api_key']}"}
+    status = httpx.get(f"{stack.api_url}/api/status/{job_id}", headers=headers, timeout=30)
+    analysis = httpx.get(status.json()["result"]["analysis_url"], timeout=30).json()
+    [pair] = analysis["group"]["pairs"]
+    window = next(w for w in pair["segments"] if w["start_s"] <= 3.0 < w["end_s"])
+    assert window["offset_ms"] > 50  # the copy is behind at 3 s
+
+    video = "document.getElementById('result-video')"
+    wait_until(lambda: page.evaluate(f"{video}.readyState") >= 2)
+    page.evaluate(f"{video}.currentTime = 3.0")
+    first, second = pair["dancers"]
+    marker = "#group-steps .step[data-person='{}']"
+    wait_until(lambda: "behind" in page.inner_text(marker.format(second)))
+    later = page.inner_text(marker.format(second))
+    earlier = page.inner_text(marker.format(first))
+    assert later.startswith(f"#{second} ") and f"{window['offset_ms']} ms behind" in later
+    assert earlier.startswith(f"#{first} ") and f"{window['offset_ms']} ms ahead" in earlier
+    state = "in" if window["score"] >= 75 else "out"
+    assert page.get_attribute(marker.format(second), "data-state") == state
+    shot(page, "9a-in-step")
     assert [p for p in page.problems if "status of 401" not in p] == []
 
 

@@ -4,6 +4,8 @@
 
 /* global uPlot */
 
+import { showSteps } from "./steps.js";
+
 const JOINTS = [
   "right_knee", "left_knee", "right_hip", "left_hip", "right_elbow", "left_elbow",
   "right_shoulder", "left_shoulder", "right_ankle", "left_ankle", "right_wrist", "left_wrist",
@@ -29,6 +31,7 @@ export async function showPlots(status, videoElement, person = null) {
     ]);
     source = { jobId: status.job_id, analysis, csv };
   }
+  showSteps(source.analysis.group, videoElement);
   const chosen = person ?? source.analysis.main_person_id;
   const analysis = source.analysis.people?.find((p) => p.id === chosen) || source.analysis;
   table = parseCsv(source.csv, chosen);
