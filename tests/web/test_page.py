@@ -340,7 +340,8 @@ def test_each_dancer_in_or_out_of_step_follows_the_video(page, stack, tenant, tm
     page.evaluate(f"{video}.currentTime = 3.0")
     first, second = pair["dancers"]
     marker = "#group-steps .step[data-person='{}']"
-    wait_until(lambda: "behind" in page.inner_text(marker.format(second)))
+    behind = f"{window['offset_ms']} ms behind"  # once the seek is done, the 3 s window's
+    wait_until(lambda: behind in page.inner_text(marker.format(second)))
     later = page.inner_text(marker.format(second))
     earlier = page.inner_text(marker.format(first))
     assert later.startswith(f"#{second} ") and f"{window['offset_ms']} ms behind" in later
