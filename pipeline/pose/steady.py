@@ -133,36 +133,16 @@ class SteadyWindow:
                 return
             self._pending.popleft()
             self._waiting -= 1
-            # this frame's place among the frames kept; the filter looks `reach` either side
+            # this frame's place among the frames kept; the filter looks `reach` either side,
+            # so the window is the frames around it, padded with empty ones at the ends
             at = len(self._frames) - 1 - ahead
-            first = max(0, at - self.reach)
-            window = list(self._frames)[first : at + self.reach + 1]
-            kernel = self.kernel[self.reach - (at - first) :][: len(window)]
-            yield item, _centre(window, kernel, at - first, several=self.several)
-
-
-def _centre(window: list[Any], kernel: np.ndarray, at: int, *, several: bool) -> Any:
-    """The filtered landmarks of the frame at `at` of `window` (as `smooth_track` would
-    make them), `kernel` holding one weight per frame of the window."""
-    if not several:
-        return _mean(window, kernel, window[at])
-    return [
-        (person, _mean([dict(people).get(person) for people in window], kernel, points))
-        for person, points in window[at]
-    ]
-
-
-def _mean(track: list[np.ndarray | None], kernel: np.ndarray, centre: Any) -> Any:
-    if centre is None or len(kernel) == 1:
-        return centre
-    total, weight = np.zeros((len(centre), 3)), 0.0
-    for points, w in zip(track, kernel, strict=True):
-        if points is not None and np.isfinite(points[:, :3]).all():
-            total += w * points[:, :3]
-            weight += w
-    out = np.array(centre, dtype=np.float32, copy=True)
-    out[:, :3] = total / weight
-    return out
+            empty: Any = [] if self.several else None
+            frames = list(self._frames)
+            window = [
+                frames[k] if 0 <= k < len(frames) else empty
+                for k in range(at - self.reach, at + self.reach + 1)
+            ]
+            yield item, smooth_rows(window, self.kernel, several=self.several)[self.reach]
 
 
 def _stack(track: list[np.ndarray | None]) -> np.ndarray:
