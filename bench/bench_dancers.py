@@ -25,9 +25,12 @@ In total: the same figures pooled over the clips (motmetrics' overall), over the
 where everyone who dances is labelled and over all seven.
 
 `--ceiling`: each labelled dancer alone, as the single-person pipeline sees them when shown
-alone: the dancer's box (enlarged 1.25x, squared) cut out of every labelled frame, scaled to
-256x256, as one clip per dancer; the ceiling is the share of those frames with a pose, and
-"of ceiling" the share of those frames where the tracking run found that dancer.
+alone: the dancer's box (enlarged 1.25x, squared; grey beyond the box itself grown by 5 %)
+cut out of every labelled frame, scaled to 256x256, as one clip per dancer; the ceiling is
+the share of those frames with a pose of that dancer, and "of ceiling" the share of those
+frames where the tracking run found that dancer. A pose found in a crop counts only where
+the scoring rule gives it to that dancer (not to the one in front of them, whom the crop
+may show too).
 """
 
 from __future__ import annotations
@@ -64,18 +67,23 @@ RECALL_ONLY = ("line_dance_crowd", "folk_group")  # most people in them are not 
 TORSO = (11, 12, 23, 24)
 CARRIED_FRAMES = 5
 CEILING_SIDE = 256
+ALONE_MARGIN = 0.05  # of the box's longer side, shown around it in the ceiling's crops
 
 Pose = tuple[int, tuple[float, float]]  # (id, torso centre in px)
 
 
 def tracked(keypoints: Path) -> dict[int, list[Pose]]:
-    """Frame number (from 1) -> each pose's id and torso centre, from a version-4 file."""
+    """Frame number (from 1) -> each pose's id and torso centre, from a version-4 file (of
+    several people, or of one: then id 1)."""
     data = json.loads(keypoints.read_text())
     size = np.array([data["video"]["width"], data["video"]["height"]], dtype=np.float64)
     out: dict[int, list[Pose]] = {}
     for frame in data["frames"]:
         poses = []
-        for person in frame.get("people") or []:
+        people = frame.get("people")
+        if people is None:  # a single person's file: the landmarks of the frame, if any
+            people = [{"id": 1, "landmarks": frame["landmarks"]}] if frame["landmarks"] else []
+        for person in people:
             points = person["landmarks"]
             centre = np.mean([(points[i]["x"], points[i]["y"]) for i in TORSO], axis=0) * size
             poses.append((int(person["id"]), (float(centre[0]), float(centre[1]))))
@@ -176,8 +184,13 @@ def total(results: list[dict], name: str) -> dict:
 
 
 def ceiling(clip: str, labels: dict[int, list[Label]], folder: Path) -> dict[int, set[int]]:
-    """Dancer -> the labelled frames where the single-person pipeline finds them alone."""
-    crops: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    """Dancer -> the labelled frames where the single-person pipeline finds them alone: in a
+    crop of their box (enlarged 1.25x, squared; grey beyond the box grown by `ALONE_MARGIN`,
+    so that the dancer beside is not in the picture), a pose that the scoring rule gives to them
+    (its torso's centre, back in the frame, in their box and nearest their box's centre): a
+    crop of a dancer behind another shows the one in front too, and BlazePose finding that
+    one is not finding the dancer."""
+    crops: dict[int, list[tuple[int, np.ndarray, tuple[int, int, int]]]] = defaultdict(list)
     for frame, rgb in decode(DANCERS / f"{clip}.mp4", labels):
         h, w = rgb.shape[:2]
         for label in labels[frame]:
@@ -189,16 +202,36 @@ def ceiling(clip: str, labels: dict[int, list[Label]], folder: Path) -> dict[int
             x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
             x1, y1 = int(round(cx + side / 2)), int(round(cy + side / 2))
             canvas = np.full((y1 - y0, x1 - x0, 3), 114, np.uint8)
-            sx0, sy0, sx1, sy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+            # only the box, a little grown, shows: the dancer beside is not in the picture
+            grow = ALONE_MARGIN * max(width, height)
+            sx0, sy0 = max(0, int(left - grow)), max(0, int(top - grow))
+            sx1, sy1 = min(w, int(left + width + grow)), min(h, int(top + height + grow))
             canvas[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
-            crops[label.id].append((frame, cv2.resize(canvas, (CEILING_SIDE, CEILING_SIDE))))
+            crop = cv2.resize(canvas, (CEILING_SIDE, CEILING_SIDE))
+            crops[label.id].append((frame, crop, (x0, y0, x1 - x0)))
     found: dict[int, set[int]] = {}
     for dancer, items in crops.items():
-        path = write_clip(folder / f"{clip}-{dancer}.mp4", [rgb for _, rgb in items], fps=10)
+        path = write_clip(folder / f"{clip}-{dancer}.mp4", [rgb for _, rgb, _ in items], fps=10)
         result = analyze_video(path, folder / "alone", PipelineOptions(analysis=None, exports=()))
-        frames = json.loads(result.keypoints_path.read_text())["frames"]
-        found[dancer] = {items[i][0] for i, f in enumerate(frames) if f["detected"]}
+        frames = tracked(result.keypoints_path)
+        found[dancer] = set()
+        for i, (frame, _, (x0, y0, side)) in enumerate(items):
+            for _, (x, y) in frames.get(i + 1, []):
+                point = (x0 + x * side / CEILING_SIDE, y0 + y * side / CEILING_SIDE)
+                if _nearest_dancer(labels[frame], point) == dancer:
+                    found[dancer].add(frame)
     return found
+
+
+def _nearest_dancer(labels: list[Label], point: tuple[float, float]) -> int | None:
+    """The labelled dancer the scoring rule gives a pose whose torso centre is `point`."""
+    costs = [
+        (np.hypot(point[0] - (left + width / 2), point[1] - (top + height / 2)) / height, label.id)
+        for label in labels
+        if label.conf > 0 and inside(point, label.box)
+        for left, top, width, height in [label.box]
+    ]
+    return min(costs)[1] if costs else None
 
 
 def run_clip(clip: str, folder: Path, with_ceiling: bool) -> dict:

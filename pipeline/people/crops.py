@@ -30,11 +30,13 @@ def inside_square(
     return bool(len(seen)) and bool(np.all(inside))
 
 
-def paint(crop: np.ndarray, box: np.ndarray, x0: int, y0: int, fill: np.ndarray) -> bool:
-    """Paint the box (x0, y0, x1, y1 in frame pixels), a fifth larger, over `crop`, the
-    square whose corner is (x0, y0) in the frame, in one colour: nobody there for the
-    detector. Whether any of it lay in the square."""
-    box = grown(box)
+def paint(
+    crop: np.ndarray, box: np.ndarray, x0: int, y0: int, fill: np.ndarray, share: float = 0.1
+) -> bool:
+    """Paint the box (x0, y0, x1, y1 in frame pixels), `share` of its size larger on each
+    side, over `crop`, the square whose corner is (x0, y0) in the frame, in one colour:
+    nobody there for the detector. Whether any of it lay in the square."""
+    box = grown(box, share)
     low = np.floor(box[:2] - (x0, y0)).astype(int).clip(0, crop.shape[1::-1])
     high = np.ceil(box[2:] - (x0, y0)).astype(int).clip(0, crop.shape[1::-1])
     if np.any(high <= low):
@@ -64,3 +66,21 @@ def inside(box: np.ndarray, other: np.ndarray) -> float:
     """The share of `box`'s area that lies inside `other`."""
     overlap = np.concatenate([np.maximum(box[:2], other[:2]), np.minimum(box[2:], other[2:])])
     return area(overlap) / max(area(box), 1e-9)
+
+
+_FACE = list(range(11))  # nose, eyes, ears, mouth
+_FACE_SIDE = 0.6  # of the torso's length: the side of a face's box
+
+
+def face_box(pose: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """A square (x0, y0, x1, y1, frame pixels) around the pose's face, `_FACE_SIDE` of its
+    torso long, centred on its face's points; None if none of them is visible."""
+    seen = pose[_FACE, 3] >= 0.5
+    if not seen.any():
+        return None
+    scale = np.array([width, height], dtype=np.float64)
+    centre = pose[_FACE, :2][seen].astype(np.float64).mean(axis=0) * scale
+    shoulders = pose[[11, 12], :2].astype(np.float64).mean(axis=0) * scale
+    hips = pose[[23, 24], :2].astype(np.float64).mean(axis=0) * scale
+    half = _FACE_SIDE * float(np.linalg.norm(shoulders - hips)) / 2
+    return np.concatenate([centre - half, centre + half])

@@ -39,9 +39,26 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
-from pipeline.people.crops import area, grown, inside, inside_square, paint, square, visible_box
+from pipeline.people.crops import (
+    area,
+    face_box,
+    grown,
+    inside,
+    inside_square,
+    paint,
+    square,
+    visible_box,
+)
 from pipeline.people.regions import Region, tiles
-from pipeline.people.tracking import NOBODY, TORSO, PeopleTracker, appearance, torso_length
+from pipeline.people.tracking import (
+    ESTABLISHED,
+    NOBODY,
+    TORSO,
+    PeopleTracker,
+    appearance,
+    pose_distance,
+    torso_length,
+)
 from pipeline.pose.bundle import bundle_path
 
 _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one image size
@@ -51,8 +68,13 @@ _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not sma
 _MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
 _PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
+_BEHIND = 0.6  # ... unless it has a face of its own and a torso this long of the larger's:
+# the dancer behind another, whose visible points lie within the front one's reach
 _CLOSE_UP = 1 / 3  # a torso this share of a scan's square or more: their body spans it
 _SCRAP = 0.6  # found with a close-up dancer painted out, a torso this much shorter: a scrap
+_FACE_SHARED = 0.3  # of a face's box inside another's: too close to paint the other out
+_CLOSE = 1.0  # torso lengths between two people's torsos: close enough to mistake one
+_SAME_POSE = 0.3  # torso lengths, median over the body's points: two poses nearer are one
 
 
 class MultiPoseEstimator:
@@ -109,6 +131,9 @@ class MultiPoseEstimator:
         self.world: dict[int, np.ndarray] = {}  # the last `estimate`'s world landmarks, by id
         self._world: dict[int, np.ndarray] = {}  # id() of a pose -> its world landmarks
         self._quiet_scans = 0  # scans in a row that found nobody new
+        # the last frame's faces (pixel boxes) and torsos' centres, by id
+        self._faces: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._size = np.array([width, height], dtype=np.float64)
 
     def _scan_interval(self) -> int:
         """Frames between scans: `scan_every`, or `quiet_scan_every` once `_QUIET_SCANS` scans
@@ -123,11 +148,14 @@ class MultiPoseEstimator:
         # and its rank: 0 followed in its region, 1 found again there, 2 found by a scan
         found: list[tuple[np.ndarray, float, bool, int]] = []
         own: dict[int, int] = {}  # id() of a pose -> the person whose landmarker found it
+        views = {
+            person_id: self._look_without_faces(rgb, person_id, region, time_ms)
+            for person_id, region in self.regions.items()
+            if not region.lost
+        }
         for person_id, region in self.regions.items():
-            seen, rank = [], 0
-            if not region.lost:
-                seen = self._look(region.landmarker, rgb, region.x, region.y, region.side, time_ms)
-                own.update((id(pose), person_id) for pose, _ in seen)
+            seen, rank = views.get(person_id, []), 0
+            own.update((id(pose), person_id) for pose, _ in seen)
             # lost: the detector once more, where the dancer was last seen (not in a crowd,
             # where someone else stands there as often as not)
             if not seen and not self.tracker.crowded:
@@ -176,9 +204,52 @@ class MultiPoseEstimator:
             self._quiet_scans = 0 if self.tracker.started > started else self._quiet_scans + 1
         self._follow(followed, own)  # candidates too (negative ids), to be confirmed or not
         confirmed = [(person_id, pose) for person_id, pose in followed if person_id > 0]
+        self._remember_faces(followed)
         self.world = {person_id: self._world[id(pose)] for person_id, pose in confirmed}
         self._world.clear()
         return confirmed
+
+    def _remember_faces(self, followed: list[tuple[int, np.ndarray]]) -> None:
+        """Each person's face and torso centre where last seen, for `_LOST_PATIENCE` frames
+        (a landmarker that lost its dancer to the one in front finds them again only with
+        that one's face painted out)."""
+        for person_id, pose in followed:
+            box = face_box(pose, self.width, self.height)
+            if box is not None:
+                centre = pose[list(TORSO), :2].astype(np.float64).mean(axis=0) * self._size
+                self._faces[person_id] = (box, centre)
+        missed = {p.id: p.missed for p in self.tracker.people}
+        for person_id in list(self._faces):
+            if missed.get(person_id, _LOST_PATIENCE + 1) > _LOST_PATIENCE:
+                del self._faces[person_id]
+
+    def _look_without_faces(self, rgb: np.ndarray, person_id: int, region: Region, time_ms: int):
+        """The person's landmarker on their region, with the faces of the others found in the
+        last frame close to them (torsos' centres `_CLOSE` of the person's torso apart or
+        nearer: a couple in close hold, one behind the other) painted out, unless on the
+        person's own face: BlazePose finds a body from its face, and the landmarker of a
+        dancer half hidden drifts to the face of the one in front."""
+        x0, y0, side = region.x, region.y, region.side
+        mine = self._faces.get(person_id)
+        person = next((p for p in self.tracker.people if p.id == person_id), None)
+        others = []
+        if mine is not None and person is not None and self.tracker.stage:
+            established = {p.id for p in self.tracker.people if p.hits >= ESTABLISHED}
+            others = [
+                box
+                for other, (box, centre) in self._faces.items()
+                if other != person_id
+                and {person_id, other} <= established
+                and np.linalg.norm(centre - mine[1]) <= _CLOSE * person.size
+                and inside(mine[0], box) < _FACE_SHARED
+            ]
+        crop = square(rgb, x0, y0, side)
+        if others:
+            crop = np.array(crop)
+            fill = crop.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+            for box in others:
+                paint(crop, box, x0, y0, fill, share=0.0)
+        return self._look(region.landmarker, crop, 0, 0, side, time_ms, origin=(x0, y0))
 
     def _scan_square(
         self,
@@ -320,6 +391,9 @@ class MultiPoseEstimator:
             poses, key=lambda item: (item[3], round(item[1], 1), -float(item[0][:, 3].mean()))
         )
         kept: list[list] = []  # [pose, candidate, centre, torso length, rank]
+        # on a street, a pose near another is that one seen twice more often than someone
+        # behind them: the close hold of a couple is told apart on a stage only
+        stage_crowded = not self.tracker.stage
         for pose, _, candidate, rank in ranked:
             torso = pose[list(TORSO), :2].astype(np.float64) * scale
             centre = torso.mean(axis=0)
@@ -333,6 +407,7 @@ class MultiPoseEstimator:
                     other
                     for other in kept
                     if np.linalg.norm(centre - other[2]) <= 0.5 * max(length, other[3], 1.0)
+                    and (stage_crowded or self._same_person(pose, other[0]))
                 ),
                 None,
             )
@@ -345,11 +420,37 @@ class MultiPoseEstimator:
             item
             for i, item in enumerate(kept)
             if not any(
-                area(boxes[j]) > area(boxes[i]) and inside(boxes[i], boxes[j]) > _PART
+                area(boxes[j]) > area(boxes[i])
+                and inside(boxes[i], boxes[j]) > _PART
+                and (stage_crowded or not self._behind(item, kept[j]))
                 for j in range(len(kept))
             )
         ]
         return [(item[0], item[1], item[4]) for item in sorted(whole, key=lambda item: item[4])]
+
+    def _same_person(self, pose: np.ndarray, other: np.ndarray) -> bool:
+        """Whether two poses whose torsos' centres are close are one person seen twice: their
+        bodies' points lie within `_SAME_POSE` of a torso, or they share a face or either
+        shows none (two fits of one dancer may differ in the legs, not in the face). Two
+        dancers in close hold differ in both, each with a face of their own."""
+        if pose_distance(pose, other, self._size) <= _SAME_POSE:
+            return True
+        face = face_box(pose, self.width, self.height)
+        other_face = face_box(other, self.width, self.height)
+        if face is None or other_face is None:
+            return True  # two people are told apart by their faces
+        return inside(face, other_face) >= _FACE_SHARED or inside(other_face, face) >= _FACE_SHARED
+
+    def _behind(self, item: list, larger: list) -> bool:
+        """Whether the pose of `item` ([pose, candidate, centre, torso length, rank]), whose
+        box lies inside `larger`'s, is someone behind that person rather than a part of them:
+        its face is its own (visible, and not on the larger pose's face) and its torso is
+        `_BEHIND` of the larger's at least (a part of a dancer, taken for someone smaller,
+        has neither)."""
+        face = face_box(item[0], self.width, self.height)
+        other = face_box(larger[0], self.width, self.height)
+        own_face = face is not None and (other is None or inside(face, other) < _FACE_SHARED)
+        return own_face and item[3] >= _BEHIND * larger[3]
 
     def close(self) -> None:
         regions = [region.landmarker for region in self.regions.values()]

@@ -20,7 +20,7 @@ Each frame's poses are given ids in three passes:
    unseen). A look is the colour of the torso: a hue-saturation-value histogram of the
    pixels between shoulders and hips (`appearance`), averaged over the frames a person was
    seen. With `cast` (the most people followed, `max_people`) once that many people are
-   established (seen `_ESTABLISHED` frames), a pose left over within reach of one of those
+   established (seen `ESTABLISHED` frames), a pose left over within reach of one of those
    not in this frame belongs to one of them, however unlike its look (a dancer half hidden,
    or lit otherwise): it is given to the nearest in look of them. Beyond reach it is a
    newcomer: on a street with more people than followed, the one who walked out on the
@@ -52,14 +52,16 @@ _VISIBLE = 0.5
 _GATE_GROWTH = 0.05  # torso lengths a frame: the longer unseen, the less sure where
 _SMOOTHING = 0.3  # of the newest step in the velocity: one jittery pose does not fling it
 LOOK_MATCH = 0.35  # Bhattacharyya distance between looks: below it, the same clothes
-LOOK_REJECT = 0.6  # above it, someone else, however near
+LOOK_REJECT = 0.6  # above it, someone else, however near ...
+_LOOK_SPREAD = 0.35  # ... or above a person's own unsteadiness by this much
 _LOOK_BINS = (12, 4, 4)  # hue, saturation, value
 _LOOK_MEMORY = 0.1  # of each new look in a person's average
 _REACH = 1.0  # torso lengths: how far a person found again by look may be from where last seen
 _GROWTH = 1.6  # a torso this much longer than a person's lately is not theirs
 _SHRINK = 0.6  # nor, however alike its look, given by the cast rule if this much shorter
 _TALL_DECAY = 0.99  # a frame, of the longest torso remembered
-_ESTABLISHED = 15  # frames seen: a person of the cast (a pose seen once may be a false one)
+ESTABLISHED = 15  # frames seen: a person of the cast (a pose seen once may be a false one)
+EXTRA_CONFIRM = 5  # frames in a row: someone beyond a cast all established, to get an id
 _REACH_GROWTH = 0.1  # torso lengths a frame unseen (a brisk walk at 30 fps)
 FORGET_AFTER = 1800  # frames unseen (a minute at 30 fps): then someone is forgotten
 NOBODY = 0  # the key `update` gives a pose that is no one's: a scrap of a dancer missing
@@ -75,6 +77,14 @@ class Person:
     missed: int = 0
     hits: int = 1  # frames seen; a candidate (id < 0) becomes a person at `confirm_after`
     tall: float = 0.0  # the longest torso lately (a partial pose shortens one for a while)
+    unsteady: float = 0.0  # how far their look strays from its average, on average
+    confirm: int = 1  # frames a candidate must be seen in a row to become a person
+
+    def rejects(self, distance: float) -> bool:
+        """Whether a look `distance` from theirs is clearly someone else's: over
+        `LOOK_REJECT`, and `_LOOK_SPREAD` over how far their own look strays (a small torso's
+        few pixels, a handheld camera's light, make a look unsteady; it then tells less)."""
+        return distance > max(LOOK_REJECT, self.unsteady + _LOOK_SPREAD)
 
     def predicted(self) -> np.ndarray:
         return self.torso + self.velocity * (self.missed + 1)
@@ -100,6 +110,7 @@ class PeopleTracker:
         self.forget_after = forget_after
         self.confirm_after = confirm_after
         self.crowded = False  # more than `cast` people seen at once: the cast rule is off
+        self._established: set[int] = set()  # ids ever seen `ESTABLISHED` frames
         self.people: list[Person] = []  # everyone seen lately, for re-identification
         self.next_id = 1
         self._next_candidate = -1
@@ -134,9 +145,13 @@ class PeopleTracker:
             p for p in self.people if (p.id > 0 or p.missed == 0) and p.missed <= self.forget_after
         ]
         left_to_right = sorted(range(len(poses)), key=lambda i: float(torsos[i][0][:, 0].mean()))
+        # with the cast there already, someone more is only a candidate until seen a while
+        # (two fits of one dancer at a crossing, a frame or two, are not a newcomer)
+        extra = self.stage
         for i in left_to_right:
             if ids[i] is None:
-                ids[i] = self._start(torsos[i], looks[i], bool(candidates and candidates[i]))
+                candidate = bool(candidates and candidates[i])
+                ids[i] = self._start(torsos[i], looks[i], candidate, extra)
         keys = [int(key) for key in ids if key is not None]  # every pose has one by now
         for i in left_to_right:
             keys[i] = self._confirmed(keys[i])
@@ -147,7 +162,7 @@ class PeopleTracker:
         if key >= NOBODY:
             return key
         person = next(p for p in self.people if p.id == key)
-        if person.hits < self.confirm_after:
+        if person.hits < person.confirm:
             return key
         person.id, self.next_id = self.next_id, self.next_id + 1
         return person.id
@@ -166,9 +181,11 @@ class PeopleTracker:
              for p in near]
         )  # fmt: skip
         # never in someone else's clothes (a dancer half hidden looks only somewhat alike)
-        allowed &= ~np.array([[look is not None for look in looks]] * len(near)) | (
-            unlike <= LOOK_REJECT
-        )
+        rejected = np.array(
+            [[look is not None and p.rejects(unlike[r, c]) for c, look in enumerate(looks)]
+             for r, p in enumerate(near)]
+        )  # fmt: skip
+        allowed &= ~rejected
         rows, cols = linear_sum_assignment(np.where(allowed, cost + unlike, 1e6))
         for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
             if allowed[row, col]:
@@ -182,8 +199,7 @@ class PeopleTracker:
         absent = [p for p in self.people if p.id > 0 and p.id not in taken]
         if not left or not absent:
             return
-        established = [p for p in self.people if p.id > 0 and p.hits >= _ESTABLISHED]
-        full = self.cast is not None and len(established) >= self.cast and not self.crowded
+        full = self._cast_full() and not self.crowded
         distance = np.array(
             [
                 [
@@ -199,21 +215,33 @@ class PeopleTracker:
                 continue
             # the cast rule; once more people than the cast were given ids (a street, not a
             # stage), not for a pose in clearly other clothes
-            alike = distance[row, col] <= LOOK_REJECT or self.next_id - 1 <= (self.cast or 0)
+            person, i = absent[row], left[col]
+            alike = not person.rejects(distance[row, col]) or self.next_id - 1 <= (self.cast or 0)
             # a candidate (what a scan finds with someone painted out may be no one) only
             # where the person was lost, not wherever they could have walked since
-            person, i = absent[row], left[col]
             near = not candidates[i] or self._cost(person, torsos[i]) <= _REACH
             # and not a scrap of a pose (the legs of a dancer behind another): a torso
             # `_SHRINK` times as long as the person's at least
             whole = torso_length(torsos[i][0]) >= _SHRINK * max(person.tall, person.size)
-            cast = full and person.hits >= _ESTABLISHED and alike and near
+            cast = full and person.hits >= ESTABLISHED and alike and near
             if distance[row, col] <= LOOK_MATCH or (cast and whole):
                 self._follow(person, torsos[i], looks[i])
                 ids[i] = person.id
                 taken.add(person.id)
             elif cast:  # a scrap: what shows of a dancer half hidden, not someone new either
                 ids[i] = NOBODY
+
+    @property
+    def stage(self) -> bool:
+        """Whether this looks like a stage with its cast, not a street: the cast
+        established, nobody else ever established (seen `ESTABLISHED` frames), never more
+        people than the cast at once."""
+        return len(self._established) <= (self.cast or 0) and not self.crowded and self._cast_full()
+
+    def _cast_full(self) -> bool:
+        """Whether `cast` people are established (seen `ESTABLISHED` frames)."""
+        established = sum(1 for p in self.people if p.id > 0 and p.hits >= ESTABLISHED)
+        return self.cast is not None and established >= self.cast
 
     def _within_reach(self, person: Person, torso: tuple[np.ndarray, np.ndarray]) -> bool:
         """Whether the person, unseen for `missed` frames, could have walked to `torso`: a
@@ -258,6 +286,11 @@ class PeopleTracker:
         person.tall = max(person.tall * _TALL_DECAY, person.size)
         person.missed = 0
         person.hits += 1
+        if person.hits >= ESTABLISHED and person.id > 0:
+            self._established.add(person.id)
+        if look is not None and person.look is not None:
+            strays = look_distance(person.look, look)
+            person.unsteady = (1 - _LOOK_MEMORY) * person.unsteady + _LOOK_MEMORY * strays
         if look is not None:
             person.look = (
                 look
@@ -266,13 +299,21 @@ class PeopleTracker:
             )
 
     def _start(
-        self, torso: tuple[np.ndarray, np.ndarray], look: np.ndarray | None, candidate: bool
+        self,
+        torso: tuple[np.ndarray, np.ndarray],
+        look: np.ndarray | None,
+        candidate: bool,
+        extra: bool = False,
     ) -> int:
+        """A new person's key: their id, or a candidate's key (negative) where `candidate`
+        (seen `confirm_after` frames in a row, they get an id) or `extra` (with the cast
+        there already: `EXTRA_CONFIRM` frames)."""
         points, _ = torso
         key, self._next_candidate = self._next_candidate, self._next_candidate - 1
         length = torso_length(points)
         person = Person(key, points, np.zeros_like(points), length, look, tall=length)
-        person.hits = 1 if candidate else self.confirm_after
+        person.hits = 1 if candidate or extra else self.confirm_after
+        person.confirm = EXTRA_CONFIRM if extra else self.confirm_after
         self.people.append(person)
         return person.id
 
@@ -327,3 +368,22 @@ def torso_length(torso: np.ndarray) -> float:
     shoulders, hips = torso[:2].mean(axis=0), torso[2:].mean(axis=0)
     length = float(np.linalg.norm(shoulders - hips))
     return length if np.isfinite(length) else 0.0
+
+
+_BODY = [0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # nose, arms, hips, legs
+_BODY_MIRRORED = [0, 12, 11, 14, 13, 16, 15, 24, 23, 26, 25, 28, 27]
+
+
+def pose_distance(a: np.ndarray, b: np.ndarray, scale: np.ndarray) -> float:
+    """How far apart two poses (33, >=2, normalised) are, in the longer of their torso
+    lengths: the median distance between their body's points (`_BODY`), with `b`'s left and
+    right exchanged if nearer (a back taken for a front). Two landmarkers' views of one
+    person lie within a fifth or so of a torso; two dancers in close hold, whose torsos'
+    centres may nearly meet, differ by their heads and legs."""
+    pa, pb = a[_BODY, :2] * scale, b[:, :2] * scale
+    longer = max(torso_length(a[list(TORSO), :2] * scale), torso_length(b[list(TORSO), :2] * scale))
+    median = min(
+        float(np.median(np.linalg.norm(pa - pb[order], axis=1)))
+        for order in (_BODY, _BODY_MIRRORED)
+    )
+    return median / max(longer, 1.0)

@@ -210,3 +210,20 @@ def test_a_scan_past_a_dancer_filling_the_frame_takes_no_scrap_of_the_background
         found = estimator._scan_square(frame, 0, 0, 1080, [], fine=False, limit=2)
     assert [again for _, _, again in found] == [False]
     assert 0.3 < float(found[0][0][[11, 12, 23, 24], 0].mean()) < 0.55  # the astronaut
+
+
+def test_on_a_stage_a_dancer_close_behind_another_with_a_face_of_their_own_is_kept():
+    """Torsos' centres under half a torso apart: on a street that is one person seen twice;
+    on a stage with its cast established, a pose whose body and face lie elsewhere is the
+    partner behind (a couple in close hold), not a second view of the one in front."""
+    front, behind = pose_at(0.5, 0.5, 0.2), pose_at(0.58, 0.45, 0.2)
+    again = pose_at(0.505, 0.5, 0.2)  # the one in front seen a second time, a few px off
+    with MultiPoseEstimator(400, 400, max_people=2) as estimator:
+        for _ in range(15):  # the cast: two dancers seen apart for half a second
+            estimator.tracker.update([pose_at(0.3, 0.5, 0.2), pose_at(0.7, 0.5, 0.2)])
+        assert estimator.tracker.stage
+        found = [(front, 0.1, False, 0), (behind, 0.1, False, 0), (again, 0.2, False, 2)]
+        kept = [id(pose) for pose, _, _ in estimator._distinct(found)]
+        assert kept == [id(front), id(behind)]
+        estimator.tracker.crowded = True  # more people than followed at once: a street
+        assert [id(pose) for pose, _, _ in estimator._distinct(found)] == [id(front)]

@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.people.tracking import (
+    EXTRA_CONFIRM,
     LOOK_MATCH,
     LOOK_REJECT,
     NOBODY,
     PeopleTracker,
+    Person,
     appearance,
     look_distance,
+    pose_distance,
 )
 
 W, H = 1280, 720
@@ -141,16 +144,90 @@ def test_once_more_people_than_the_cast_came_one_in_other_clothes_is_new():
     assert tracker.update([person(0.3), person(0.7), person(0.9)], [look(0), look(1), look(2)])
     for _ in range(15):
         assert tracker.update([person(0.3), person(0.7)], [look(0), look(1)]) == [1, 2]
-    assert tracker.update([person(0.7), person(0.32)], [look(1), look(2)]) == [2, 4]
+    ids = tracker.update([person(0.7), person(0.32)], [look(1), look(2)])
+    # someone new: not pedestrian 1 (a candidate while the two followed are the only ones
+    # seen long, as on a stage; see test_with_a_full_cast_a_newcomer_out_of_reach_is_new)
+    assert ids[0] == 2 and ids[1] not in (1, NOBODY)
 
 
 def test_with_a_full_cast_a_newcomer_out_of_reach_is_new():
     """A frame after dancer 1 was lost on the left, someone walks in on the far right: not
-    dancer 1 (a street with more people than followed), until dancer 1 could be there."""
+    dancer 1 (a street with more people than followed), until dancer 1 could be there. With
+    the cast all there before, on a stage, they are a candidate until seen in
+    `EXTRA_CONFIRM` frames in a row (two fits of one dancer at a crossing, a frame or two,
+    are nobody new), then a new id."""
     tracker = PeopleTracker(W, H, max_missed=10, cast=2)
     for _ in range(15):
         assert tracker.update([person(0.1), person(0.5)], [look(0), look(1)]) == [1, 2]
-    assert tracker.update([person(0.5), person(0.95)], [look(1), look(2)]) == [2, 3]
+    assert tracker.stage
+    keys = [tracker.update([person(0.5), person(0.95)], [look(1), look(2)]) for _ in range(5)]
+    assert [ids[0] for ids in keys] == [2] * 5
+    assert all(ids[1] < 0 for ids in keys[: EXTRA_CONFIRM - 1]) and keys[-1][1] == 3
+
+
+def test_a_fragment_beside_a_cast_all_there_gets_no_id():
+    """On a stage whose cast is all there, a pose seen for two frames (a second fit of a
+    dancer at a crossing) never gets an id: once gone it is forgotten."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    for _ in range(15):
+        tracker.update([person(0.2), person(0.6)], [look(0), look(1)])
+    for _ in range(2):
+        ids = tracker.update([person(0.2), person(0.6), person(0.9)], [look(0), look(1), look(2)])
+        assert ids[:2] == [1, 2] and ids[2] < 0
+    assert tracker.update([person(0.2), person(0.6)], [look(0), look(1)]) == [1, 2]
+    assert (
+        tracker.update([person(0.2), person(0.6), person(0.9)], [look(0), look(1), look(2)])[2] < 0
+    )  # a candidate again, not id 3
+
+
+def test_a_street_is_no_stage_and_a_newcomer_gets_an_id_at_once():
+    """More people given ids than the cast (a street): newcomers are not held back."""
+    tracker = PeopleTracker(W, H, max_missed=10, cast=2)
+    tracker.update([person(0.1), person(0.5), person(0.9)], [look(0), look(1), look(2)])
+    for _ in range(15):
+        tracker.update([person(0.1), person(0.5), person(0.9)], [look(0), look(1), look(2)])
+    assert not tracker.stage
+
+
+def test_a_look_that_strays_tells_less():
+    """A person whose own look strays (a small torso's few pixels, a handheld camera's
+    light) is not refused for a look as far as theirs strays and a margin; a steady look
+    refuses anything past `LOOK_REJECT`."""
+    steady = Person(1, np.zeros((4, 2)), np.zeros((4, 2)), 50.0, unsteady=0.1)
+    unsteady = Person(2, np.zeros((4, 2)), np.zeros((4, 2)), 50.0, unsteady=0.4)
+    assert steady.rejects(LOOK_REJECT + 0.05) and not steady.rejects(LOOK_REJECT - 0.05)
+    assert not unsteady.rejects(LOOK_REJECT + 0.1) and unsteady.rejects(0.9)
+
+
+def test_the_unsteadiness_of_a_look_is_learned_from_the_person_seen():
+    tracker = PeopleTracker(W, H)
+    frame = np.zeros((H, W, 3), np.uint8)
+    for step in range(30):  # every other frame, half the torso looks otherwise (light)
+        frame[:] = (230, 110, 30)
+        frame[:, W // 2 :] = (230, 110, 30) if step % 2 else (120, 60, 200)
+        tracker.update([person(0.5)], [appearance(frame, person(0.5, size=0.3))])
+    assert len(tracker.people) == 1 and tracker.people[0].unsteady > 0.25
+    tracker = PeopleTracker(W, H)
+    for _ in range(30):
+        tracker.update([person(0.5)], [look(0)])
+    assert tracker.people[0].unsteady < 0.05
+
+
+def test_pose_distance_tells_two_fits_of_one_body_from_two_bodies():
+    a = person(0.5)
+    a[[13, 15, 25, 27], 0] += 0.03  # limbs on one side
+    shifted = a.copy()
+    shifted[:, :2] += (0.004, 0.002)  # a second fit of the same body, a few pixels off
+    mirrored = shifted.copy()
+    mirrored[[11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]] = mirrored[
+        [12, 11, 14, 13, 16, 15, 24, 23, 26, 25, 28, 27]
+    ]  # its back taken for its front
+    other = a.copy()
+    other[:, 0] += 0.05  # a body beside it, 0.64 of a torso (72 px) away
+    scale = np.array([W, H], dtype=np.float64)
+    assert pose_distance(a, shifted, scale) < 0.1
+    assert pose_distance(a, mirrored, scale) < 0.1
+    assert pose_distance(a, other, scale) > 0.5
 
 
 def test_a_pose_seen_once_is_not_one_of_the_cast():
