@@ -45,6 +45,7 @@ from pipeline.stages import (
     END,
     QUEUE_SIZE,
     FrameWriter,
+    Marks,
     drain,
     put,
     yield_cpu_to_the_model,
@@ -202,16 +203,22 @@ def analyze_video(
             threads=threads,
         )
         kernel = smoothing_weights(info.fps, options.smoothing)
-        writer = FrameWriter(
-            sink,
-            metrics,
-            Overlay(metrics.width, metrics.height),
-            expected,
-            angle_labels=options.angle_labels,
-            several=several,
-            pts_offset=segment.start_pts if segment is not None else 0,
-            kernel=kernel,
-        )
+
+        def drawing(sink: VideoSink, marks: Marks | None = None) -> FrameWriter:
+            """The last stage; with `marks`, drawing the video again (`step_marks`)."""
+            return FrameWriter(
+                sink,
+                metrics if marks is None else None,
+                Overlay(metrics.width, metrics.height),
+                expected,
+                angle_labels=options.angle_labels,
+                several=several,
+                pts_offset=segment.start_pts if segment is not None else 0,
+                kernel=kernel,
+                marks=marks,
+            )
+
+        writer = drawing(sink)
         decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
         stop = threading.Event()
         decoder = threading.Thread(
@@ -251,10 +258,11 @@ def analyze_video(
             analysis_s = time.perf_counter() - analysis_started
             marks_started = time.perf_counter()
             marked = bool(options.step_marks and analysis and analysis.get("group")) and mark_steps(
+                input_path,
                 paths[0],
                 out / ANALYSIS_JSON,
                 writer.rows,
-                kernel=kernel,
+                writer=drawing,
                 limits=options.limits,
                 preset=options.video_preset,
                 crf=options.video_crf,

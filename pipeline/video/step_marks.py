@@ -1,21 +1,24 @@
 """Each dancer's marker of being in or out of step, drawn into annotated.mp4 once the group's
 synchronisation is known (several dancers): above the dancer's `#id`, the web page's words
-("in step", "out of step, 200 ms behind", "not compared here") on the page's colours (pale
-green, pale orange, grey), framed in the dancer's colour; the rule is the page's
+("in step", "out of step" and "200 ms behind", "not compared here") on the page's colours
+(pale green, pale orange, grey), framed in the dancer's colour; the rule is the page's
 (`pipeline.analysis.group_steps`).
 
-Why a second pass over annotated.mp4: the video is encoded while the frames stream through
-the model, and the group's windows come from aligning whole performances after the last
-frame (`pipeline.analysis.group`), so no marker is known when a frame is written; holding the
-frames back would hold the whole video in memory. The pass decodes annotated.mp4 (our own
-H.264, cheap to decode), draws the markers, encodes it again with the run's settings
-(`VideoSink`: H.264 yuv420p, +faststart, the same timestamps) and copies its audio packets
-as they are. It was preferred to drawing everything again from the input (decode the input
-a second time, skeletons, HUD and markers, one encode): that would re-implement the writer's
-streaming (smoothing window, angle labels, segments) for one case, and decoding the input
-costs more than decoding our ultrafast H.264; the price of this one is a second generation
-of compression, measured in docs/figures.md with the pass's time (`bench/bench_tracking.py
---marks`). Only a video with a group that has windows is touched: one dancer's never is.
+Why a second pass: the video is encoded while the frames stream through the model, and the
+group's windows come from aligning whole performances after the last frame
+(`pipeline.analysis.group`), so no marker is known when a frame is written, and holding the
+frames back would hold the whole video in memory.
+
+Why the second pass draws the video again from the input rather than over annotated.mp4
+(decode it, draw the markers, encode it again: the first way tried): that compresses every
+frame a second time, 1.4-1.5 dB of PSNR lost at the run's settings (x264 ultrafast, CRF 26)
+for the same time. Drawn again from the input, the video has one generation of compression
+like any other. The pass decodes the input again and hands its frames, with the landmarks
+the run found (no model), to a writer made as the first pass's (`pipeline.stages.
+FrameWriter`: smoothing window, skeletons, angle labels, HUD, audio), which calls
+`draw_marks` on each frame; the first pass's file is replaced when done. It costs 1.04 to
+1.21 times the job's time (docs/figures.md, `bench/bench_tracking.py --marks`). Only a job
+whose group has windows is drawn again: one dancer's video never is.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +34,10 @@ import cv2
 import numpy as np
 
 from pipeline.analysis.group_steps import Step, has_windows, steps_at
-from pipeline.pose.steady import smooth_rows
+from pipeline.stages import FrameWriter, Marks
 from pipeline.video.overlay import Overlay, person_colour
 from pipeline.video.sink import VideoSink
-from pipeline.video.source import AudioPacket, DecodeStats, Limits, open_video
+from pipeline.video.source import DecodedFrame, DecodeStats, Limits, open_video
 
 # the page's badges (api/static/app/app.css .step.in, .out, .unknown): background, text; RGB
 FILL = {"in": (216, 240, 224), "out": (251, 224, 214), "unknown": (238, 238, 238)}
@@ -42,40 +46,46 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def mark_steps(
+    input_path: str | os.PathLike,
     video: Path,
     analysis: Path,
     rows: list[tuple[int, float, Any]],
     *,
-    kernel: np.ndarray,
+    writer: Callable[[VideoSink, Marks], FrameWriter],
     limits: Limits,
     preset: str,
     crf: int,
     threads: int = 1,
 ) -> bool:
-    """Draw the markers of `analysis` (analysis.json; its `group`) into `video` (replaced
-    when done) at the places of the run's `rows` (frame, time, [(id, landmarks)]), smoothed
-    with the overlay's `kernel`, as the overlay drew them. False, the file untouched, when
+    """Draw `video` again from `input_path` with the markers of `analysis` (analysis.json;
+    its `group`): the run's `rows` (frame, time, [(id, landmarks)]) handed to the `writer`
+    the run drew with, with the markers as its `marks`. False, the file untouched, when
     there is no group or it has no windows."""
     group = json.loads(analysis.read_text(encoding="utf-8")).get("group")
     if group is None or not has_windows(group):
         return False
-    people = smooth_rows([found for _, _, found in rows], kernel, several=True)
+    found = {index: people for index, _, people in rows}
     moments = _Moments(group)
     marked = video.with_name(f".{video.stem}.marking{video.suffix}")
     try:
-        with open_video(video, limits, threads=threads) as source:
-            overlay = Overlay(source.info.width, source.info.height)
-            with VideoSink(
+        with open_video(input_path, limits, threads=threads) as source:
+            sink = VideoSink(
                 marked, source.info, source.audio, preset=preset, crf=crf, threads=threads
-            ) as sink:
+            )
+            drawing = writer(
+                sink, lambda rgb, t, people: moments.draw(drawing.overlay, rgb, t, people)
+            )
+            drawing.start()
+            try:
                 for item in source.items(DecodeStats()):
-                    if isinstance(item, AudioPacket):
-                        sink.write_audio(item.packet)
-                        continue
-                    if item.index < len(rows):  # the frames of annotated.mp4 are the rows'
-                        steps = moments.at(rows[item.index][1])
-                        draw_marks(overlay, item.rgb, people[item.index], steps)
-                    sink.write_frame(item.rgb, item.pts)
+                    if isinstance(item, DecodedFrame):  # with the landmarks the run found
+                        drawing.put((item, found.get(item.index, []), {}))
+                    else:
+                        drawing.put(item)
+                drawing.finish()
+            except BaseException:
+                drawing.abort()
+                raise
         os.replace(marked, video)
     finally:
         marked.unlink(missing_ok=True)
@@ -114,7 +124,8 @@ def draw_marks(
 
 
 class _Moments:
-    """`steps_at` once per stretch of time between the group's window edges."""
+    """The markers of each moment: `steps_at` once per stretch of time between the group's
+    window edges."""
 
     def __init__(self, group: dict[str, Any]):
         self.group = group
@@ -132,3 +143,8 @@ class _Moments:
         if stretch not in self.cache:
             self.cache[stretch] = steps_at(self.group, time_s)
         return self.cache[stretch]
+
+    def draw(
+        self, overlay: Overlay, rgb: np.ndarray, time_s: float, people: list[tuple[int, Any]]
+    ) -> None:
+        draw_marks(overlay, rgb, people, self.at(time_s))

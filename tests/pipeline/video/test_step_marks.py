@@ -17,10 +17,11 @@ import pytest
 
 from bench import compare_takes as takes
 from cli.local_stack import REPO_ROOT
+from pipeline.analysis.group_steps import Step
 from pipeline.runner import PipelineOptions, analyze_video
 from pipeline.video.overlay import Overlay
 from pipeline.video.samples import DUO
-from pipeline.video.step_marks import FILL, INK
+from pipeline.video.step_marks import FILL, INK, draw_marks
 from tests.clips import make_clip, probe, shared_file
 from tests.pipeline.analysis.test_group_footage import FPS, _side_by_side, _sides
 
@@ -66,6 +67,7 @@ def match(region: np.ndarray, text: str, state: str, overlay: Overlay) -> float:
     return float(found.max())
 
 
+@pytest.mark.shared_data
 def test_each_dancer_is_marked_as_the_analysis_says_of_that_moment(twins):
     _, result = twins
     group = json.loads(result.analysis_path.read_text())["group"]
@@ -111,6 +113,7 @@ def test_each_dancer_is_marked_as_the_analysis_says_of_that_moment(twins):
     assert lagging_200 >= 1 and checked >= 6
 
 
+@pytest.mark.shared_data
 def test_the_marked_video_keeps_its_frames_times_format_and_sound(twins):
     clip, result = twins
     source, marked = probe(clip), probe(result.video_path)
@@ -155,3 +158,17 @@ def test_a_video_without_a_group_to_follow_is_not_touched(tmp_path, person, max_
         assert "step_marks_time_s" not in result.metrics
         digests.append(hashlib.sha256(result.video_path.read_bytes()).hexdigest())
     assert digests[0] == digests[1]  # byte for byte what a run without the pass writes
+
+
+def test_the_marker_goes_below_the_id_when_the_dancer_s_head_is_at_the_top():
+    overlay = Overlay(640, 360)
+    landmarks = np.zeros((33, 4), np.float32)
+    landmarks[:, 3] = 1.0
+    for top, below in ((0.6, False), (0.02, True)):
+        landmarks[:, 0], landmarks[:, 1] = 0.5, np.linspace(top, top + 0.3, 33)
+        rgb = np.zeros((360, 640, 3), np.uint8)
+        draw_marks(overlay, rgb, [(3, landmarks)], [Step(3, "in", 120), Step(4, "out", -120)])
+        rows = np.flatnonzero(near(rgb, FILL["in"]).any(axis=1))
+        x0, y0, x1, y1 = overlay.id_box("#3", landmarks)
+        assert len(rows) and not near(rgb, FILL["out"]).any()  # dancer 4 is not in the frame
+        assert (rows.min() > y1) if below else (rows.max() < y0), (top, rows.min(), y0, y1)
