@@ -4,6 +4,7 @@ with its ground truth (`bench/tracking_scenes.py`), scored with motmetrics
 
     python bench/bench_tracking.py [--no-speed | --speed-only] [--only NAME] [--crf 17,18,...]
                                    [--repeat 3] [--model full]
+    python bench/bench_tracking.py --marks [--repeat 3]
 
 Tracking (`analyze_video` with `max_people` = the people in the clip):
 - side by side: the issue's case, two dancers in two halves of a 640x240 frame, 500 frames;
@@ -24,11 +25,22 @@ median of --repeat rounds (each round runs every case once), and the ratio to th
 single-person solution on the same clip with one dancer, measured in the same run: the
 baseline. `--model`: the pose model of every speed case, the baseline's too (lite, full,
 heavy).
+
+Step marks (`--marks`, alone; needs ../shared/data/dancers): the cost of drawing each
+dancer's in/out of step marker into annotated.mp4 once the group is known
+(`pipeline.video.step_marks`, a second pass over the video): the shared footage's girl
+beside herself 0.2 s later (two dancers, 8 s, 240 frames, the tests' case) at its size
+(360x640) and three times it (1080x1920, a phone's portrait video), the whole pipeline with
+its analysis, with and without the pass (median of --repeat, alternating), the pass's own
+time and the ratio; and the quality: the PSNR of the marked video against the same run at
+CRF 1 (nearly lossless), and of the unmarked video encoded a second time (what drawing the
+markers over annotated.mp4 instead of from the input would cost) against its CRF 1 run.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -36,12 +48,18 @@ import tempfile
 import time
 from pathlib import Path
 
+import av
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import compare_takes as takes  # noqa: E402
 from bench import tracking_scenes as scenes  # noqa: E402
 from bench.tracking_score import meets_the_bar, score, tracked_necks  # noqa: E402
 from pipeline.runner import PipelineOptions, analyze_video  # noqa: E402
+from pipeline.video.sink import VideoSink  # noqa: E402
+from pipeline.video.source import DecodedFrame, DecodeStats, open_video  # noqa: E402
 
 TRACKING = (
     scenes.side_by_side,
@@ -92,10 +110,14 @@ def main() -> int:
     parser.add_argument("--only", help="the tracking clips whose name contains this")
     parser.add_argument("--crf", default="20", help="x264 qualities to encode each clip at")
     parser.add_argument("--model", default="full", help="the pose model of the speed cases")
+    parser.add_argument("--marks", action="store_true", help="only the step marks' cost")
     args = parser.parse_args()
     crfs = [int(value) for value in args.crf.split(",")]
     print(f"machine: {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.marks:
+            step_marks(Path(tmp), args.repeat)
+            return 0
         if not args.speed_only:
             tracking(args.only, crfs, Path(tmp))
         if not args.no_speed:
@@ -133,6 +155,74 @@ def speed(tmp: Path, repeat: int, model: str) -> None:
         fps = statistics.median(measured[height, people, most])
         baseline = statistics.median(measured[height, *SPEED[0]])
         print(f"{height}p{'':<2} {people:>7} {most:>10} {fps:>6.1f} {fps / baseline:>6.2f}")
+
+
+def step_marks(tmp: Path, repeat: int) -> None:
+    girl = takes.decode(takes.GIRL)
+    print(f"\nstep marks, two dancers, 240 frames, median of {repeat}")
+    print(
+        f"{'size':<9} {'without s':>9} {'with s':>7} {'pass s':>6} {'ratio':>5} "
+        f"{'pass fps':>8} {'PSNR':>5} {'twice':>5}"
+    )
+    for scale in (1.0, 3.0):
+        clip = takes.beside_later(
+            tmp / f"twins-{scale:g}.mp4",
+            girl.frames,
+            delay_frames=6,
+            seconds=8,
+            fps=30,
+            audio=girl.audio,
+            scale=scale,
+        )
+        times: dict[bool, list[float]] = {True: [], False: []}
+        passes = []
+        for _ in range(repeat):
+            for marks in (False, True):
+                options = PipelineOptions(max_people=2, exports=(), step_marks=marks)
+                started = time.perf_counter()
+                result = analyze_video(clip, tmp / f"out-{scale:g}-{marks}", options)
+                times[marks].append(time.perf_counter() - started)
+                if marks:
+                    passes.append(result.metrics["step_marks_time_s"])
+        without, with_marks = (statistics.median(times[m]) for m in (False, True))
+        pass_s = statistics.median(passes)
+        once, twice = _generations(clip, tmp / f"quality-{scale:g}")
+        width, height = result.metrics["width"], result.metrics["height"]
+        print(
+            f"{f'{width}x{height}':<9} {without:>9.2f} {with_marks:>7.2f} {pass_s:>6.2f} "
+            f"{with_marks / without:>5.2f} {result.metrics['processed_frames'] / pass_s:>8.0f} "
+            f"{once:>5.1f} {twice:>5.1f}"
+        )
+
+
+def _generations(clip: Path, tmp: Path) -> tuple[float, float]:
+    """PSNR (dB) against the same run at CRF 1 (nearly lossless) of: the marked video (one
+    encoding, as the pass makes it); the unmarked one encoded a second time at the same
+    settings (what drawing the markers over annotated.mp4 would cost)."""
+    runs = {}
+    for crf in (1, PipelineOptions.video_crf):
+        for marks in (True, False):
+            options = PipelineOptions(max_people=2, exports=(), step_marks=marks, video_crf=crf)
+            runs[crf, marks] = analyze_video(clip, tmp / f"{crf}-{marks}", options).video_path
+    again = tmp / "again.mp4"
+    with open_video(runs[PipelineOptions.video_crf, False]) as source:
+        with VideoSink(again, source.info, None, crf=PipelineOptions.video_crf) as sink:
+            for item in source.items(DecodeStats()):
+                if isinstance(item, DecodedFrame):
+                    sink.write_frame(item.rgb, item.pts)
+    once = _psnr(runs[1, True], runs[PipelineOptions.video_crf, True])
+    return once, _psnr(runs[1, False], again)
+
+
+def _psnr(a: Path, b: Path) -> float:
+    """PSNR (dB) of b against a over every frame (RGB)."""
+    squared, count = 0.0, 0
+    with av.open(str(a)) as first, av.open(str(b)) as second:
+        for x, y in zip(first.decode(video=0), second.decode(video=0), strict=True):
+            diff = x.to_ndarray(format="rgb24").astype(np.float64) - y.to_ndarray(format="rgb24")
+            squared += float((diff**2).sum())
+            count += diff.size
+    return 10 * math.log10(255**2 / (squared / count)) if squared else math.inf
 
 
 if __name__ == "__main__":

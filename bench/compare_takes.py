@@ -237,6 +237,46 @@ def render(take: Take, path: str | Path) -> Path:
     return path
 
 
+def beside_later(
+    path: str | Path,
+    frames: list[np.ndarray],
+    *,
+    delay_frames: int,
+    seconds: float,
+    fps: int,
+    audio: np.ndarray | None = None,
+    scale: float = 1.0,
+) -> Path:
+    """A dancer beside herself `delay_frames` later, the group synchronisation's known case:
+    at each frame k (from `delay_frames`, for `seconds`, pts k at `fps`) source frame k on the
+    left and k - `delay_frames` on the right, H.264 CRF 20; `scale`: both sides resized by
+    it; with `audio` (mono, AUDIO_RATE), that soundtrack in AAC from time 0."""
+    height, width = frames[0].shape[:2]
+    size = (int(round(width * scale)) // 2 * 2, int(round(height * scale)) // 2 * 2)
+    with av.open(str(path), "w") as out:
+        stream = cast(av.VideoStream, out.add_stream("libx264", rate=fps))
+        stream.width, stream.height, stream.pix_fmt = 2 * size[0], size[1], "yuv420p"
+        stream.options = {**steady_encoding("libx264"), "crf": str(CRF)}
+        stream.time_base = Fraction(1, fps)
+        sound = None
+        if audio is not None:
+            sound = cast(av.AudioStream, out.add_stream("aac", rate=AUDIO_RATE))
+            sound.layout = "mono"
+        last = delay_frames + int(round(seconds * fps))
+        for k in range(delay_frames, last):
+            pair = [frames[k], frames[k - delay_frames]]
+            if scale != 1.0:
+                pair = [cv2.resize(side, size, interpolation=cv2.INTER_CUBIC) for side in pair]
+            rgb = np.ascontiguousarray(np.concatenate(pair, axis=1))
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = k
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        if sound is not None and audio is not None:
+            _write_audio(out, sound, audio[: int(last / fps * AUDIO_RATE)])
+    return Path(path)
+
+
 def _occlude(rgb: np.ndarray, u: float, occluders: tuple[Occluder, ...]) -> np.ndarray:
     h, w = rgb.shape[:2]
     for o in occluders:

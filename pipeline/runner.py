@@ -31,14 +31,8 @@ import cv2
 import numpy as np
 
 from pipeline.analysis.movement_metrics import MetricsAccumulator, PeopleMetrics
-from pipeline.analysis.performance import (
-    ANALYSIS_JSON,
-    ANGLES_CSV,
-    AnalysisOptions,
-    Performance,
-    analyze_people,
-    analyze_performance,
-)
+from pipeline.analysis.performance import ANALYSIS_JSON, ANGLES_CSV, AnalysisOptions
+from pipeline.analysis.rows import analyze_rows
 from pipeline.motion.exports import Exports, remove_exports
 from pipeline.pose.blazepose import PoseEstimator
 from pipeline.pose.bundle import bundle_path
@@ -51,6 +45,7 @@ from pipeline.stages import (
     END,
     QUEUE_SIZE,
     FrameWriter,
+    Marks,
     drain,
     put,
     yield_cpu_to_the_model,
@@ -64,6 +59,7 @@ from pipeline.video.source import (
     VideoInfo,
     open_video,
 )
+from pipeline.video.step_marks import mark_steps
 from shared.outputs import EXPORT_FORMATS, JOB_OUTPUTS, KEYPOINTS, SUMMARY, VIDEO
 
 # the files a run writes, named by the registry of outputs (`shared.outputs`)
@@ -98,6 +94,7 @@ class PipelineOptions:
     max_people: int = 1  # 1: BlazePose's single-person solution; more: `multi_pose`, schema 4
     analysis: AnalysisOptions | None = AnalysisOptions()  # None: no analysis (benchmarks)
     exports: tuple[str, ...] = EXPORT_FORMATS  # motion files: any of "bvh", "trc", "csv"
+    step_marks: bool = True  # several dancers: in/out of step drawn in once the group is known
 
 
 @dataclass(frozen=True)
@@ -205,16 +202,23 @@ def analyze_video(
             crf=options.video_crf,
             threads=threads,
         )
-        writer = FrameWriter(
-            sink,
-            metrics,
-            Overlay(metrics.width, metrics.height),
-            expected,
-            angle_labels=options.angle_labels,
-            several=several,
-            pts_offset=segment.start_pts if segment is not None else 0,
-            kernel=smoothing_weights(info.fps, options.smoothing),
-        )
+        kernel = smoothing_weights(info.fps, options.smoothing)
+
+        def drawing(sink: VideoSink, marks: Marks | None = None) -> FrameWriter:
+            """The last stage; with `marks`, drawing the video again (`step_marks`)."""
+            return FrameWriter(
+                sink,
+                metrics if marks is None else None,
+                Overlay(metrics.width, metrics.height),
+                expected,
+                angle_labels=options.angle_labels,
+                several=several,
+                pts_offset=segment.start_pts if segment is not None else 0,
+                kernel=kernel,
+                marks=marks,
+            )
+
+        writer = drawing(sink)
         decoded: queue.Queue = queue.Queue(QUEUE_SIZE)
         stop = threading.Event()
         decoder = threading.Thread(
@@ -249,9 +253,22 @@ def analyze_video(
             analysis = None
             if options.analysis is not None and segment is None:
                 analysis = analyze_rows(
-                    writer.rows, metrics, info, input_path, out, options.analysis
+                    writer.rows, metrics, info.fps, input_path, out, options.analysis
                 )
             analysis_s = time.perf_counter() - analysis_started
+            marks_started = time.perf_counter()
+            marked = bool(options.step_marks and analysis and analysis.get("group")) and mark_steps(
+                input_path,
+                paths[0],
+                out / ANALYSIS_JSON,
+                writer.rows,
+                writer=drawing,
+                limits=options.limits,
+                preset=options.video_preset,
+                crf=options.video_crf,
+                threads=threads,
+            )
+            marks_s = time.perf_counter() - marks_started
         except BaseException:
             stop.set()
             writer.abort()
@@ -274,6 +291,8 @@ def analyze_video(
     summary["smoothing"] = options.smoothing
     if analysis and analysis.get("group"):  # several dancers: how in step (analysis.json)
         summary["group_sync_score"] = analysis["group"]["score"]
+    if marked:  # the in/out of step markers drawn into annotated.mp4 (`step_marks`)
+        summary["step_marks_time_s"] = round(marks_s, 3)
     # keypoints.json, the world landmarks' smoothing and the motion exports
     summary["motion_time_s"] = round(motion_s, 3)
     if segment is not None:
@@ -316,37 +335,6 @@ def _estimator(
             return multi.estimate(frame.rgb, last_ms), multi.world
 
         yield estimate
-
-
-def analyze_rows(
-    rows: list[tuple[int, float, Any]],
-    metrics: MetricsAccumulator | PeopleMetrics,
-    info: VideoInfo,
-    input_path: str | os.PathLike,
-    out: Path,
-    options: AnalysisOptions,
-) -> dict:
-    def performance(rows: list[tuple[int, float, np.ndarray | None]]) -> Performance:
-        return Performance.from_rows(rows, width=metrics.width, height=metrics.height, fps=info.fps)
-
-    if not isinstance(metrics, PeopleMetrics):
-        return analyze_performance(performance(rows), out, audio_source=input_path, options=options)
-    ids = sorted({person_id for _, _, people in rows for person_id, _ in people})
-    people = {
-        person_id: performance(
-            [(index, time_s, dict(found).get(person_id)) for index, time_s, found in rows]
-        )
-        for person_id in ids
-    }
-    nobody = performance([(index, time_s, None) for index, time_s, _ in rows])
-    return analyze_people(
-        people,
-        nobody,
-        out,
-        main_person_id=metrics.main_person_id(),
-        audio_source=input_path,
-        options=options,
-    )
 
 
 def _decode(

@@ -9,6 +9,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from pipeline.video.overlay import Overlay
 from pipeline.video.sink import VideoSink
 from pipeline.video.source import AudioPacket, DecodedFrame
 
+# drawn over a frame of several dancers: (RGB, time in s, [(id, landmarks as drawn)])
+Marks = Callable[[np.ndarray, float, list[tuple[int, np.ndarray]]], None]
 QUEUE_SIZE = 8  # frames in flight per queue: ~6 MB each at 1080p
 END = object()  # the last item of a queue
 _HELPER_NICE = 10
@@ -40,7 +43,10 @@ class FrameWriter:
     frame's landmarks as the model found them (`rows`: landmarks or None, or with `several`,
     `People`) and world landmarks (`world_rows`, in the exports' axes: (33, 3) or None, or
     with `several`, {id: (33, 3)}). With a smoothing `kernel` (`pipeline.pose.steady`) the
-    overlay draws the smoothed landmarks: each frame waits for the few frames after it."""
+    overlay draws the smoothed landmarks: each frame waits for the few frames after it.
+    `metrics` None: none kept (a second drawing of the same frames); `marks`: called on each
+    frame of several dancers once the overlay is drawn, with its time and the landmarks
+    drawn (`pipeline.video.step_marks`)."""
 
     def __init__(
         self,
@@ -53,8 +59,9 @@ class FrameWriter:
         several: bool = False,
         pts_offset: int = 0,
         kernel: np.ndarray | None = None,
+        marks: Marks | None = None,
     ):
-        self.sink, self.metrics, self.overlay = sink, metrics, overlay
+        self.sink, self.metrics, self.overlay, self.marks = sink, metrics, overlay, marks
         self.steady = SteadyWindow(np.ones(1) if kernel is None else kernel, several=several)
         self.expected, self.angle_labels, self.several = expected, angle_labels, several
         # A segment's video starts at 0: MP4 keeps a later start in an edit list, in the
@@ -90,7 +97,8 @@ class FrameWriter:
             drain(self.queue)
 
     def _keep(self, frame: DecodedFrame, found: Any, world: Any) -> None:
-        self.metrics.add(frame.time_s, found)
+        if self.metrics is not None:
+            self.metrics.add(frame.time_s, found)
         self.rows.append((frame.index, frame.time_s, found))
         if self.several:
             self.world_rows.append({i: to_export_axes(points) for i, points in world.items()})
@@ -118,6 +126,8 @@ class FrameWriter:
         }
         if self.several:
             self.overlay.draw_people(frame.rgb, people, **hud)
+            if self.marks is not None:
+                self.marks(frame.rgb, frame.time_s, people)
         else:
             self.overlay.draw(frame.rgb, found, **hud)
         self.sink.write_frame(frame.rgb, frame.pts - self.pts_offset)

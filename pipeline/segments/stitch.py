@@ -27,6 +27,7 @@ import av
 import numpy as np
 
 from pipeline.analysis.movement_metrics import MetricsAccumulator
+from pipeline.analysis.rows import analyze_rows
 from pipeline.errors import CorruptVideo
 from pipeline.motion.exports import remove_exports
 from pipeline.pose.keypoints import landmarks_array, world_array
@@ -37,7 +38,6 @@ from pipeline.runner import (
     SUMMARY_JSON,
     PipelineOptions,
     PipelineResult,
-    analyze_rows,
 )
 from pipeline.video.sink import AudioOut
 from pipeline.video.source import open_video
@@ -95,7 +95,7 @@ def stitch(
         analysis_started = time.perf_counter()
         analysis = None
         if options.analysis is not None:
-            analysis = analyze_rows(rows, metrics, info, input_path, out, options.analysis)
+            analysis = analyze_rows(rows, metrics, info.fps, input_path, out, options.analysis)
         analysis_s = time.perf_counter() - analysis_started
     except BaseException:
         for path in paths:

@@ -11,6 +11,7 @@ from pipeline.analysis.angles import ANGLE_NAMES, LABEL_ANCHORS
 from pipeline.pose.blazepose import CONNECTIONS
 
 VISIBILITY_THRESHOLD = 0.5
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 # RGB. Left side warm, right side cool, centre line white: dancers read mirrored moves fast.
 _LEFT, _RIGHT, _CENTRE = (255, 140, 0), (0, 180, 255), (240, 240, 240)
@@ -92,26 +93,33 @@ class Overlay:
         self, rgb: np.ndarray, person_id: int, landmarks: np.ndarray, colour: tuple[int, int, int]
     ) -> None:
         """`#id` in a box of the person's colour, centred above the highest visible point."""
-        visible = landmarks[:, 3] >= self.visibility_threshold
-        points = landmarks[visible if visible.any() else slice(None), :2]
-        x = int(round(float(points[:, 0].mean()) * self.width))
-        top = int(round(float(points[:, 1].min()) * self.height))
-        font, text = cv2.FONT_HERSHEY_SIMPLEX, f"#{person_id}"
-        (tw, th), base = cv2.getTextSize(text, font, self.font_scale, self.font_thickness)
+        text = f"#{person_id}"
+        x0, y0, x1, y1 = self.id_box(text, landmarks)
+        (_, th), _ = cv2.getTextSize(text, _FONT, self.font_scale, self.font_thickness)
         pad = max(2, th // 3)
-        x0 = min(max(0, x - tw // 2 - pad), max(0, self.width - tw - 2 * pad))
-        y0 = min(max(0, top - th - base - 3 * pad), max(0, self.height - th - base - 2 * pad))
-        cv2.rectangle(rgb, (x0, y0), (x0 + tw + 2 * pad, y0 + th + base + 2 * pad), colour, -1)
+        cv2.rectangle(rgb, (x0, y0), (x1, y1), colour, -1)
         cv2.putText(
             rgb,
             text,
             (x0 + pad, y0 + pad + th),
-            font,
+            _FONT,
             self.font_scale,
             (20, 20, 20),
             self.font_thickness,
             cv2.LINE_AA,
         )
+
+    def id_box(self, text: str, landmarks: np.ndarray) -> tuple[int, int, int, int]:
+        """Where `_id_label` puts `text` for these landmarks: (x0, y0, x1, y1), inclusive."""
+        visible = landmarks[:, 3] >= self.visibility_threshold
+        points = landmarks[visible if visible.any() else slice(None), :2]
+        x = int(round(float(points[:, 0].mean()) * self.width))
+        top = int(round(float(points[:, 1].min()) * self.height))
+        (tw, th), base = cv2.getTextSize(text, _FONT, self.font_scale, self.font_thickness)
+        pad = max(2, th // 3)
+        x0 = min(max(0, x - tw // 2 - pad), max(0, self.width - tw - 2 * pad))
+        y0 = min(max(0, top - th - base - 3 * pad), max(0, self.height - th - base - 2 * pad))
+        return x0, y0, x0 + tw + 2 * pad, y0 + th + base + 2 * pad
 
     def angle_labels(self, rgb: np.ndarray, landmarks: np.ndarray, values: np.ndarray) -> None:
         """Each known joint angle (degrees, in `ANGLE_NAMES` order) written beside its joint,

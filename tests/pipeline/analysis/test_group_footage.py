@@ -6,15 +6,12 @@ routine, less polished) are compared and named."""
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 
 from bench import compare_takes as takes
 from pipeline.runner import PipelineOptions, analyze_video
-from pipeline.video.samples import steady_encoding
 from tests.clips import shared_file
 
 pytestmark = pytest.mark.shared_data
@@ -23,20 +20,12 @@ DELAY_FRAMES = 6  # 0.2 s
 SECONDS = 8
 
 
-def _side_by_side(path, frames: list[np.ndarray]) -> None:
-    """The girl at each frame on the left, the same 6 frames earlier on the right."""
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        height, width = frames[0].shape[:2]
-        stream.width, stream.height, stream.pix_fmt = 2 * width, height, "yuv420p"
-        stream.options = {**steady_encoding("libx264"), "crf": "20"}
-        stream.time_base = Fraction(1, FPS)
-        for k in range(DELAY_FRAMES, DELAY_FRAMES + SECONDS * FPS):
-            rgb = np.concatenate([frames[k], frames[k - DELAY_FRAMES]], axis=1)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = k
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+def _side_by_side(path, frames: list[np.ndarray], audio: np.ndarray | None = None) -> None:
+    """The girl at each frame on the left, the same 6 frames earlier on the right; with
+    `audio`, her soundtrack."""
+    takes.beside_later(
+        path, frames, delay_frames=DELAY_FRAMES, seconds=SECONDS, fps=FPS, audio=audio
+    )
 
 
 def _sides(keypoints: dict) -> dict[int, float]:
