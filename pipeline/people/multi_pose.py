@@ -26,9 +26,13 @@ Two ways of looking, combined each frame:
   the dancer was last seen, as ByteTrack keeps lost tracks).
 
 The poses of both are merged (the same person seen twice: the view of their own region is
-kept, else the better one) and the tracker gives them their ids. Somebody new found only in
-a region (a body the landmarker guessed across two dancers, or the detector's find where a
-dancer was lost) is a candidate, confirmed only when seen again: new people come from scans.
+kept, else the better one) and the tracker gives them their ids. On a stage (the tracker's
+`stage`), a couple in close hold stays two people: a pose near another whose body and face
+lie elsewhere is the partner behind (`pipeline.people.distinct`), and each region's
+landmarker sees the faces of the dancers close by painted out (`_look_without_faces`).
+Somebody new found only in a region (a body the landmarker guessed across two dancers, or
+the detector's find where a dancer was lost) is a candidate, confirmed only when seen again:
+new people come from scans.
 """
 
 from __future__ import annotations
@@ -40,7 +44,6 @@ import mediapipe as mp
 import numpy as np
 
 from pipeline.people.crops import (
-    area,
     face_box,
     grown,
     inside,
@@ -49,6 +52,7 @@ from pipeline.people.crops import (
     square,
     visible_box,
 )
+from pipeline.people.distinct import FACE_SHARED, PART, distinct
 from pipeline.people.regions import Region, tiles
 from pipeline.people.tracking import (
     ESTABLISHED,
@@ -56,7 +60,6 @@ from pipeline.people.tracking import (
     TORSO,
     PeopleTracker,
     appearance,
-    pose_distance,
     torso_length,
 )
 from pipeline.pose.bundle import bundle_path
@@ -65,16 +68,10 @@ _ROI_INPUT = 256  # crops are resized to this square: the landmarker sees one im
 _LOST_PATIENCE = 15  # frames a lost person's region is searched by the detector again
 _QUIET_SCANS = 3  # scans in a row that found nobody new: then `quiet_scan_every`
 _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not smaller than this
-_MIN_TORSO = 16  # px: a pose smaller is a face or a hand taken for someone
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
-_PART = 0.6  # a pose with this share of its box inside a larger pose's box is part of it
-_BEHIND = 0.6  # ... unless it has a face of its own and a torso this long of the larger's:
-# the dancer behind another, whose visible points lie within the front one's reach
 _CLOSE_UP = 1 / 3  # a torso this share of a scan's square or more: their body spans it
 _SCRAP = 0.6  # found with a close-up dancer painted out, a torso this much shorter: a scrap
-_FACE_SHARED = 0.3  # of a face's box inside another's: too close to paint the other out
 _CLOSE = 1.0  # torso lengths between two people's torsos: close enough to mistake one
-_SAME_POSE = 0.3  # torso lengths, median over the body's points: two poses nearer are one
 
 
 class MultiPoseEstimator:
@@ -241,7 +238,7 @@ class MultiPoseEstimator:
                 if other != person_id
                 and {person_id, other} <= established
                 and np.linalg.norm(centre - mine[1]) <= _CLOSE * person.size
-                and inside(mine[0], box) < _FACE_SHARED
+                and inside(mine[0], box) < FACE_SHARED
             ]
         crop = square(rgb, x0, y0, side)
         if others:
@@ -300,7 +297,7 @@ class MultiPoseEstimator:
                     continue
                 poses.append((pose, off, bool(painted)))
                 found = True
-                fresh += not any(inside(box, other) > _PART for other in followed)
+                fresh += not any(inside(box, other) > PART for other in followed)
                 paint(crop, box, x0, y0, fill)
                 painted.append(box)
                 if length >= _CLOSE_UP * side:
@@ -377,80 +374,8 @@ class MultiPoseEstimator:
     def _distinct(
         self, poses: list[tuple[np.ndarray, float, bool, int]]
     ) -> list[tuple[np.ndarray, bool, int]]:
-        """One pose per person, with its candidate flag and rank, the people followed first
-        (more people than `max_people` in view: those followed keep their place, the others
-        wait). Poses whose torso centre is outside the frame, or whose torso is under
-        `_MIN_TORSO` pixels, are dropped. A pose whose torso centre lies within half a
-        torso length of a better one is the same person seen twice (better: of a lower
-        rank, a person's own region before the detector's guesses; then nearer the centre
-        of its view, as a region of interest is centred on its person; then more visible).
-        A pose whose box (of its visible points) lies mostly inside a larger pose's box is a
-        part of that person taken for another."""
-        scale = np.array([self.width, self.height], dtype=np.float64)
-        ranked = sorted(
-            poses, key=lambda item: (item[3], round(item[1], 1), -float(item[0][:, 3].mean()))
-        )
-        kept: list[list] = []  # [pose, candidate, centre, torso length, rank]
-        # on a street, a pose near another is that one seen twice more often than someone
-        # behind them: the close hold of a couple is told apart on a stage only
-        stage_crowded = not self.tracker.stage
-        for pose, _, candidate, rank in ranked:
-            torso = pose[list(TORSO), :2].astype(np.float64) * scale
-            centre = torso.mean(axis=0)
-            if not (0 <= centre[0] <= self.width and 0 <= centre[1] <= self.height):
-                continue
-            length = torso_length(torso)
-            if length < _MIN_TORSO:
-                continue
-            same = next(
-                (
-                    other
-                    for other in kept
-                    if np.linalg.norm(centre - other[2]) <= 0.5 * max(length, other[3], 1.0)
-                    and (stage_crowded or self._same_person(pose, other[0]))
-                ),
-                None,
-            )
-            if same is None:
-                kept.append([pose, candidate, centre, length, rank])
-            else:
-                same[4] = min(same[4], rank)
-        boxes = [visible_box(item[0]) for item in kept]
-        whole = [
-            item
-            for i, item in enumerate(kept)
-            if not any(
-                area(boxes[j]) > area(boxes[i])
-                and inside(boxes[i], boxes[j]) > _PART
-                and (stage_crowded or not self._behind(item, kept[j]))
-                for j in range(len(kept))
-            )
-        ]
-        return [(item[0], item[1], item[4]) for item in sorted(whole, key=lambda item: item[4])]
-
-    def _same_person(self, pose: np.ndarray, other: np.ndarray) -> bool:
-        """Whether two poses whose torsos' centres are close are one person seen twice: their
-        bodies' points lie within `_SAME_POSE` of a torso, or they share a face or either
-        shows none (two fits of one dancer may differ in the legs, not in the face). Two
-        dancers in close hold differ in both, each with a face of their own."""
-        if pose_distance(pose, other, self._size) <= _SAME_POSE:
-            return True
-        face = face_box(pose, self.width, self.height)
-        other_face = face_box(other, self.width, self.height)
-        if face is None or other_face is None:
-            return True  # two people are told apart by their faces
-        return inside(face, other_face) >= _FACE_SHARED or inside(other_face, face) >= _FACE_SHARED
-
-    def _behind(self, item: list, larger: list) -> bool:
-        """Whether the pose of `item` ([pose, candidate, centre, torso length, rank]), whose
-        box lies inside `larger`'s, is someone behind that person rather than a part of them:
-        its face is its own (visible, and not on the larger pose's face) and its torso is
-        `_BEHIND` of the larger's at least (a part of a dancer, taken for someone smaller,
-        has neither)."""
-        face = face_box(item[0], self.width, self.height)
-        other = face_box(larger[0], self.width, self.height)
-        own_face = face is not None and (other is None or inside(face, other) < _FACE_SHARED)
-        return own_face and item[3] >= _BEHIND * larger[3]
+        """One pose per person (`pipeline.people.distinct`), couples told apart on a stage."""
+        return distinct(poses, self.width, self.height, stage=self.tracker.stage)
 
     def close(self) -> None:
         regions = [region.landmarker for region in self.regions.values()]

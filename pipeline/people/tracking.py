@@ -36,7 +36,11 @@ Each frame's poses are given ids in three passes:
    frame). A pose flagged as a candidate (found where false detections happen, e.g. by a
    fine scan) is only a candidate (a negative key, not an id) until it has been seen in
    `confirm_after` frames in a row: one frame's false detection (a flag taken for an arm)
-   is never anybody.
+   is never anybody. On a `stage` (the cast established, nobody else ever, never more at
+   once), anyone more is a candidate for `EXTRA_CONFIRM` frames.
+
+A look is refused (`LOOK_REJECT`) only as far as it is steady: past a person's own
+unsteadiness (how far their looks stray from their average) plus `_LOOK_SPREAD`.
 """
 
 from __future__ import annotations
