@@ -71,7 +71,7 @@ _FINE_MIN_SIDE = 96  # px: the finer scan's tiles, half the coarse ones, not sma
 _REMNANT = 0.3  # a scan's pose with this share of its box where someone was painted out
 _CLOSE_UP = 1 / 3  # a torso this share of a scan's square or more: their body spans it
 _SCRAP = 0.6  # found with a close-up dancer painted out, a torso this much shorter: a scrap
-_CLOSE = 1.0  # torso lengths between two people's torsos: close enough to mistake one
+_CLOSE = 1.5  # torso lengths between two people's torsos: close enough to mistake one
 
 
 class MultiPoseEstimator:
@@ -365,8 +365,14 @@ class MultiPoseEstimator:
             if region is None:
                 landmarker = self._spare.pop() if self._spare else self._new_landmarker()
                 region = self.regions[person_id] = Region(landmarker)
-            region.lost = 0
             steady = own.get(id(pose)) == person_id
+            if region.lost and not steady and self.tracker.stage:
+                # found again by the detector: their landmarker still follows whom it
+                # followed when it lost them (the dancer in front, on a stage); a fresh
+                # one starts from a detection in their region, the others' faces painted out
+                region.landmarker.close()
+                region.landmarker = self._new_landmarker()
+            region.lost = 0
             region.follow(
                 pose, self.width, self.height, steady=steady, tall=tall.get(person_id, 0.0)
             )
