@@ -128,7 +128,7 @@ class MultiPoseEstimator:
         self.world: dict[int, np.ndarray] = {}  # the last `estimate`'s world landmarks, by id
         self._world: dict[int, np.ndarray] = {}  # id() of a pose -> its world landmarks
         self._quiet_scans = 0  # scans in a row that found nobody new
-        # the last frame's faces (pixel boxes) and torsos' centres, by id
+        # each person's face (a pixel box) and torso centre where last seen, by id
         self._faces: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._size = np.array([width, height], dtype=np.float64)
 
@@ -145,14 +145,11 @@ class MultiPoseEstimator:
         # and its rank: 0 followed in its region, 1 found again there, 2 found by a scan
         found: list[tuple[np.ndarray, float, bool, int]] = []
         own: dict[int, int] = {}  # id() of a pose -> the person whose landmarker found it
-        views = {
-            person_id: self._look_without_faces(rgb, person_id, region, time_ms)
-            for person_id, region in self.regions.items()
-            if not region.lost
-        }
         for person_id, region in self.regions.items():
-            seen, rank = views.get(person_id, []), 0
-            own.update((id(pose), person_id) for pose, _ in seen)
+            seen, rank = [], 0
+            if not region.lost:
+                seen = self._look_without_faces(rgb, person_id, region, time_ms)
+                own.update((id(pose), person_id) for pose, _ in seen)
             # lost: the detector once more, where the dancer was last seen (not in a crowd,
             # where someone else stands there as often as not)
             if not seen and not self.tracker.crowded:
@@ -221,11 +218,11 @@ class MultiPoseEstimator:
                 del self._faces[person_id]
 
     def _look_without_faces(self, rgb: np.ndarray, person_id: int, region: Region, time_ms: int):
-        """The person's landmarker on their region, with the faces of the others found in the
-        last frame close to them (torsos' centres `_CLOSE` of the person's torso apart or
-        nearer: a couple in close hold, one behind the other) painted out, unless on the
-        person's own face: BlazePose finds a body from its face, and the landmarker of a
-        dancer half hidden drifts to the face of the one in front."""
+        """The person's landmarker on their region, on a stage with the faces of the other
+        established dancers close to them (torsos' centres `_CLOSE` of the person's torso
+        apart or nearer where last seen: a couple in close hold, one behind the other)
+        painted out, unless on the person's own face: BlazePose finds a body from its face,
+        and the landmarker of a dancer half hidden drifts to the face of the one in front."""
         x0, y0, side = region.x, region.y, region.side
         mine = self._faces.get(person_id)
         person = next((p for p in self.tracker.people if p.id == person_id), None)

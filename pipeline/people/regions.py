@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def tiles(width: int, height: int, side: int | None = None) -> list[tuple[int, i
 class Region:
     """A person's region of interest: a square (x, y, side) in pixels and its landmarker."""
 
-    landmarker: object
+    landmarker: Any  # a MediaPipe PoseLandmarker in VIDEO mode
     x: int = 0
     y: int = 0
     side: int = 0
