@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.people.tracking import TORSO, torso_length
+
 
 def square(rgb: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
     """The square (x0, y0, side) of the frame; where it reaches past the frame's edges, the
@@ -80,7 +82,5 @@ def face_box(pose: np.ndarray, width: int, height: int) -> np.ndarray | None:
         return None
     scale = np.array([width, height], dtype=np.float64)
     centre = pose[_FACE, :2][seen].astype(np.float64).mean(axis=0) * scale
-    shoulders = pose[[11, 12], :2].astype(np.float64).mean(axis=0) * scale
-    hips = pose[[23, 24], :2].astype(np.float64).mean(axis=0) * scale
-    half = _FACE_SIDE * float(np.linalg.norm(shoulders - hips)) / 2
+    half = _FACE_SIDE * torso_length(pose[list(TORSO), :2].astype(np.float64) * scale) / 2
     return np.concatenate([centre - half, centre + half])

@@ -67,7 +67,7 @@ def distinct(
         if not any(
             area(boxes[j]) > area(boxes[i])
             and inside(boxes[i], boxes[j]) > PART
-            and not (stage and behind(item[0], kept[j][0], size))
+            and not (stage and behind(item[0], item[3], kept[j][0], kept[j][3], size))
             for j in range(len(kept))
         )
     ]
@@ -88,14 +88,13 @@ def same_person(pose: np.ndarray, other: np.ndarray, size: np.ndarray) -> bool:
     return inside(face, other_face) >= FACE_SHARED or inside(other_face, face) >= FACE_SHARED
 
 
-def behind(pose: np.ndarray, larger: np.ndarray, size: np.ndarray) -> bool:
-    """Whether `pose`, whose box lies inside `larger`'s, is someone behind that person rather
-    than a part of them: its face is its own (visible, and not on the larger pose's face)
-    and its torso is `BEHIND` of the larger's at least (a part of a dancer, taken for
-    someone smaller, has neither)."""
+def behind(
+    pose: np.ndarray, length: float, larger: np.ndarray, larger_length: float, size: np.ndarray
+) -> bool:
+    """Whether `pose` (torso `length` px), whose box lies inside `larger`'s, is someone behind
+    that person rather than a part of them: its face is its own (visible, and not on the
+    larger pose's face) and its torso is `BEHIND` of the larger's at least (a part of a
+    dancer, taken for someone smaller, has neither)."""
     face, other = face_box(pose, *size), face_box(larger, *size)
     own_face = face is not None and (other is None or inside(face, other) < FACE_SHARED)
-    length = torso_length(pose[list(TORSO), :2].astype(np.float64) * size)
-    return own_face and length >= BEHIND * torso_length(
-        larger[list(TORSO), :2].astype(np.float64) * size
-    )
+    return own_face and length >= BEHIND * larger_length
